@@ -1,0 +1,114 @@
+/**
+ * The hunt semantics as a pure fold (DESIGN.md "Hunt semantics"): hunt state plus the
+ * events of one closed window, in any order, give the next state and the prizes the
+ * window decides. Deterministic: the events are sorted here, ties broken by the
+ * contract's order, so batching, sharding and arrival order cannot change a prize.
+ */
+import { prizeForRank, type HuntEvent, type HuntRules } from '../../protocol/index.js';
+
+export interface PlayerFinds {
+  /** treasure id -> find time */
+  f: Record<string, number>;
+  /** time, server of the latest find */
+  lt: number;
+  ls: string;
+}
+
+export interface HuntState {
+  hunt: string;
+  running: boolean;
+  /** rules in force: those carried by the start that began the current run */
+  rules: HuntRules | null;
+  hash: string | null;
+  /** treasure id -> number of finders so far (the next finder's rank - 1) */
+  finders: Record<string, number>;
+  players: Record<string, PlayerFinds>;
+  completions: number;
+  /** entries that broke maxSpeed, for `hunt suspects` */
+  suspects: number;
+}
+
+export interface DecidedPrize {
+  hunt: string;
+  reason: string;
+  player: string;
+  server: string;
+  item: string;
+  count: number;
+  /** time of the deciding find */
+  t: number;
+}
+
+export function emptyHuntState(hunt: string): HuntState {
+  return { hunt, running: false, rules: null, hash: null, finders: {}, players: {}, completions: 0, suspects: 0 };
+}
+
+const KIND_ORDER: Record<HuntEvent['k'], number> = { start: 0, stop: 0, enter: 1 };
+
+/**
+ * Order within equal time: commands first (start is inclusive, stop exclusive), then
+ * entries by server id, then player id; the rest only makes the order total.
+ */
+export function compareHuntEvents(a: HuntEvent, b: HuntEvent): number {
+  return (
+    a.t - b.t ||
+    KIND_ORDER[a.k] - KIND_ORDER[b.k] ||
+    (a.server < b.server ? -1 : a.server > b.server ? 1 : 0) ||
+    (a.p < b.p ? -1 : a.p > b.p ? 1 : 0) ||
+    a.e - b.e ||
+    a.n - b.n
+  );
+}
+
+/** Folds one window's events into `state` (mutated) and returns the prizes they decide. */
+export function foldWindow(state: HuntState, events: HuntEvent[]): DecidedPrize[] {
+  const prizes: DecidedPrize[] = [];
+  const sorted = [...events].sort(compareHuntEvents);
+  for (const ev of sorted) {
+    if (ev.k === 'start') {
+      if (!state.running) {
+        state.running = true;
+        state.rules = ev.rules;
+        state.hash = ev.hash;
+      }
+      continue;
+    }
+    if (ev.k === 'stop') {
+      state.running = false;
+      continue;
+    }
+    const rules = state.rules;
+    if (!state.running || !rules) continue;
+    if (ev.sus) {
+      state.suspects++;
+      continue;
+    }
+    const idx = rules.treasures.findIndex((t) => t.id === ev.tr);
+    const treasure = rules.treasures[idx];
+    if (!treasure || treasure.region !== ev.region) continue;
+    const pf = state.players[ev.p];
+    if (pf && pf.f[ev.tr] !== undefined) continue;
+    if (rules.ordered && idx > 0) {
+      const before = pf?.f[rules.treasures[idx - 1]!.id];
+      if (before === undefined || before >= ev.t) continue;
+    }
+    const rank = (state.finders[ev.tr] ?? 0) + 1;
+    state.finders[ev.tr] = rank;
+    const finds = pf ?? (state.players[ev.p] = { f: {}, lt: 0, ls: '' });
+    finds.f[ev.tr] = ev.t;
+    finds.lt = ev.t;
+    finds.ls = ev.server;
+    const prize = prizeForRank(treasure.prizes, rank);
+    if (prize) {
+      prizes.push({ hunt: state.hunt, reason: `treasure:${ev.tr}:${rank}`, player: ev.p, server: ev.server, item: prize.item, count: prize.count, t: ev.t });
+    }
+    if (rules.completion && rules.treasures.every((t) => finds.f[t.id] !== undefined)) {
+      const crank = ++state.completions;
+      const cprize = prizeForRank(rules.completion.prizes, crank);
+      if (cprize) {
+        prizes.push({ hunt: state.hunt, reason: `completion:${crank}`, player: ev.p, server: ev.server, item: cprize.item, count: cprize.count, t: ev.t });
+      }
+    }
+  }
+  return prizes;
+}

@@ -1,0 +1,26 @@
+/**
+ * The Host interface: everything the plugin knows about the game. A host adapter
+ * (sim, replay, flying-squid, a Hytale bridge) implements it and feeds raw samples
+ * into the plugin with `CairnPlugin.accept(sample)`.
+ */
+import type { Vec3 } from '../protocol/index.js';
+
+export type Sample =
+  | { type: 'join'; t: number; player: string }
+  | { type: 'leave'; t: number; player: string }
+  | { type: 'move'; t: number; player: string; region: string; at: Vec3 }
+  | { type: 'inventory'; t: number; player: string; item: string; count: number }
+  | { type: 'command'; t: number; player: string; line: string };
+
+export interface Host {
+  /** The id this game server has on the wire; unique per server. */
+  readonly serverId: string;
+  /** Current time in ms since the Unix epoch (the trace's time in replay). */
+  now(): number;
+  isOnline(player: string): boolean;
+  hasPermission(player: string, node: string): boolean;
+  /** Gives items to an online player; returns false when that is not possible now. */
+  giveItem(player: string, item: string, count: number): boolean;
+  /** Sends a chat/system message to a player (or the console for player '@console'). */
+  tell(player: string, message: string): void;
+}

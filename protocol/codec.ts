@@ -1,0 +1,136 @@
+/**
+ * msgpack encoding of protocol messages. Hardened for bytes from the network:
+ * no structured clone, no records extension, no custom extension types, a size
+ * limit checked before decoding, and every decoded message validated before use.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { CloseCode, ErrorCode, ProtocolError } from './errors.js';
+import { MAX_FRAME_BYTES } from './limits.js';
+import { Op, type GatewayMessage, type Message, type PluginMessage } from './messages.js';
+import type { WireEvent } from './events.js';
+
+const options = {
+  structuredClone: false,
+  useRecords: false,
+  moreTypes: false,
+  mapsAsObjects: true,
+  bundleStrings: false,
+  int64AsType: 'number' as const,
+};
+
+const packr = new Packr(options);
+const unpackr = new Unpackr(options);
+
+export function encode(msg: Message | object): Buffer {
+  return packr.pack(msg);
+}
+
+/** Decodes bytes into an unvalidated value, enforcing the frame limit first. */
+export function decodeRaw(bytes: Uint8Array, limit = MAX_FRAME_BYTES): unknown {
+  if (bytes.byteLength > limit) {
+    throw new ProtocolError(ErrorCode.FrameTooLarge, CloseCode.FrameTooLarge, `frame of ${bytes.byteLength} bytes exceeds the limit of ${limit}`);
+  }
+  try {
+    return unpackr.unpack(bytes);
+  } catch (err) {
+    throw new ProtocolError(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, `frame is not valid msgpack: ${(err as Error).message}`);
+  }
+}
+
+function bad(what: string): never {
+  throw new ProtocolError(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, what);
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown, max = 256): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function checkEvent(ev: unknown, where: string): asserts ev is WireEvent {
+  if (!isObj(ev)) bad(`${where}: not a map`);
+  if (!isNum(ev.t)) bad(`${where}.t: must be a number`);
+  const k = ev.k;
+  if (k === 'delta') {
+    if (!isInt(ev.i)) bad(`${where}.i: must be an integer`);
+    for (const f of ['x', 'y', 'z'] as const) if (ev[f] !== undefined && !isNum(ev[f])) bad(`${where}.${f}: must be a number`);
+    if (ev.region !== undefined && !isStr(ev.region)) bad(`${where}.region: must be a string`);
+    return;
+  }
+  if (!isInt(ev.e) || !isInt(ev.n)) bad(`${where}: discrete event needs integer e and n`);
+  switch (k) {
+    case 'join':
+      if (!isStr(ev.p) || !isInt(ev.i)) bad(`${where}: join needs p and i`);
+      return;
+    case 'leave':
+      if (!isStr(ev.p)) bad(`${where}: leave needs p`);
+      return;
+    case 'enter':
+      if (!isStr(ev.p) || !isStr(ev.hunt) || !isStr(ev.tr) || !isStr(ev.region)) bad(`${where}: enter needs p, hunt, tr, region`);
+      if (!Array.isArray(ev.at) || ev.at.length !== 3 || !ev.at.every(isNum)) bad(`${where}.at: must be [x, y, z]`);
+      return;
+    case 'start':
+    case 'rules':
+      if (!isStr(ev.hunt) || !isObj(ev.rules) || !isStr(ev.hash)) bad(`${where}: ${k} needs hunt, rules, hash`);
+      if (k === 'start' && !isStr(ev.p)) bad(`${where}: start needs p`);
+      return;
+    case 'stop':
+      if (!isStr(ev.p) || !isStr(ev.hunt)) bad(`${where}: stop needs p and hunt`);
+      return;
+    default:
+      bad(`${where}.k: unknown event kind ${JSON.stringify(k)}`);
+  }
+}
+
+/** Decodes and validates a message sent by a plugin (the gateway's side). */
+export function decodePluginMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES): PluginMessage {
+  const m = decodeRaw(bytes, limit);
+  if (!isObj(m)) bad('message is not a map');
+  switch (m.op) {
+    case Op.Hello:
+      if (!isInt(m.v)) bad('hello.v: must be an integer');
+      if (!isStr(m.server, 64) || !/^[A-Za-z0-9_.:-]+$/.test(m.server)) bad('hello.server: must be 1-64 characters of A-Z a-z 0-9 _ . : -');
+      if (!isInt(m.epoch) || m.epoch < 0) bad('hello.epoch: must be a non-negative integer');
+      if (typeof m.token !== 'string') bad('hello.token: must be a string');
+      return m as unknown as PluginMessage;
+    case Op.Batch: {
+      if (!isInt(m.seq) || m.seq < 1) bad('batch.seq: must be a positive integer');
+      if (!isNum(m.wm)) bad('batch.wm: must be a number');
+      if (!Array.isArray(m.ev)) bad('batch.ev: must be an array');
+      m.ev.forEach((ev, i) => checkEvent(ev, `batch.ev[${i}]`));
+      return m as unknown as PluginMessage;
+    }
+    case Op.PrizeAck:
+      if (!Array.isArray(m.ids) || !m.ids.every((id) => isStr(id, 64))) bad('prize-ack.ids: must be an array of ids');
+      return m as unknown as PluginMessage;
+    default:
+      bad(`op ${JSON.stringify(m.op)} is not a plugin message`);
+  }
+}
+
+/** Decodes and validates a message sent by the gateway (the plugin's side). */
+export function decodeGatewayMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES): GatewayMessage {
+  const m = decodeRaw(bytes, limit);
+  if (!isObj(m)) bad('message is not a map');
+  switch (m.op) {
+    case Op.Welcome:
+      if (!isInt(m.durable)) bad('welcome.durable: must be an integer');
+      break;
+    case Op.Ack:
+      if (!isInt(m.seq)) bad('ack.seq: must be an integer');
+      break;
+    case Op.Prize:
+      if (!isStr(m.id) || !isStr(m.hunt) || !isStr(m.reason) || !isStr(m.player) || !isStr(m.item) || !isInt(m.count)) {
+        bad('prize: needs id, hunt, reason, player, item, count');
+      }
+      break;
+    case Op.WindowClosed:
+      if (!isStr(m.id) || !isStr(m.hunt) || !isNum(m.start) || !isNum(m.end)) bad('window-closed: needs id, hunt, start, end');
+      break;
+    case Op.Error:
+      if (typeof m.code !== 'string' || typeof m.message !== 'string') bad('error: needs code and message');
+      break;
+    default:
+      bad(`op ${JSON.stringify(m.op)} is not a gateway message`);
+  }
+  return m as unknown as GatewayMessage;
+}

@@ -1,0 +1,34 @@
+/**
+ * Every protocol and AWS limit Cairn relies on, in one place, each with its source.
+ */
+
+/** Wire protocol version carried in `hello`; bumped on any incompatible change to protocol/SPEC.md. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest WebSocket frame either side accepts (checked before decoding; the gateway's ws `maxPayload`). */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** Largest number of events a plugin puts in one batch. */
+export const MAX_BATCH_EVENTS = 2000;
+
+/** Kinesis PutRecords: at most 500 records per call (AWS Kinesis API reference, PutRecords). */
+export const KINESIS_MAX_RECORDS_PER_PUT = 500;
+
+/** Kinesis PutRecords: at most 5 MiB per call, partition keys included (AWS Kinesis API reference, PutRecords). */
+export const KINESIS_MAX_BYTES_PER_PUT = 5 * 1024 * 1024;
+
+/** Kinesis: a record's data blob plus partition key is at most 1 MiB (AWS Kinesis quotas). */
+export const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
+
+/** Kinesis: one PUT payload unit is 25 KB (Kinesis on-demand/provisioned pricing); our default record size target. */
+export const KINESIS_PUT_PAYLOAD_UNIT_BYTES = 25 * 1024;
+
+/** Kinesis: a partition key is 1 to 256 Unicode characters (AWS Kinesis API reference, PutRecordsRequestEntry). */
+export const KINESIS_MAX_PARTITION_KEY_CHARS = 256;
+
+/** Shortest hunt window we accept: shorter windows cost more Redis round trips than they buy latency. */
+export const MIN_WINDOW_MS = 1000;
+
+/** Server ids and player ids: printable, short, no separators we use in Redis keys. */
+export const ID_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
+export const MAX_ID_CHARS = 64;

@@ -1,0 +1,46 @@
+/**
+ * Every message on the plugin <-> gateway WebSocket. See protocol/SPEC.md.
+ */
+import type { WireEvent } from './events.js';
+import type { ErrorCode } from './errors.js';
+
+export const Op = {
+  Hello: 1,
+  Welcome: 2,
+  Batch: 3,
+  Ack: 4,
+  Prize: 5,
+  PrizeAck: 6,
+  WindowClosed: 7,
+  Error: 8,
+} as const;
+export type Op = (typeof Op)[keyof typeof Op];
+
+/** plugin -> gateway, first message on every connection. */
+export interface Hello { op: typeof Op.Hello; v: number; server: string; epoch: number; token: string }
+/** gateway -> plugin: accepted; `durable` is the highest seq of this (server, epoch) already durable. */
+export interface Welcome { op: typeof Op.Welcome; durable: number }
+/** plugin -> gateway: events in seq order; every event with t <= wm has been sent. */
+export interface Batch { op: typeof Op.Batch; seq: number; wm: number; ev: WireEvent[] }
+/** gateway -> plugin: batch `seq` (and every earlier one) is durable in Kinesis. */
+export interface Ack { op: typeof Op.Ack; seq: number }
+/** gateway -> plugin: a prize to grant; `id` is its delivery id (the Redis stream entry). */
+export interface Prize {
+  op: typeof Op.Prize;
+  id: string;
+  hunt: string;
+  reason: string;
+  player: string;
+  item: string;
+  count: number;
+}
+/** plugin -> gateway: these deliveries (prizes or window-closed) are recorded; do not send them again. */
+export interface PrizeAck { op: typeof Op.PrizeAck; ids: string[] }
+/** gateway -> plugin: every prize of `hunt` for events with start <= t < end has been delivered before this. */
+export interface WindowClosed { op: typeof Op.WindowClosed; id: string; hunt: string; start: number; end: number }
+/** either way: what went wrong; the gateway closes the connection after sending it. */
+export interface ErrorMessage { op: typeof Op.Error; code: ErrorCode; message: string }
+
+export type PluginMessage = Hello | Batch | PrizeAck;
+export type GatewayMessage = Welcome | Ack | Prize | WindowClosed | ErrorMessage;
+export type Message = PluginMessage | GatewayMessage;

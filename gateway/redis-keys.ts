@@ -1,0 +1,55 @@
+/**
+ * Every Redis key Cairn uses, in one place. All keys start with the deployment's
+ * prefix (CAIRN_REDIS_PREFIX, default "cairn"), so concurrent runs and tests never
+ * see each other's data.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  // --- gateway: servers, epochs, durable batches ---
+  /** HASH server id -> newest epoch that said hello (the registry of active servers) */
+  servers() { return `${this.prefix}:servers`; }
+  /** STRING highest durable batch seq of (server, epoch) */
+  durable(server: string, epoch: number) { return `${this.prefix}:durable:{${server}}:${epoch}`; }
+
+  // --- delivery ---
+  /** STREAM of prizes and window-closed entries for one server (24 h retention) */
+  prizeStream(server: string) { return `${this.prefix}:prizes:{${server}}`; }
+
+  // --- worker: watermarks ---
+  /** SET of part indexes received for one batch (deleted when the batch is complete) */
+  batchParts(server: string, epoch: number, seq: number) { return `${this.prefix}:parts:{${server}}:${epoch}:${seq}`; }
+  /** HASH completed batch seq -> watermark, waiting for the contiguous prefix to reach it */
+  batchDone(server: string, epoch: number) { return `${this.prefix}:bdone:{${server}}:${epoch}`; }
+  /** HASH {next: next seq expected, wm: watermark of the contiguous complete prefix} */
+  watermark(server: string, epoch: number) { return `${this.prefix}:wm:{${server}}:${epoch}`; }
+
+  // --- worker: hunts ---
+  /** SET of hunt ids with events */
+  hunts() { return `${this.prefix}:hunts`; }
+  /** ZSET of pending (not yet folded) events of a hunt, scored by event time */
+  pending(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:pending`; }
+  /** STRING window length in ms (from the first rules seen) */
+  window(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:window`; }
+  /** STRING end (exclusive) of the last closed window: every event with t < it has been folded */
+  closed(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:closed`; }
+  /** STRING JSON HuntState after the last closed window */
+  state(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:state`; }
+  /** HASH reason -> JSON prize; each field is set once */
+  prizes(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:prizes`; }
+  /** SET of events that arrived after their window closed */
+  late(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:late`; }
+
+  // --- worker: shards ---
+  /** STRING owner of a shard lease (SET NX PX) */
+  lease(shard: string) { return `${this.prefix}:lease:${shard}`; }
+  /** STRING fencing token counter of a shard (only grows) */
+  leaseToken(shard: string) { return `${this.prefix}:lease-token:${shard}`; }
+  /** HASH {token, seq}: the shard's checkpoint and the token that wrote it */
+  checkpoint(shard: string) { return `${this.prefix}:ckpt:${shard}`; }
+}
+
+/** Consumer group the gateway reads prize streams with. */
+export const DELIVERY_GROUP = 'delivery';
+/** Prize stream retention: entries older than this are trimmed (MINID). */
+export const PRIZE_STREAM_RETENTION_MS = 24 * 60 * 60 * 1000;

@@ -1,0 +1,24 @@
+/**
+ * The entries of a server's prize stream (Redis Stream `RedisKeys.prizeStream(server)`),
+ * written by the worker's commit-window script and read by the gateway's delivery.
+ *
+ *   kind=prize   hunt, reason, player, item, count   one prize the server must grant
+ *   kind=closed  hunt, start, end                    every prize of hunt for events with
+ *                                                    start <= t < end was appended before it
+ */
+export type PrizeStreamEntry =
+  | { kind: 'prize'; id: string; hunt: string; reason: string; player: string; item: string; count: number }
+  | { kind: 'closed'; id: string; hunt: string; start: number; end: number };
+
+/** Parses one XREAD/XREADGROUP entry ([id, [field, value, ...]]); undefined for an unknown kind. */
+export function parsePrizeStreamEntry(id: string, fields: readonly string[]): PrizeStreamEntry | undefined {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  if (f.kind === 'prize' && f.hunt && f.reason && f.player && f.item && f.count) {
+    return { kind: 'prize', id, hunt: f.hunt, reason: f.reason, player: f.player, item: f.item, count: Number(f.count) };
+  }
+  if (f.kind === 'closed' && f.hunt && f.start && f.end) {
+    return { kind: 'closed', id, hunt: f.hunt, start: Number(f.start), end: Number(f.end) };
+  }
+  return undefined;
+}

@@ -6,6 +6,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { CloseCode, ErrorCode, ProtocolError } from './errors.js';
 import { MAX_FRAME_BYTES } from './limits.js';
+import { scanMsgpack } from './msgpack-scan.js';
 import { Op, type GatewayMessage, type Message, type PluginMessage } from './messages.js';
 import type { WireEvent } from './events.js';
 
@@ -30,6 +31,8 @@ export function decodeRaw(bytes: Uint8Array, limit = MAX_FRAME_BYTES): unknown {
   if (bytes.byteLength > limit) {
     throw new ProtocolError(ErrorCode.FrameTooLarge, CloseCode.FrameTooLarge, `frame of ${bytes.byteLength} bytes exceeds the limit of ${limit}`);
   }
+  const problem = scanMsgpack(bytes);
+  if (problem) throw new ProtocolError(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, `frame is not valid msgpack: ${problem}`);
   try {
     return unpackr.unpack(bytes);
   } catch (err) {

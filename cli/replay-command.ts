@@ -1,0 +1,60 @@
+/** `cairn replay --rules FILE --trace FILE [--json] [--gateway URL]` */
+import { loadRulesFile } from '../protocol/index.js';
+import { logger } from '../protocol/log.js';
+import { loadEnvConfig } from '../gateway/config.js';
+import { parse, UsageError } from './main.js';
+import { replay, type ReplayResult } from './replay.js';
+import { startStack } from './stack.js';
+
+const log = logger('replay');
+
+export async function replayCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    rules: { type: 'string', multiple: true },
+    trace: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    gateway: { type: 'string' },
+    'flush-interval': { type: 'string' },
+    'batch-events': { type: 'string' },
+  });
+  if (!values.rules?.length) throw new UsageError('replay needs --rules FILE');
+  if (!values.trace) throw new UsageError('replay needs --trace FILE');
+  const hunts = values.rules.map((f) => loadRulesFile(f));
+  const config = loadEnvConfig();
+  const num = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
+    return n;
+  };
+  const flushIntervalMs = num('flush-interval', values['flush-interval']);
+  const batchMaxEvents = num('batch-events', values['batch-events']);
+  const stack = values.gateway ? undefined : await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
+  let result: ReplayResult;
+  try {
+    result = await replay({
+      hunts,
+      traceFile: values.trace,
+      gatewayUrl: values.gateway ?? stack!.gateway!.url,
+      token: config.token,
+      graceMs: config.graceMs,
+      ...(flushIntervalMs ? { flushIntervalMs } : {}),
+      ...(batchMaxEvents ? { batchMaxEvents } : {}),
+      onProgress: (p) => log.debug(p, 'window closed'),
+    });
+  } finally {
+    await stack?.stop();
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ prizes: result.prizes, stats: result.stats }) + '\n');
+  } else {
+    const rows = result.prizes.map((p) => `  ${p.hunt}  ${p.reason.padEnd(24)} ${p.player.padEnd(16)} ${p.server.padEnd(10)} ${String(p.count).padStart(3)} x ${p.item.padEnd(14)} ${p.status}`);
+    process.stdout.write(`${result.prizes.length} prizes\n${rows.join('\n')}\n\n`);
+    const s = result.stats;
+    process.stdout.write(
+      `${s.traceLines} trace lines (${s.samples} move samples, ${s.servers} servers, ${(s.traceSpanMs / 1000).toFixed(1)} s of trace time) in ${(s.durationMs / 1000).toFixed(2)} s: ${s.eventsPerSec} events/s\n` +
+        `sent ${s.eventsSent} discrete events and ${s.deltasSent} deltas in ${s.batchesSent} batches (${s.bytesSent} bytes); ${s.windowsClosed} windows closed; ${s.prizesGranted} prizes granted, ${s.prizesPending} pending\n`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,181 @@
+/**
+ * `cairn replay`: runs the whole pipeline over a trace — one plugin instance per server
+ * in the trace, each with its own WebSocket link — on the trace's time, and reports the
+ * prizes. Time advances window by window: the driver feeds every sample up to a window's
+ * end plus the grace, lets every plugin send its watermark, and waits until every plugin
+ * has the window-closed entry (so its prizes are granted) before feeding further. So a
+ * prize is granted or held exactly as live play would: with the players online at the
+ * moment its window closes.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { windowMs, type HuntRules } from '../protocol/index.js';
+import { logger } from '../protocol/log.js';
+import { CairnPlugin } from '../plugin/cairn-plugin.js';
+import { ReplayHost } from '../plugin/hosts/replay-host.js';
+import { readTrace, summarizeTrace } from '../plugin/hosts/trace.js';
+
+const log = logger('replay');
+
+export interface ReplayPrize {
+  hunt: string;
+  reason: string;
+  player: string;
+  server: string;
+  item: string;
+  count: number;
+  status: 'granted' | 'pending';
+}
+
+export interface ReplayOptions {
+  hunts: HuntRules[];
+  traceFile: string;
+  gatewayUrl: string;
+  token: string;
+  graceMs: number;
+  flushIntervalMs?: number;
+  batchMaxEvents?: number;
+  /** how long to wait for one window to close before giving up */
+  windowTimeoutMs?: number;
+  onProgress?: (p: { t: number; lines: number; windows: number }) => void;
+}
+
+export interface ReplayStats {
+  servers: number;
+  traceLines: number;
+  samples: number;
+  traceSpanMs: number;
+  windowsClosed: number;
+  batchesSent: number;
+  deltasSent: number;
+  eventsSent: number;
+  bytesSent: number;
+  prizesGranted: number;
+  prizesPending: number;
+  durationMs: number;
+  eventsPerSec: number;
+}
+
+export interface ReplayResult {
+  prizes: ReplayPrize[];
+  stats: ReplayStats;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(what())), ms);
+    }),
+  ]);
+}
+
+export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
+  const started = performance.now();
+  const summary = await summarizeTrace(opts.traceFile);
+  const flushMs = opts.flushIntervalMs ?? 250;
+  const windowTimeout = opts.windowTimeoutMs ?? 60_000;
+  const hunts = opts.hunts.map((h) => ({ id: h.id, len: windowMs(h) }));
+  const dataRoot = mkdtempSync(join(tmpdir(), 'cairn-replay-'));
+  const hosts = new Map<string, ReplayHost>();
+  const plugins = new Map<string, CairnPlugin>();
+  try {
+    for (const server of summary.servers) {
+      const host = new ReplayHost(server, summary.firstT);
+      hosts.set(server, host);
+      const plugin = await CairnPlugin.start({
+        host,
+        hunts: opts.hunts,
+        dataDir: join(dataRoot, server),
+        gatewayUrl: opts.gatewayUrl,
+        token: opts.token,
+        autoFlush: false,
+        flushIntervalMs: flushMs,
+        ...(opts.batchMaxEvents !== undefined ? { batchMaxEvents: opts.batchMaxEvents } : {}),
+      });
+      plugins.set(server, plugin);
+    }
+    log.info({ servers: summary.servers, lines: summary.lines, spanMs: summary.lastT - summary.firstT }, 'replaying');
+
+    const allPlugins = [...plugins.values()];
+    const allHosts = [...hosts.values()];
+    let windowsClosed = 0;
+    // The next window end (over all hunts) that the driver has not yet waited for.
+    const nextEndAfter = (t: number) => Math.min(...hunts.map((h) => (Math.floor(t / h.len) + 1) * h.len));
+    let barrier = nextEndAfter(summary.firstT);
+
+    const closeBarrier = async (end: number) => {
+      const wm = end + opts.graceMs;
+      for (const h of allHosts) h.setTime(wm);
+      for (const p of allPlugins) p.flush({ force: true });
+      const due = hunts.filter((h) => end % h.len === 0);
+      await withTimeout(
+        Promise.all(allPlugins.flatMap((p) => due.map((h) => p.waitClosed(h.id, end)))),
+        windowTimeout,
+        () =>
+          `window ending ${new Date(end).toISOString()} did not close within ${windowTimeout} ms ` +
+          `(closed through: ${allPlugins.map((p) => `${p.serverId}=${due.map((h) => p.closedThrough(h.id) ?? 'none').join('/')}`).join(', ')}); ` +
+          'is a worker running against the same Redis and stream?',
+      );
+      windowsClosed += due.length;
+      opts.onProgress?.({ t: end, lines, windows: windowsClosed });
+    };
+
+    let nextFlush = summary.firstT + flushMs;
+    let lines = 0;
+    let samples = 0;
+    for await (const line of readTrace(opts.traceFile)) {
+      while (line.t > barrier + opts.graceMs) {
+        await closeBarrier(barrier);
+        barrier = nextEndAfter(barrier);
+      }
+      if (line.t >= nextFlush) {
+        // One flush per crossed interval boundary, on trace time (idle gaps cost nothing).
+        for (const h of allHosts) h.setTime(nextFlush);
+        for (const p of allPlugins) p.flush();
+        nextFlush = (Math.floor(line.t / flushMs) + 1) * flushMs;
+      }
+      const host = hosts.get(line.server)!;
+      const plugin = plugins.get(line.server)!;
+      plugin.accept(host.apply(line));
+      lines++;
+      if (line.type === 'move') samples++;
+      if ((lines & 1023) === 0) await Promise.all(allPlugins.map((p) => p.waitForCapacity()));
+    }
+    // Close every window up to and including the one holding the trace's last moment.
+    const lastEnd = Math.max(...hunts.map((h) => (Math.floor(summary.lastT / h.len) + 1) * h.len));
+    while (barrier <= lastEnd) {
+      await closeBarrier(barrier);
+      barrier = nextEndAfter(barrier);
+    }
+    await Promise.all(allPlugins.map((p) => p.drain()));
+
+    const prizes = allPlugins
+      .flatMap((p) => p.prizes())
+      .sort((a, b) => (a.hunt < b.hunt ? -1 : a.hunt > b.hunt ? 1 : a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
+    const s = allPlugins.map((p) => p.stats());
+    const sum = (k: keyof (typeof s)[number]) => s.reduce((acc, x) => acc + Number(x[k] ?? 0), 0);
+    const durationMs = Math.round(performance.now() - started);
+    const stats: ReplayStats = {
+      servers: summary.servers.length,
+      traceLines: lines,
+      samples,
+      traceSpanMs: summary.lastT - summary.firstT,
+      windowsClosed,
+      batchesSent: sum('batchesSent'),
+      deltasSent: sum('deltasSent'),
+      eventsSent: sum('eventsSent'),
+      bytesSent: sum('bytesSent'),
+      prizesGranted: prizes.filter((p) => p.status === 'granted').length,
+      prizesPending: prizes.filter((p) => p.status === 'pending').length,
+      durationMs,
+      eventsPerSec: Math.round(lines / (durationMs / 1000)),
+    };
+    return { prizes, stats };
+  } finally {
+    await Promise.all([...plugins.values()].map((p) => p.stop(5000).catch(() => {})));
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+}

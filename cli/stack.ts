@@ -1,0 +1,97 @@
+/**
+ * The composition of the back end for one process: Redis (external or started for
+ * the run), Kinesis (CAIRN_KINESIS_ENDPOINT or embedded kinesalite), the gateway and
+ * any number of workers. Used by `cairn demo`, `cairn replay`, `cairn gateway`,
+ * `cairn worker` and the integration tests.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { logger } from '../protocol/log.js';
+import type { EnvConfig } from '../gateway/config.js';
+import { connectRedis, resolveRedis } from '../gateway/redis-connect.js';
+import { ensureStream, resolveKinesis } from '../gateway/kinesis-client.js';
+import { RedisKeys } from '../gateway/redis-keys.js';
+import { startGateway, type Gateway } from '../gateway/server.js';
+import { startWorker, type Worker } from '../gateway/worker/worker.js';
+
+const log = logger('stack');
+
+export interface StackOptions {
+  config: Readonly<EnvConfig>;
+  /** start redis-server / kinesalite when none is configured or reachable */
+  embedded: boolean;
+  gateway: boolean;
+  workers: number;
+  /** fresh key prefix (and stream name when Kinesis is shared) for this run */
+  isolate?: boolean;
+  /** gateway port; 0 = any free port */
+  port?: number;
+  pollMs?: number;
+  registry?: Registry;
+}
+
+export interface Stack {
+  redis: Redis;
+  keys: RedisKeys;
+  kinesis: KinesisClient;
+  stream: string;
+  gateway?: Gateway;
+  workers: Worker[];
+  registry: Registry;
+  redisUrl: string;
+  kinesisEndpoint: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const { config } = opts;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) {
+      try {
+        await s();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    const runId = randomBytes(4).toString('hex');
+    const r = await resolveRedis(config.redisUrl, opts.embedded);
+    stops.push(() => r.stop());
+    const redis = await connectRedis(r.url);
+    stops.push(async () => redis.disconnect());
+    const prefix = opts.isolate ? `${config.redisPrefix}:run-${runId}` : config.redisPrefix;
+    const keys = new RedisKeys(prefix);
+    const k = await resolveKinesis(config.kinesisEndpoint, opts.embedded);
+    stops.push(() => k.stop());
+    const stream = opts.isolate && k.endpoint !== undefined && config.kinesisEndpoint ? `${config.kinesisStream}-${runId}` : config.kinesisStream;
+    await ensureStream(k.client, stream, config.kinesisShards);
+    const registry = opts.registry ?? new Registry();
+    let gateway: Gateway | undefined;
+    if (opts.gateway) {
+      gateway = await startGateway({ port: opts.port ?? config.gatewayPort, token: config.token, redis, keys, kinesis: k.client, stream, registry });
+      stops.push(() => gateway!.close());
+    }
+    const workers: Worker[] = [];
+    for (let i = 0; i < opts.workers; i++) {
+      const w = await startWorker({
+        redis,
+        keys,
+        kinesis: k.client,
+        stream,
+        graceMs: config.graceMs,
+        ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+        registry: i === 0 ? registry : new Registry(),
+      });
+      workers.push(w);
+      stops.push(() => w.stop());
+    }
+    return { redis, keys, kinesis: k.client, stream, gateway, workers, registry, redisUrl: r.url, kinesisEndpoint: k.endpoint, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Delivery of one connected server's prizes: tails its prize stream in Redis
+ * (RedisKeys.prizeStream) with the consumer group DELIVERY_GROUP and the server id as
+ * consumer name, and pushes each entry down the connection as Prize / WindowClosed, in
+ * stream order. An entry stays pending in the group until the server acks it
+ * (PrizeAck -> XACK), so after a reconnect the server's own pending entries are read
+ * again first (XREADGROUP ... 0), then new ones (XREADGROUP ... >).
+ *
+ * The blocking read holds its Redis connection, so each reader has a dedicated one
+ * (a duplicate of the shared connection). Stopping sets a flag and unblocks the read
+ * (CLIENT UNBLOCK), then waits for the loop to end, so a reader that replaces this one
+ * starts only after every entry this one claimed is in the pending list it re-reads.
+ */
+import type { Redis } from 'ioredis';
+import { Op, type Prize, type WindowClosed } from '../protocol/index.js';
+import { logger } from '../protocol/log.js';
+import type { GatewayMetrics } from './metrics.js';
+import { parsePrizeStreamEntry } from './prize-stream.js';
+import { DELIVERY_GROUP, type RedisKeys } from './redis-keys.js';
+
+const log = logger('gateway');
+
+export interface DeliveryOptions {
+  /** The shared connection: group creation, XACK, CLIENT UNBLOCK. */
+  redis: Redis;
+  keys: RedisKeys;
+  server: string;
+  metrics: GatewayMetrics;
+  /** Sends a message down the connection; false when it cannot be sent (connection closing). */
+  send(msg: Prize | WindowClosed): boolean;
+  /** True while the connection's send buffer is too full to take more deliveries. */
+  congested?(): boolean;
+  /** How long one XREADGROUP blocks: the longest a stop can wait for it. @default 1000 */
+  blockMs?: number;
+  /** Entries per read. @default 100 */
+  count?: number;
+}
+
+type StreamReply = [key: string, entries: [id: string, fields: string[] | null][]][] | null;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function ensureDeliveryGroup(redis: Redis, key: string): Promise<void> {
+  try {
+    await redis.call('XGROUP', 'CREATE', key, DELIVERY_GROUP, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+  }
+}
+
+export class Delivery {
+  private readonly key: string;
+  private readonly blockMs: number;
+  private readonly count: number;
+  private stopped = false;
+  private reader: Redis | undefined;
+  private readerId: number | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly opts: DeliveryOptions) {
+    this.key = opts.keys.prizeStream(opts.server);
+    this.blockMs = opts.blockMs ?? 1000;
+    this.count = opts.count ?? 100;
+  }
+
+  start(): void {
+    this.loop ??= this.run().catch((err) => log.error({ err, server: this.opts.server }, 'delivery loop failed'));
+  }
+
+  /** XACKs delivered entries the server has recorded. */
+  async ack(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const n = Number(await this.opts.redis.call('XACK', this.key, DELIVERY_GROUP, ...ids));
+    this.opts.metrics.prizeAcks(n);
+  }
+
+  /** Stops reading; resolves once no read of this reader can claim another entry. */
+  async stop(): Promise<void> {
+    if (this.stopped) return this.loop;
+    this.stopped = true;
+    if (this.readerId !== undefined) {
+      await this.opts.redis.call('CLIENT', 'UNBLOCK', String(this.readerId)).catch(() => {});
+    }
+    // A reader stuck reconnecting never returns; bound the wait, then cut its connection.
+    await Promise.race([this.loop, sleep(this.blockMs + 2000)]);
+    this.reader?.disconnect();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const reader = this.opts.redis.duplicate();
+    this.reader = reader;
+    reader.on('error', (err) => log.warn({ err: err.message, server: this.opts.server }, 'delivery redis connection error'));
+    reader.on('ready', () => {
+      // The id changes with every reconnect; CLIENT UNBLOCK needs the current one.
+      reader.client('ID').then((id) => (this.readerId = Number(id)), () => {});
+    });
+    try {
+      if (reader.status === 'wait') await reader.connect();
+      this.readerId = Number(await reader.client('ID'));
+      while (!this.stopped) {
+        try {
+          await ensureDeliveryGroup(this.opts.redis, this.key);
+          await this.readPending(reader);
+          await this.readNew(reader);
+        } catch (err) {
+          if (this.stopped) break;
+          log.warn({ err: (err as Error).message, server: this.opts.server }, 'delivery read failed; restarting from the pending entries');
+          await sleep(Math.min(this.blockMs, 500));
+        }
+      }
+    } finally {
+      reader.disconnect();
+    }
+  }
+
+  /** Entries delivered to this consumer earlier and never acked, from the start. */
+  private async readPending(reader: Redis): Promise<void> {
+    let cursor = '0';
+    while (!this.stopped) {
+      const reply = (await reader.call('XREADGROUP', 'GROUP', DELIVERY_GROUP, this.opts.server, 'COUNT', this.count, 'STREAMS', this.key, cursor)) as StreamReply;
+      const entries = reply?.[0]?.[1] ?? [];
+      if (entries.length === 0) return;
+      await this.deliver(entries);
+      cursor = entries[entries.length - 1]![0];
+    }
+  }
+
+  private async readNew(reader: Redis): Promise<void> {
+    while (!this.stopped) {
+      while (this.opts.congested?.() && !this.stopped) await sleep(20);
+      if (this.stopped) return;
+      const reply = (await reader.call(
+        'XREADGROUP', 'GROUP', DELIVERY_GROUP, this.opts.server, 'COUNT', this.count, 'BLOCK', this.blockMs, 'STREAMS', this.key, '>',
+      )) as StreamReply;
+      const entries = reply?.[0]?.[1] ?? [];
+      if (entries.length > 0) await this.deliver(entries);
+    }
+  }
+
+  private async deliver(entries: [string, string[] | null][]): Promise<void> {
+    const dead: string[] = [];
+    for (const [id, fields] of entries) {
+      // A pending entry trimmed from the stream (24 h retention) comes back without fields.
+      if (fields === null) {
+        dead.push(id);
+        continue;
+      }
+      const entry = parsePrizeStreamEntry(id, fields);
+      if (!entry) {
+        log.warn({ server: this.opts.server, id, fields }, 'prize stream entry of unknown kind; acking without delivery');
+        this.opts.metrics.unknownPrizeEntry();
+        dead.push(id);
+        continue;
+      }
+      // Once stopped, the rest stays pending for the next reader of this server.
+      if (this.stopped) break;
+      const msg: Prize | WindowClosed =
+        entry.kind === 'prize'
+          ? { op: Op.Prize, id, hunt: entry.hunt, reason: entry.reason, player: entry.player, item: entry.item, count: entry.count }
+          : { op: Op.WindowClosed, id, hunt: entry.hunt, start: entry.start, end: entry.end };
+      if (!this.opts.send(msg)) break;
+      this.opts.metrics.delivered();
+    }
+    if (dead.length > 0) await this.opts.redis.call('XACK', this.key, DELIVERY_GROUP, ...dead);
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Ingest of one Kinesis record: the hunt events it carries go to their hunts' pending
+ * sets (or to the late set when their window already closed), and its part is marked
+ * so the (server, epoch) watermark can advance once the batch and every earlier batch
+ * are complete. One Lua script per record (lua/ingest-record.lua), so a record is
+ * applied entirely or not at all, and applying it twice changes nothing: ioredis
+ * resends unanswered commands after a reconnect (#5), and Kinesis redelivers records
+ * after a lease takeover or a checkpoint that did not land.
+ */
+import type { Redis } from 'ioredis';
+import { ID_PATTERN, windowMs, MIN_WINDOW_MS, type HuntEvent, type WireEvent } from '../../protocol/index.js';
+import type { EventRecord } from '../record-format.js';
+import type { RedisKeys } from '../redis-keys.js';
+import { encodePendingEvent, eventId } from './pending-events.js';
+import type { WorkerScripts } from './scripts.js';
+
+const ID_RE = new RegExp(ID_PATTERN);
+/** Hunt ids as the rules schema allows them; they go into Redis keys inside {hash tags}. */
+const HUNT_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface IngestResult {
+  /** false when this part had been ingested before (nothing changed) */
+  applied: boolean;
+  events: number;
+  stored: number;
+  duplicateEvents: number;
+  late: number;
+  badEvents: number;
+  /** the (server, epoch) watermark after the record, if any */
+  watermark: number | undefined;
+}
+
+const isInt = (v: unknown, min: number): v is number => Number.isSafeInteger(v) && (v as number) >= min;
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 256;
+
+/** Checks the record header; returns what is wrong, or undefined. */
+export function recordProblem(r: EventRecord): string | undefined {
+  if (!ID_RE.test(r.s)) return `s: server id ${JSON.stringify(r.s)} does not match ${ID_PATTERN}`;
+  if (!isInt(r.e, 0)) return 'e: epoch must be a non-negative integer';
+  if (!isInt(r.q, 1)) return 'q: batch seq must be a positive integer';
+  if (!isInt(r.np, 1)) return 'np: part count must be a positive integer';
+  if (!isInt(r.pt, 0) || r.pt >= r.np) return `pt: part index must be an integer from 0 to ${r.np - 1}`;
+  if (!isNum(r.wm)) return 'wm: watermark must be a number';
+  return undefined;
+}
+
+/** A hunt event the fold can use, or undefined for a malformed one. */
+function huntEvent(ev: WireEvent, server: string): HuntEvent | 'ignore' | undefined {
+  if (!ev || typeof ev !== 'object') return undefined;
+  if (ev.k === 'delta' || ev.k === 'join' || ev.k === 'leave') return 'ignore';
+  if (!isNum(ev.t) || !isInt(ev.e, 0) || !isInt(ev.n, 0) || !isStr(ev.hunt) || !HUNT_RE.test(ev.hunt)) return undefined;
+  switch (ev.k) {
+    case 'enter':
+      if (!isStr(ev.p) || !isStr(ev.tr) || !isStr(ev.region) || !Array.isArray(ev.at)) return undefined;
+      return { ...ev, server };
+    case 'start':
+      if (!isStr(ev.p) || !ev.rules || typeof ev.rules !== 'object' || !isStr(ev.hash)) return undefined;
+      return { ...ev, server };
+    case 'stop':
+      if (!isStr(ev.p)) return undefined;
+      return { ...ev, server };
+    case 'rules':
+      return 'ignore';
+    default:
+      return undefined;
+  }
+}
+
+/** Window length the rules ask for, or undefined when they do not say something usable. */
+function rulesWindow(rules: unknown): number | undefined {
+  try {
+    const ms = windowMs(rules as Parameters<typeof windowMs>[0]);
+    return Number.isSafeInteger(ms) && ms >= MIN_WINDOW_MS ? ms : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface HuntPart {
+  window: number | undefined;
+  /** flat (t, member, id) triples */
+  triples: (string | number)[];
+}
+
+export async function ingestRecord(redis: Redis, keys: RedisKeys, scripts: WorkerScripts, r: EventRecord): Promise<IngestResult> {
+  const hunts = new Map<string, HuntPart>();
+  let badEvents = 0;
+  const part = (hunt: string): HuntPart => {
+    let h = hunts.get(hunt);
+    if (!h) hunts.set(hunt, (h = { window: undefined, triples: [] }));
+    return h;
+  };
+  for (const ev of r.ev) {
+    if (ev && typeof ev === 'object' && ev.k === 'rules') {
+      if (!isStr(ev.hunt) || !HUNT_RE.test(ev.hunt)) {
+        badEvents++;
+        continue;
+      }
+      const h = part(ev.hunt);
+      h.window ??= rulesWindow(ev.rules);
+      continue;
+    }
+    const he = huntEvent(ev, r.s);
+    if (he === 'ignore') continue;
+    if (!he) {
+      badEvents++;
+      continue;
+    }
+    const h = part(he.hunt);
+    if (he.k === 'start') h.window ??= rulesWindow(he.rules);
+    h.triples.push(he.t, encodePendingEvent(he), eventId(he));
+  }
+
+  const k: string[] = [keys.hunts(), keys.batchParts(r.s, r.e, r.q), keys.batchDone(r.s, r.e), keys.watermark(r.s, r.e)];
+  const argv: (string | number)[] = [r.q, r.pt, r.np, String(r.wm), hunts.size];
+  for (const [hunt, h] of hunts) {
+    k.push(keys.closed(hunt), keys.pending(hunt), keys.late(hunt), keys.window(hunt));
+    argv.push(hunt, h.window === undefined ? '' : String(h.window), h.triples.length / 3, ...h.triples);
+  }
+  const res = (await scripts.ingestRecord.run(redis, k, argv)) as [number, number, number, number, number, string];
+  return {
+    applied: res[0] === 1,
+    events: r.ev.length,
+    stored: res[1],
+    duplicateEvents: res[2],
+    late: res[3],
+    badEvents: res[0] === 1 ? badEvents : 0,
+    watermark: res[5] === '' ? undefined : Number(res[5]),
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * Reads one Kinesis shard while this worker holds its lease: GetShardIterator after the
+ * checkpoint (TRIM_HORIZON without one), GetRecords in a loop, every record ingested,
+ * then the checkpoint moved past them with the lease's fencing token. A checkpoint the
+ * token no longer allows means the lease was taken over: the reader stops. Since ingest
+ * is idempotent, records read twice around a takeover change nothing.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  type _Record,
+} from '@aws-sdk/client-kinesis';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../protocol/log.js';
+import { decodeRecord, recordKey, type EventRecord } from '../record-format.js';
+import type { RedisKeys } from '../redis-keys.js';
+import type { WorkerMetrics } from './metrics.js';
+import { ingestRecord, recordProblem } from './record-ingest.js';
+import type { WorkerScripts } from './scripts.js';
+
+/** GetRecords returns at most 10,000 records per call (AWS Kinesis API reference, GetRecords). */
+const GET_RECORDS_LIMIT = 1000;
+const MAX_BACKOFF_MS = 5000;
+
+export interface ReaderContext {
+  redis: Redis;
+  keys: RedisKeys;
+  scripts: WorkerScripts;
+  kinesis: KinesisClient;
+  stream: string;
+  metrics: WorkerMetrics;
+  log: Logger;
+  pollMs: number;
+  /** called after records were ingested, so windows can close without waiting for a tick */
+  onIngested(): void;
+}
+
+export type ReaderEnd = 'stopped' | 'lost' | 'shard-end';
+
+export interface Checkpoint {
+  seq: string | undefined;
+  ended: boolean;
+}
+
+export async function readCheckpoint(redis: Redis, keys: RedisKeys, shard: string): Promise<Checkpoint> {
+  const h = await redis.hgetall(keys.checkpoint(shard));
+  return { seq: h.seq || undefined, ended: h.end === '1' };
+}
+
+export class ShardReader {
+  private readonly abort = new AbortController();
+  readonly done: Promise<ReaderEnd>;
+
+  constructor(
+    private readonly ctx: ReaderContext,
+    readonly shard: string,
+    readonly token: number,
+  ) {
+    this.done = this.loop().catch((err: unknown) => {
+      ctx.log.error({ shard, err: (err as Error).message }, 'shard reader failed');
+      return 'lost' as const;
+    });
+  }
+
+  /** Stops after the records in hand are ingested (they are never half-applied: one script each). */
+  async stop(): Promise<ReaderEnd> {
+    this.abort.abort();
+    return await this.done;
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.abort.signal }).catch(() => {});
+  }
+
+  private async iterator(after: string | undefined): Promise<string | undefined> {
+    const { kinesis, stream } = this.ctx;
+    const res = await kinesis.send(
+      new GetShardIteratorCommand(
+        after
+          ? { StreamName: stream, ShardId: this.shard, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }
+          : { StreamName: stream, ShardId: this.shard, ShardIteratorType: 'TRIM_HORIZON' },
+      ),
+      { abortSignal: this.abort.signal },
+    );
+    return res.ShardIterator;
+  }
+
+  private async checkpoint(seq: string | undefined, ended: boolean): Promise<boolean> {
+    const { redis, keys, scripts } = this.ctx;
+    const ok = await scripts.checkpoint.run(redis, [keys.leaseToken(this.shard), keys.checkpoint(this.shard)], [String(this.token), seq ?? '', ended ? '1' : '0']);
+    return ok === 1;
+  }
+
+  private async loop(): Promise<ReaderEnd> {
+    const { log } = this.ctx;
+    const cp = await readCheckpoint(this.ctx.redis, this.ctx.keys, this.shard);
+    if (cp.ended) return 'shard-end';
+    let last = cp.seq;
+    let iter: string | undefined;
+    let backoff = 0;
+    while (!this.stopped) {
+      try {
+        iter ??= await this.iterator(last);
+        if (!iter) {
+          // No iterator for a closed shard means it has nothing more to read.
+          return (await this.checkpoint(last, true)) ? 'shard-end' : 'lost';
+        }
+        const res = await this.ctx.kinesis.send(new GetRecordsCommand({ ShardIterator: iter, Limit: GET_RECORDS_LIMIT }), { abortSignal: this.abort.signal });
+        backoff = 0;
+        const records = res.Records ?? [];
+        if (records.length) {
+          await this.ingestAll(records);
+          const seq = records[records.length - 1]!.SequenceNumber!;
+          if (!(await this.checkpoint(seq, false))) {
+            log.warn({ shard: this.shard, token: this.token }, 'checkpoint refused: lease taken over; stopping this shard');
+            return 'lost';
+          }
+          last = seq;
+          this.ctx.onIngested();
+        }
+        iter = res.NextShardIterator;
+        if (!iter) {
+          log.info({ shard: this.shard }, 'shard closed and read to its end');
+          return (await this.checkpoint(last, true)) ? 'shard-end' : 'lost';
+        }
+        if (!records.length) await this.pause(this.ctx.pollMs);
+      } catch (err) {
+        if (this.stopped) break;
+        if (err instanceof ExpiredIteratorException) {
+          // Iterators live 5 minutes (AWS Kinesis API reference, GetShardIterator); start again after the last ingested record.
+          log.info({ shard: this.shard }, 'shard iterator expired; getting a new one');
+          iter = undefined;
+          continue;
+        }
+        backoff = Math.min(MAX_BACKOFF_MS, backoff ? backoff * 2 : 100);
+        log.warn({ shard: this.shard, err: (err as Error).message, name: (err as Error).name, retryInMs: backoff }, 'reading shard failed; retrying');
+        // Re-read from the last checkpointed record: records past it may or may not have been ingested, and ingest is idempotent.
+        iter = undefined;
+        await this.pause(backoff);
+      }
+    }
+    return 'stopped';
+  }
+
+  private async ingestAll(records: _Record[]): Promise<void> {
+    const { redis, keys, scripts, metrics, log } = this.ctx;
+    // One script per record, all sent at once: ioredis pipelines them on the connection.
+    await Promise.all(
+      records.map(async (rec) => {
+        let r: EventRecord;
+        try {
+          r = decodeRecord(rec.Data ?? new Uint8Array());
+          const problem = recordProblem(r);
+          if (problem) throw new Error(problem);
+        } catch (err) {
+          metrics.badRecord();
+          log.warn({ shard: this.shard, seq: rec.SequenceNumber, err: (err as Error).message }, 'bad record skipped');
+          return;
+        }
+        const res = await ingestRecord(redis, keys, scripts, r);
+        metrics.recordIngested(res.events, !res.applied, res.duplicateEvents, res.late);
+        if (res.badEvents) {
+          metrics.badEvent(res.badEvents);
+          log.warn({ record: recordKey(r), count: res.badEvents }, 'malformed events skipped');
+        }
+        if (res.late) log.warn({ record: recordKey(r), late: res.late }, 'late events: their window had already closed; not folded');
+        if (!res.applied) log.debug({ record: recordKey(r) }, 'duplicate record');
+      }),
+    );
+  }
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { Packr } from 'msgpackr';
+import {
+  CloseCode,
+  decodeGatewayMessage,
+  decodePluginMessage,
+  encode,
+  ErrorCode,
+  MAX_FRAME_BYTES,
+  Op,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type Batch,
+  type Hello,
+} from '../../protocol/index.js';
+
+// Golden bytes: these pin the wire encoding. If they change, the protocol changed:
+// bump PROTOCOL_VERSION and update protocol/SPEC.md.
+const HELLO: Hello = { op: Op.Hello, v: PROTOCOL_VERSION, server: 'srv-a', epoch: 7, token: 'tok' };
+const HELLO_HEX = 'de0005a26f7001a17601a6736572766572a57372762d61a565706f636807a5746f6b656ea3746f6b';
+const BATCH: Batch = {
+  op: Op.Batch,
+  seq: 3,
+  wm: 1795867200123,
+  ev: [
+    { k: 'enter', e: 7, n: 1, t: 1795867200100, p: 'p1', hunt: 'h', tr: 'oak', region: 'r1', at: [10.5, 64, -20.25] },
+    { k: 'delta', t: 1795867200123, i: 2, x: 1.25 },
+  ],
+};
+const BATCH_HEX =
+  'de0004a26f7003a373657103a2776dcb427a22206ca7b000a2657692de0009a16ba5656e746572a16507a16e01a174cb427a22206ca64000a170a27031a468756e74a168a27472a36f616ba6726567696f6ea27231a2617493cb402500000000000040cbc034400000000000de0004a16ba564656c7461a174cb427a22206ca7b000a16902a178cb3ff4000000000000';
+
+function expectProtocolError(fn: () => unknown, close: number, code: string, text: RegExp) {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).close).toBe(close);
+    expect((err as ProtocolError).code).toBe(code);
+    expect((err as Error).message).toMatch(text);
+    return;
+  }
+  throw new Error('expected a ProtocolError');
+}
+
+describe('codec', () => {
+  it('encodes hello and batch to the pinned bytes', () => {
+    expect(encode(HELLO).toString('hex')).toBe(HELLO_HEX);
+    expect(encode(BATCH).toString('hex')).toBe(BATCH_HEX);
+  });
+
+  it('decodes the pinned bytes back to the same messages', () => {
+    expect(decodePluginMessage(Buffer.from(HELLO_HEX, 'hex'))).toEqual(HELLO);
+    expect(decodePluginMessage(Buffer.from(BATCH_HEX, 'hex'))).toEqual(BATCH);
+  });
+
+  it('round-trips every gateway message', () => {
+    const msgs = [
+      { op: Op.Welcome, durable: 12 },
+      { op: Op.Ack, seq: 4 },
+      { op: Op.Prize, id: '1-0', hunt: 'h', reason: 'treasure:oak:1', player: 'p1', item: 'gold_ingot', count: 5 },
+      { op: Op.WindowClosed, id: '2-0', hunt: 'h', start: 0, end: 60000 },
+      { op: Op.Error, code: ErrorCode.AuthFailed, message: 'bad token' },
+    ];
+    for (const m of msgs) expect(decodeGatewayMessage(encode(m))).toEqual(m);
+  });
+
+  it('refuses an oversized frame before decoding it', () => {
+    expectProtocolError(() => decodePluginMessage(Buffer.alloc(MAX_FRAME_BYTES + 1)), CloseCode.FrameTooLarge, ErrorCode.FrameTooLarge, /exceeds the limit/);
+  });
+
+  it('refuses bytes that are not msgpack', () => {
+    expectProtocolError(() => decodePluginMessage(Buffer.from([0x85, 0xa1])), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /not valid msgpack/);
+  });
+
+  it('names the field that is wrong', () => {
+    expectProtocolError(() => decodePluginMessage(encode({ op: Op.Batch, seq: 0, wm: 1, ev: [] })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /batch\.seq/);
+    expectProtocolError(
+      () => decodePluginMessage(encode({ op: Op.Batch, seq: 1, wm: 1, ev: [{ k: 'enter', e: 1, n: 1, t: 1, p: 'p', hunt: 'h', tr: 't', region: 'r', at: [1, 2] }] })),
+      CloseCode.FrameInvalid,
+      ErrorCode.FrameInvalid,
+      /batch\.ev\[0\]\.at/,
+    );
+    expectProtocolError(() => decodePluginMessage(encode({ op: Op.Welcome, durable: 1 })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /not a plugin message/);
+    expectProtocolError(() => decodePluginMessage(encode([1, 2])), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /not a map/);
+  });
+
+  it('does not honour structured-clone or record extensions from the wire', () => {
+    const hostile = new Packr({ structuredClone: true, useRecords: true });
+    const bytes = hostile.pack({ op: Op.Hello, v: 1, server: 's', epoch: 1, token: 't', nested: new Map([[1, 2]]) });
+    expectProtocolError(() => decodePluginMessage(bytes), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /extension or reserved/);
+  });
+
+  it('refuses containers that claim more items than the frame holds, and deep nesting', () => {
+    expectProtocolError(() => decodePluginMessage(Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /longer than the frame/);
+    expectProtocolError(() => decodePluginMessage(Buffer.alloc(100, 0x91)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /nested deeper/);
+  });
+});

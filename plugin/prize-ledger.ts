@@ -143,7 +143,7 @@ export class PrizeLedger {
     if (this.byId.has(identity)) return 'duplicate';
     const base = { hunt: prize.hunt, reason: prize.reason, player: prize.player, item: prize.item, count: prize.count, server, id: prize.id };
     if (this.tryGive(prize.player, prize.item, prize.count)) {
-      await this.append({ ...base, status: 'granted', at: Date.now() });
+      await this.appendGranted({ ...base, status: 'granted', at: Date.now() });
       this.granted++;
       this.tellWon(base);
       return 'granted';
@@ -165,7 +165,7 @@ export class PrizeLedger {
       const rec = this.byId.get(identity);
       if (!rec || rec.status !== 'held') continue;
       if (!this.tryGive(player, rec.item, rec.count)) break;
-      await this.append({ ...rec, status: 'granted', at: Date.now() });
+      await this.appendGranted({ ...rec, status: 'granted', at: Date.now() });
       this.granted++;
       n++;
       this.tellWon(rec);
@@ -186,6 +186,20 @@ export class PrizeLedger {
     await this.fh.write(`${JSON.stringify(rec)}\n`);
     if (this.fsync) await this.fh.datasync();
     this.index(rec);
+  }
+
+  /**
+   * The item is already given: if the append fails, the prize is still indexed in memory so
+   * this process never gives it again; the delivery is not acked (the error propagates).
+   */
+  private async appendGranted(rec: LedgerRecord): Promise<void> {
+    try {
+      await this.append(rec);
+    } catch (err) {
+      this.index(rec);
+      log.error({ err: (err as Error).message, file: this.file, hunt: rec.hunt, reason: rec.reason }, 'prize given but the ledger append failed; a restart could give it again');
+      throw err;
+    }
   }
 
   private index(rec: LedgerRecord): void {

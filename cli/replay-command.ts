@@ -3,6 +3,7 @@ import { loadRulesFile } from '../protocol/index.js';
 import { logger } from '../protocol/log.js';
 import { loadEnvConfig } from '../gateway/config.js';
 import { parse, UsageError } from './main.js';
+import { summarizeTrace } from '../plugin/hosts/trace.js';
 import { replay, type ReplayResult } from './replay.js';
 import { startStack } from './stack.js';
 
@@ -29,12 +30,15 @@ export async function replayCommand(args: string[]): Promise<number> {
   };
   const flushIntervalMs = num('flush-interval', values['flush-interval']);
   const batchMaxEvents = num('batch-events', values['batch-events']);
+  // Validate the whole trace before starting anything: a bad line fails fast.
+  const summary = await summarizeTrace(values.trace);
   const stack = values.gateway ? undefined : await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
   let result: ReplayResult;
   try {
     result = await replay({
       hunts,
       traceFile: values.trace,
+      summary,
       gatewayUrl: values.gateway ?? stack!.gateway!.url,
       token: config.token,
       graceMs: config.graceMs,

@@ -14,7 +14,7 @@ import { windowMs, type HuntRules } from '../protocol/index.js';
 import { logger } from '../protocol/log.js';
 import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import { ReplayHost } from '../plugin/hosts/replay-host.js';
-import { readTrace, summarizeTrace } from '../plugin/hosts/trace.js';
+import { readTrace, summarizeTrace, type TraceSummary } from '../plugin/hosts/trace.js';
 
 const log = logger('replay');
 
@@ -31,6 +31,8 @@ export interface ReplayPrize {
 export interface ReplayOptions {
   hunts: HuntRules[];
   traceFile: string;
+  /** the trace's summary when the caller already validated it */
+  summary?: TraceSummary;
   gatewayUrl: string;
   token: string;
   graceMs: number;
@@ -74,7 +76,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
-  const summary = await summarizeTrace(opts.traceFile);
+  const summary = opts.summary ?? (await summarizeTrace(opts.traceFile));
   const flushMs = opts.flushIntervalMs ?? 250;
   const windowTimeout = opts.windowTimeoutMs ?? 60_000;
   const hunts = opts.hunts.map((h) => ({ id: h.id, len: windowMs(h) }));

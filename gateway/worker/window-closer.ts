@@ -149,7 +149,7 @@ export class WindowCloser {
       const stateRaw = (snap?.[1]?.[1] ?? null) as string | null;
       let start: number;
       if (closedRaw === null) {
-        const first = await redis.zrange(keys.pending(hunt), 0, 0, 'WITHSCORES');
+        const first = await redis.zrange(keys.pending(hunt), 0, '0', 'WITHSCORES');
         if (first[1] === undefined) return;
         start = Math.floor(Number(first[1]) / L) * L;
       } else {
@@ -186,7 +186,7 @@ export class WindowCloser {
       let end = start + L;
       if (!events.length) {
         // Nothing in this window: close the run of empty windows up to the next pending event at once.
-        const next = await redis.zrangebyscore(keys.pending(hunt), start + L, '+inf', 'WITHSCORES', 'LIMIT', 0, 1);
+        const next = await redis.zrangebyscore(keys.pending(hunt), String(start + L), '+inf', 'WITHSCORES', 'LIMIT', 0, 1);
         const lastReady = Math.floor(limit / L) * L;
         end = next[1] === undefined ? lastReady : Math.min(lastReady, Math.floor(Number(next[1]) / L) * L);
         end = Math.max(end, start + L);

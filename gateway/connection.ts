@@ -1,0 +1,340 @@
+/**
+ * One plugin connection: hello and authentication, then batches in, acks and prizes out.
+ *
+ *   hello        the first message must be a valid Hello; version, token and epoch checked
+ *   registering  the Redis hello script runs; reading is paused, early frames are kept
+ *   ready        batches: written to Kinesis as they arrive (pipelined), but made
+ *                durable in Redis and acked strictly in seq order; prize acks
+ *   closed       nothing more is read or sent
+ *
+ * Anything wrong with what the peer sent closes this connection only, after an Error
+ * message naming the problem. Unacked bytes are capped: past the cap the socket is not
+ * read until acks bring them down, so a fast plugin meets TCP backpressure instead of
+ * growing the gateway's memory.
+ */
+import type { WebSocket } from 'ws';
+import {
+  CloseCode,
+  ErrorCode,
+  Op,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodePluginMessage,
+  decodeRaw,
+  encode,
+  type Batch,
+  type GatewayMessage,
+  type Hello,
+  type PluginMessage,
+} from '../protocol/index.js';
+import { logger } from '../protocol/log.js';
+import { tokensMatch } from './auth.js';
+import { batchToRecords } from './batch-records.js';
+import type { Delivery } from './delivery.js';
+import type { DurableSeqs } from './durable-seqs.js';
+import type { KinesisWriter } from './kinesis-writer.js';
+import type { GatewayMetrics } from './metrics.js';
+
+const log = logger('gateway');
+
+/** What a connection needs from its gateway. */
+export interface ConnectionContext {
+  token: string;
+  durable: DurableSeqs;
+  writer: KinesisWriter;
+  metrics: GatewayMetrics;
+  recordTargetBytes: number;
+  maxUnackedBytes: number;
+  helloTimeoutMs: number;
+  /** Makes `conn` the connection of its server, closing an older one; 'stale' when a newer epoch is connected here. */
+  claim(conn: Connection): Promise<'ok' | 'stale'>;
+  release(conn: Connection): void;
+  startDelivery(conn: Connection): Delivery;
+}
+
+/** Seqs skipped by a gap that are remembered, so a late (reordered) one is still written. */
+const MAX_REMEMBERED_MISSING = 1024;
+/** WebSocket close reasons are at most 123 bytes (RFC 6455 section 5.5). */
+const MAX_CLOSE_REASON_BYTES = 123;
+/** Deliveries wait while this much is queued on the socket. */
+const CONGESTED_BYTES = 1024 * 1024;
+
+const FRAME_ERROR_CODES = new Set<string>([ErrorCode.FrameInvalid, ErrorCode.FrameTooLarge, ErrorCode.HelloRequired, ErrorCode.ProtocolVersion]);
+
+function closeReason(message: string): string {
+  let r = message;
+  while (Buffer.byteLength(r) > MAX_CLOSE_REASON_BYTES) r = r.slice(0, -1);
+  return r;
+}
+
+type State = 'hello' | 'registering' | 'ready' | 'closed';
+
+export class Connection {
+  server: string | undefined;
+  epoch = -1;
+  /** Set by the liveness check; cleared when a pong or a message arrives. */
+  awaitingPong = false;
+
+  private state: State = 'hello';
+  private early: Buffer[] = [];
+  private lastSeq = 0;
+  private readonly missing = new Set<number>();
+  private tail: Promise<void> = Promise.resolve();
+  private broken = false;
+  private unacked = 0;
+  private readonly pauses = new Set<'hello' | 'cap' | 'shutdown'>();
+  private delivery: Delivery | undefined;
+  private helloTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly ctx: ConnectionContext,
+    readonly remote: string,
+  ) {
+    ctx.metrics.connectionOpened();
+    this.helloTimer = setTimeout(
+      () => this.reject(ErrorCode.HelloRequired, CloseCode.HelloRequired, `no hello within ${ctx.helloTimeoutMs} ms`),
+      ctx.helloTimeoutMs,
+    );
+    ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    ws.on('pong', () => (this.awaitingPong = false));
+    ws.on('error', (err: Error & { code?: string }) => this.onSocketError(err));
+    ws.once('close', (code, reason) => void this.onClose(code, reason.toString()));
+  }
+
+  get isReady(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Resolves when every batch received so far is acked or has failed. */
+  settled(): Promise<void> {
+    return this.tail;
+  }
+
+  /** Closes with `code`; in-flight batches still finish their writes, but are not acked. */
+  close(code: CloseCode, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.ws.close(code, closeReason(reason));
+  }
+
+  /** Graceful close: stop reading, let in-flight batches be acked (up to `waitMs`), then close. */
+  async shutdown(waitMs: number): Promise<void> {
+    this.pause('shutdown');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.tail, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+    this.close(CloseCode.GoingAway, 'gateway shutting down');
+    await this.delivery?.stop();
+  }
+
+  /** Replaced by a newer connection of the same server: close, and wait for what this one started. */
+  async replace(waitMs: number): Promise<void> {
+    this.close(CloseCode.Replaced, 'replaced by a newer connection of the same server');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.tail, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+    await this.delivery?.stop();
+  }
+
+  private send(msg: GatewayMessage): boolean {
+    if (this.ws.readyState !== this.ws.OPEN) return false;
+    this.ws.send(encode(msg));
+    return true;
+  }
+
+  /** Sends an Error naming the problem, then closes this connection (and only this one). */
+  private reject(code: ErrorCode, close: CloseCode, message: string): void {
+    if (this.state === 'closed') return;
+    if (FRAME_ERROR_CODES.has(code)) this.ctx.metrics.badFrame(code);
+    log.warn({ remote: this.remote, server: this.server, code, close }, message);
+    this.send({ op: Op.Error, code, message });
+    this.close(close, message);
+  }
+
+  private pause(reason: 'hello' | 'cap' | 'shutdown'): void {
+    if (this.pauses.has(reason)) return;
+    this.pauses.add(reason);
+    if (reason === 'cap') this.ctx.metrics.paused(1);
+    if (this.pauses.size === 1) this.ws.pause();
+  }
+
+  private unpause(reason: 'hello' | 'cap' | 'shutdown'): void {
+    if (!this.pauses.delete(reason)) return;
+    if (reason === 'cap') this.ctx.metrics.paused(-1);
+    if (this.pauses.size === 0 && this.state !== 'closed') this.ws.resume();
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.awaitingPong = false;
+    this.ctx.metrics.frame(data.length);
+    if (!isBinary) {
+      this.reject(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, 'text frame: messages are msgpack in binary frames');
+      return;
+    }
+    if (this.state === 'registering') {
+      // Reading is paused; these arrived in the same socket read as the hello.
+      this.early.push(data);
+      return;
+    }
+    this.handle(data);
+  }
+
+  private handle(data: Buffer): void {
+    let msg: PluginMessage;
+    try {
+      msg = decodePluginMessage(data);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      if (this.state === 'hello' && err.code === ErrorCode.FrameInvalid && this.looksLikeHello(data)) {
+        this.reject(ErrorCode.HelloRequired, CloseCode.HelloRequired, `invalid hello: ${err.message}`);
+      } else {
+        this.reject(err.code, err.close, err.message);
+      }
+      return;
+    }
+    if (this.state === 'hello') {
+      if (msg.op !== Op.Hello) {
+        this.reject(ErrorCode.HelloRequired, CloseCode.HelloRequired, `the first message must be a hello (op ${Op.Hello}), got op ${msg.op}`);
+        return;
+      }
+      void this.hello(msg);
+      return;
+    }
+    switch (msg.op) {
+      case Op.Hello:
+        this.reject(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, 'hello sent twice on one connection');
+        return;
+      case Op.Batch:
+        this.batch(msg, data.length);
+        return;
+      case Op.PrizeAck:
+        this.delivery?.ack(msg.ids).catch((err) => log.warn({ err: (err as Error).message, server: this.server }, 'XACK failed; the entries will be delivered again'));
+        return;
+    }
+  }
+
+  private looksLikeHello(data: Buffer): boolean {
+    try {
+      const raw = decodeRaw(data) as { op?: unknown } | null;
+      return typeof raw === 'object' && raw !== null && raw.op === Op.Hello;
+    } catch {
+      return false;
+    }
+  }
+
+  private async hello(msg: Hello): Promise<void> {
+    clearTimeout(this.helloTimer);
+    if (msg.v !== PROTOCOL_VERSION) {
+      this.reject(ErrorCode.ProtocolVersion, CloseCode.ProtocolVersion, `protocol version ${msg.v} is not supported; this gateway speaks version ${PROTOCOL_VERSION}`);
+      return;
+    }
+    if (!tokensMatch(msg.token, this.ctx.token)) {
+      this.ctx.metrics.authFailure();
+      this.reject(ErrorCode.AuthFailed, CloseCode.AuthFailed, `hello of server ${msg.server}: token does not match`);
+      return;
+    }
+    this.state = 'registering';
+    this.pause('hello');
+    this.server = msg.server;
+    this.epoch = msg.epoch;
+    try {
+      const claim = await this.ctx.claim(this);
+      const res = claim === 'stale' ? undefined : await this.ctx.durable.hello(msg.server, msg.epoch);
+      if (this.state === 'closed') return;
+      if (res === undefined || !res.ok) {
+        this.ctx.metrics.staleEpoch();
+        this.state = 'hello';
+        this.reject(ErrorCode.StaleEpoch, CloseCode.StaleEpoch, `server ${msg.server}: epoch ${msg.epoch} is older than epoch ${res?.newestEpoch ?? 'connected here'}, which said hello since`);
+        return;
+      }
+      this.lastSeq = res.durable;
+      this.state = 'ready';
+      this.send({ op: Op.Welcome, durable: res.durable });
+      log.info({ remote: this.remote, server: msg.server, epoch: msg.epoch, durable: res.durable }, 'server connected');
+      this.delivery = this.ctx.startDelivery(this);
+      const early = this.early;
+      this.early = [];
+      for (const data of early) if (this.state === 'ready') this.handle(data);
+      this.unpause('hello');
+    } catch (err) {
+      this.state = 'hello';
+      this.reject(ErrorCode.Internal, CloseCode.Internal, `cannot register server ${msg.server}: ${(err as Error).message}`);
+    }
+  }
+
+  private batch(msg: Batch, bytes: number): void {
+    const server = this.server!;
+    const epoch = this.epoch;
+    const seq = msg.seq;
+    const fresh = seq > this.lastSeq || this.missing.delete(seq);
+    this.ctx.metrics.batch(msg.ev.length, !fresh);
+    if (!fresh) {
+      // Already durable, or in flight on this connection: ack once everything before it is.
+      this.tail = this.tail.then(() => {
+        if (!this.broken) this.send({ op: Op.Ack, seq });
+      });
+      return;
+    }
+    if (seq > this.lastSeq + 1) {
+      const skipped = seq - this.lastSeq - 1;
+      this.ctx.metrics.seqGap();
+      log.warn({ server, epoch, after: this.lastSeq, seq, skipped }, 'seq gap: batches skipped');
+      if (this.missing.size + skipped <= MAX_REMEMBERED_MISSING) for (let s = this.lastSeq + 1; s < seq; s++) this.missing.add(s);
+    }
+    if (seq > this.lastSeq) this.lastSeq = seq;
+    let written: Promise<void>;
+    try {
+      written = this.ctx.writer.write(batchToRecords({ server, epoch, seq, wm: msg.wm }, msg.ev, this.ctx.recordTargetBytes));
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.broken = true;
+      this.reject(err.code, err.close, err.message);
+      return;
+    }
+    written.catch(() => {}); // observed in order below
+    this.unacked += bytes;
+    if (this.unacked >= this.ctx.maxUnackedBytes) this.pause('cap');
+    this.tail = this.tail.then(async () => {
+      try {
+        if (this.broken) return;
+        await written;
+        const durable = await this.ctx.durable.raise(server, epoch, seq);
+        if (this.broken) return;
+        if (durable === 'fenced') {
+          this.broken = true;
+          this.ctx.metrics.staleEpoch();
+          this.reject(ErrorCode.StaleEpoch, CloseCode.StaleEpoch, `server ${server}: a newer epoch than ${epoch} said hello; batch ${seq} not acked`);
+          return;
+        }
+        this.send({ op: Op.Ack, seq });
+      } catch (err) {
+        this.broken = true;
+        this.reject(ErrorCode.Internal, CloseCode.Internal, `batch ${seq} could not be made durable (${(err as Error).message}); resend it`);
+      } finally {
+        this.unacked -= bytes;
+        if (this.unacked <= this.ctx.maxUnackedBytes / 2) this.unpause('cap');
+      }
+    });
+  }
+
+  private onSocketError(err: Error & { code?: string }): void {
+    // ws has already closed the connection (1009 for a message over maxPayload, 1002 for a protocol error).
+    const code = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? ErrorCode.FrameTooLarge : ErrorCode.FrameInvalid;
+    this.ctx.metrics.badFrame(code);
+    log.warn({ remote: this.remote, server: this.server, code, err: err.message }, 'websocket error; connection closed');
+    this.state = 'closed';
+  }
+
+  private async onClose(code: number, reason: string): Promise<void> {
+    this.state = 'closed';
+    clearTimeout(this.helloTimer);
+    if (this.pauses.has('cap')) this.ctx.metrics.paused(-1);
+    this.pauses.clear();
+    this.ctx.metrics.connectionClosed();
+    this.ctx.release(this);
+    log.info({ remote: this.remote, server: this.server, code, reason }, 'connection closed');
+    await this.delivery?.stop();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The sample fixture through the whole pipeline (plugins, WebSocket, gateway,
+ * kinesalite, worker, Redis, delivery, ledger) must give exactly expected.json, and the
+ * same prizes whatever the batch size, flush interval and window length.
+ */
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadRulesFile, type HuntRules } from '../../protocol/index.js';
+import { replay } from '../../cli/replay.js';
+import { prizeKeys } from '../support/trace-builder.js';
+import { testStack } from '../support/stack.js';
+
+const DIR = new URL('../../../shared/fixtures/sample-hunt/', import.meta.url).pathname;
+const RULES = loadRulesFile(`${DIR}rules.json`);
+const TRACE = `${DIR}trace.ndjson`;
+const EXPECTED = JSON.parse(readFileSync(`${DIR}expected.json`, 'utf8'));
+
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+async function run(hunts: HuntRules[], opts: { flushIntervalMs?: number; batchMaxEvents?: number; workers?: number } = {}) {
+  const stack = await testStack({ workers: opts.workers ?? 1 });
+  cleanup = stack.cleanup;
+  return replay({ hunts, traceFile: TRACE, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', graceMs: 0, ...opts });
+}
+
+describe('replay of the sample fixture', () => {
+  it('gives exactly the expected prizes', async () => {
+    const { prizes, stats } = await run([RULES]);
+    expect(prizeKeys(prizes)).toEqual(EXPECTED);
+    expect(prizes.every((p) => p.status === 'granted' || p.status === 'pending')).toBe(true);
+    expect(stats.traceLines).toBe(28013);
+    expect(stats.windowsClosed).toBeGreaterThanOrEqual(3);
+  });
+
+  it('gives the same prizes with tiny batches, a slow flush and 10 s windows', async () => {
+    const { prizes } = await run([{ ...RULES, window: '10s' }], { batchMaxEvents: 7, flushIntervalMs: 1000 });
+    expect(prizeKeys(prizes)).toEqual(EXPECTED);
+  });
+
+  it('gives the same prizes with one window for the whole trace and two workers', async () => {
+    const { prizes } = await run([{ ...RULES, window: '10m' }], { flushIntervalMs: 50, workers: 2 });
+    expect(prizeKeys(prizes)).toEqual(EXPECTED);
+  });
+});

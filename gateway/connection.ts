@@ -26,6 +26,8 @@ import {
   type GatewayMessage,
   type Hello,
   type PluginMessage,
+  type Prize,
+  type WindowClosed,
 } from '../protocol/index.js';
 import { logger } from '../protocol/log.js';
 import { tokensMatch } from './auth.js';
@@ -102,6 +104,10 @@ export class Connection {
     ws.once('close', (code, reason) => void this.onClose(code, reason.toString()));
   }
 
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
   get isReady(): boolean {
     return this.state === 'ready';
   }
@@ -135,6 +141,16 @@ export class Connection {
     await Promise.race([this.tail, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);
     await this.delivery?.stop();
+  }
+
+  /** Sends a prize or window-closed; false when this connection can no longer take it. */
+  deliver(msg: Prize | WindowClosed): boolean {
+    return this.state === 'ready' && this.send(msg);
+  }
+
+  /** True while so much is queued on the socket that deliveries should wait. */
+  get congested(): boolean {
+    return this.ws.bufferedAmount > CONGESTED_BYTES;
   }
 
   private send(msg: GatewayMessage): boolean {
@@ -242,7 +258,8 @@ export class Connection {
     try {
       const claim = await this.ctx.claim(this);
       const res = claim === 'stale' ? undefined : await this.ctx.durable.hello(msg.server, msg.epoch);
-      if (this.state === 'closed') return;
+      // Closed meanwhile (replaced, or the peer went away): TS narrows `state` across the awaits, so ask a getter.
+      if (this.isClosed) return;
       if (res === undefined || !res.ok) {
         this.ctx.metrics.staleEpoch();
         this.state = 'hello';

@@ -11,7 +11,7 @@
  * is reused and the dirty list only grows to the number of players); a flush is
  * O(dirty players) and allocates one DeltaEvent per player it emits.
  */
-import type { DeltaEvent } from '../protocol/index.js';
+import type { DeltaEvent, WireEvent } from '../protocol/index.js';
 
 export interface CoalescerOptions {
   /** Grid positions are rounded to, in blocks. @default 0.05 */
@@ -151,6 +151,8 @@ export class Coalescer {
   }
 
   /** Deltas of every dirty player (only the changed fields), appended to `out`. */
+  flush(): DeltaEvent[];
+  flush<T extends WireEvent>(out: Array<T | DeltaEvent>): Array<T | DeltaEvent>;
   flush(out: DeltaEvent[] = []): DeltaEvent[] {
     const list = this.dirtyList;
     for (let k = 0; k < list.length; k++) {

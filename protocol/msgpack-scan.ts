@@ -7,62 +7,58 @@
  */
 export const MAX_DEPTH = 32;
 
+const TRUNCATED = 'truncated msgpack';
+
 export function scanMsgpack(buf: Uint8Array): string | undefined {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let pos = 0;
+  const len = buf.length;
   // Items still to read at each open container level.
-  const stack: number[] = [1];
-  while (stack.length) {
-    if (stack[stack.length - 1] === 0) {
-      stack.pop();
-      continue;
+  const left = new Float64Array(MAX_DEPTH + 2);
+  let depth = 0;
+  left[0] = 1;
+  let pos = 0;
+  for (;;) {
+    while (left[depth] === 0) {
+      if (depth === 0) return pos === len ? undefined : 'trailing bytes after the msgpack value';
+      depth--;
     }
-    stack[stack.length - 1]!--;
-    if (pos >= buf.length) return 'truncated msgpack';
+    left[depth]--;
+    if (pos >= len) return TRUNCATED;
     const b = buf[pos++]!;
-    let skip = 0;
     let items = -1;
-    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) skip = 0;
-    else if (b >= 0x80 && b <= 0x8f) items = (b & 0x0f) * 2;
-    else if (b >= 0x90 && b <= 0x9f) items = b & 0x0f;
-    else if (b >= 0xa0 && b <= 0xbf) skip = b & 0x1f;
-    else {
-      const need = (n: number) => pos + n <= buf.length;
+    if (b <= 0x7f || b >= 0xe0) continue;
+    if (b <= 0x8f) items = (b & 0x0f) * 2;
+    else if (b <= 0x9f) items = b & 0x0f;
+    else if (b <= 0xbf) {
+      pos += b & 0x1f;
+    } else {
       switch (b) {
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xce: case 0xd2: case 0xca: skip = 4; break;
-        case 0xcf: case 0xd3: case 0xcb: skip = 8; break;
+        case 0xc0: case 0xc2: case 0xc3: break;
+        case 0xcc: case 0xd0: pos += 1; break;
+        case 0xcd: case 0xd1: pos += 2; break;
+        case 0xce: case 0xd2: case 0xca: pos += 4; break;
+        case 0xcf: case 0xd3: case 0xcb: pos += 8; break;
         case 0xd9: case 0xc4:
-          if (!need(1)) return 'truncated msgpack';
-          skip = 1 + view.getUint8(pos);
+          if (pos + 1 > len) return TRUNCATED;
+          pos += 1 + buf[pos]!;
           break;
         case 0xda: case 0xc5:
-          if (!need(2)) return 'truncated msgpack';
-          skip = 2 + view.getUint16(pos);
+          if (pos + 2 > len) return TRUNCATED;
+          pos += 2 + ((buf[pos]! << 8) | buf[pos + 1]!);
           break;
         case 0xdb: case 0xc6:
-          if (!need(4)) return 'truncated msgpack';
-          skip = 4 + view.getUint32(pos);
+          if (pos + 4 > len) return TRUNCATED;
+          pos += 4 + (buf[pos]! * 0x1000000 + ((buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!));
           break;
-        case 0xdc:
-          if (!need(2)) return 'truncated msgpack';
-          items = view.getUint16(pos);
+        case 0xdc: case 0xde:
+          if (pos + 2 > len) return TRUNCATED;
+          items = (buf[pos]! << 8) | buf[pos + 1]!;
+          if (b === 0xde) items *= 2;
           pos += 2;
           break;
-        case 0xdd:
-          if (!need(4)) return 'truncated msgpack';
-          items = view.getUint32(pos);
-          pos += 4;
-          break;
-        case 0xde:
-          if (!need(2)) return 'truncated msgpack';
-          items = view.getUint16(pos) * 2;
-          pos += 2;
-          break;
-        case 0xdf:
-          if (!need(4)) return 'truncated msgpack';
-          items = view.getUint32(pos) * 2;
+        case 0xdd: case 0xdf:
+          if (pos + 4 > len) return TRUNCATED;
+          items = buf[pos]! * 0x1000000 + ((buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!);
+          if (b === 0xdf) items *= 2;
           pos += 4;
           break;
         default:
@@ -71,13 +67,11 @@ export function scanMsgpack(buf: Uint8Array): string | undefined {
     }
     if (items >= 0) {
       // Every item takes at least one byte: a count beyond the frame is a lie.
-      if (items > buf.length - pos) return 'msgpack container longer than the frame';
-      if (stack.length > MAX_DEPTH) return `msgpack nested deeper than ${MAX_DEPTH}`;
-      stack.push(items);
-    } else {
-      pos += skip;
-      if (pos > buf.length) return 'truncated msgpack';
+      if (items > len - pos) return 'msgpack container longer than the frame';
+      if (depth >= MAX_DEPTH) return `msgpack nested deeper than ${MAX_DEPTH}`;
+      left[++depth] = items;
+    } else if (pos > len) {
+      return TRUNCATED;
     }
   }
-  return pos === buf.length ? undefined : 'trailing bytes after the msgpack value';
 }

@@ -1,0 +1,443 @@
+/**
+ * The plugin: what runs inside a game server. The host feeds raw samples in with
+ * `accept`; the plugin turns them into discrete events (join, leave, enter, start, stop)
+ * and coalesced deltas, forms batches at each flush, and ships them over the link. Prizes
+ * coming back are granted exactly once through the ledger.
+ *
+ * Events: 'window-closed' ({ hunt, start, end }), 'prize' ({ ...prize, outcome }),
+ * 'error' (CairnError: the gateway refuses this server; emitted only when someone listens,
+ * since an unhandled 'error' would crash the game server; it is logged either way).
+ */
+import { EventEmitter } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import { Registry } from 'prom-client';
+import { CairnError, ErrorCode, type DiscreteEvent, type EnterEvent, type HuntRules, type Prize, type WindowClosed, type WireEvent } from '../protocol/index.js';
+import { ID_PATTERN } from '../protocol/limits.js';
+import { logger } from '../protocol/log.js';
+import { Coalescer, type CoalescerOptions } from './coalescer.js';
+import { HuntCommands, type EventDraft } from './commands.js';
+import { bumpEpoch } from './epoch.js';
+import type { Host, Sample } from './host.js';
+import { HuntCatalog } from './hunt-catalog.js';
+import { Link, type LinkOptions } from './link.js';
+import { emptyStats, PluginMetrics, type PluginStats } from './metrics.js';
+import { Outbox } from './outbox.js';
+import { PrizeLedger, type PrizeOutcome } from './prize-ledger.js';
+import { TreasureIndex, Triggers, type Entry } from './triggers.js';
+
+export type { PluginStats } from './metrics.js';
+
+const log = logger('plugin');
+
+/** Reconnect and connection tuning of the link (tests shorten these). */
+export type LinkTuning = Pick<LinkOptions, 'backoffBaseMs' | 'backoffCapMs' | 'welcomeTimeoutMs' | 'pingIntervalMs' | 'maxInFlightBytes'>;
+
+export interface PluginOptions {
+  host: Host;
+  hunts: HuntRules[];
+  /** Folder for the epoch and the prize ledger; one per server. Created when missing. */
+  dataDir: string;
+  /** e.g. ws://127.0.0.1:7070 */
+  gatewayUrl: string;
+  token: string;
+  /** @default 250 */
+  flushIntervalMs?: number;
+  /** An idle plugin still sends an (empty) batch this often so its watermark advances. @default 1000 */
+  heartbeatMs?: number;
+  /** Flush on a wall-clock timer; the replay passes false and calls flush() itself on trace time. @default true */
+  autoFlush?: boolean;
+  /** @default 500 (at most MAX_BATCH_EVENTS) */
+  batchMaxEvents?: number;
+  /** Encoded bytes per batch. @default 256 KiB (below MAX_FRAME_BYTES) */
+  batchMaxBytes?: number;
+  /** Bound on unacked encoded bytes. @default 64 MiB */
+  outboxMaxBytes?: number;
+  /** @default a new Registry of the plugin's own */
+  registry?: Registry;
+  /** Position quantization. @default { quantum: 0.05, minChange: 0.05 } */
+  coalescer?: CoalescerOptions;
+  link?: LinkTuning;
+}
+
+export interface WindowClosedInfo {
+  hunt: string;
+  start: number;
+  end: number;
+}
+
+export interface PrizeView {
+  hunt: string;
+  reason: string;
+  player: string;
+  server: string;
+  item: string;
+  count: number;
+  status: 'granted' | 'pending';
+}
+
+const ID_RE = new RegExp(ID_PATTERN);
+/** Strings on the wire are 1-256 characters (protocol/codec.ts); a longer one would get the whole batch refused. */
+const MAX_WIRE_STRING = 256;
+
+interface ClosedWaiter {
+  hunt: string;
+  end: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class CairnPlugin extends EventEmitter {
+  readonly serverId: string;
+  readonly epoch: number;
+  private readonly host: Host;
+  private readonly catalog: HuntCatalog;
+  private readonly coalescer: Coalescer;
+  private readonly triggers: Triggers;
+  private readonly commands: HuntCommands;
+  private readonly outbox: Outbox;
+  private readonly link: Link;
+  private readonly ledger: PrizeLedger;
+  private readonly metrics: PluginMetrics;
+  private readonly heartbeatMs: number;
+  private readonly s: PluginStats = emptyStats();
+  /** discrete events since the last flush, in order */
+  private pending: WireEvent[] = [];
+  private readonly entries: Entry[] = [];
+  private n = 0;
+  private readonly closed = new Map<string, number>();
+  private closedWaiters: ClosedWaiter[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  private stopped = false;
+  private warnedLate = false;
+
+  /** Bumps the epoch, opens the ledger, connects, and resolves once the gateway welcomed the link. */
+  static async start(opts: PluginOptions): Promise<CairnPlugin> {
+    const serverId = opts.host.serverId;
+    if (typeof serverId !== 'string' || !ID_RE.test(serverId)) {
+      throw new CairnError(ErrorCode.ConfigInvalid, `host.serverId ${JSON.stringify(serverId)}: must match ${ID_PATTERN}`);
+    }
+    if (!/^wss?:\/\//.test(opts.gatewayUrl)) throw new CairnError(ErrorCode.ConfigInvalid, `gatewayUrl ${JSON.stringify(opts.gatewayUrl)}: must be a ws:// or wss:// URL`);
+    const flushIntervalMs = opts.flushIntervalMs ?? 250;
+    const heartbeatMs = opts.heartbeatMs ?? 1000;
+    if (!(flushIntervalMs > 0)) throw new CairnError(ErrorCode.ConfigInvalid, `flushIntervalMs must be > 0, got ${flushIntervalMs}`);
+    if (!(heartbeatMs > 0)) throw new CairnError(ErrorCode.ConfigInvalid, `heartbeatMs must be > 0, got ${heartbeatMs}`);
+    let outbox: Outbox;
+    let catalog: HuntCatalog;
+    let coalescer: Coalescer;
+    try {
+      outbox = new Outbox({ maxBytes: opts.outboxMaxBytes, batchMaxEvents: opts.batchMaxEvents, batchMaxBytes: opts.batchMaxBytes });
+      coalescer = new Coalescer(opts.coalescer);
+      catalog = new HuntCatalog(opts.hunts);
+    } catch (err) {
+      if (err instanceof CairnError) throw err;
+      throw new CairnError(ErrorCode.ConfigInvalid, (err as Error).message);
+    }
+    await mkdir(opts.dataDir, { recursive: true });
+    const epoch = await bumpEpoch(opts.dataDir);
+    const ledger = await PrizeLedger.open({ dataDir: opts.dataDir, host: opts.host });
+    const link = new Link({ url: opts.gatewayUrl, serverId, epoch, token: opts.token, outbox, ...opts.link });
+    const plugin = new CairnPlugin(opts, serverId, epoch, { outbox, catalog, coalescer, ledger, link }, heartbeatMs);
+    const t = opts.host.now();
+    for (const { rules, hash } of catalog.all()) plugin.queue_({ k: 'rules', t, hunt: rules.id, rules, hash });
+    log.info({ server: serverId, epoch, hunts: catalog.ids(), gateway: opts.gatewayUrl, dataDir: opts.dataDir }, 'plugin starting');
+    link.start();
+    try {
+      await link.firstWelcome();
+    } catch (err) {
+      await plugin.stop(0).catch(() => undefined);
+      throw err;
+    }
+    if (opts.autoFlush ?? true) plugin.timer = setInterval(() => plugin.flush(), flushIntervalMs);
+    return plugin;
+  }
+
+  private constructor(
+    opts: PluginOptions,
+    serverId: string,
+    epoch: number,
+    parts: { outbox: Outbox; catalog: HuntCatalog; coalescer: Coalescer; ledger: PrizeLedger; link: Link },
+    heartbeatMs: number,
+  ) {
+    super();
+    this.serverId = serverId;
+    this.epoch = epoch;
+    this.host = opts.host;
+    this.heartbeatMs = heartbeatMs;
+    this.catalog = parts.catalog;
+    this.outbox = parts.outbox;
+    this.coalescer = parts.coalescer;
+    this.ledger = parts.ledger;
+    this.link = parts.link;
+    this.triggers = new Triggers(new TreasureIndex(opts.hunts));
+    this.metrics = new PluginMetrics(opts.registry ?? new Registry(), serverId);
+    this.commands = new HuntCommands({
+      host: this.host,
+      hunts: this.catalog,
+      emit: (ev) => this.queue_(ev),
+      onDenied: () => this.s.deniedCommands++,
+    });
+    this.link.on('prize', (p: Prize) => this.serial(() => this.onPrize(p)));
+    this.link.on('window-closed', (w: WindowClosed) => this.serial(() => this.onWindowClosed(w)));
+    this.link.on('error', (err: CairnError) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
+  }
+
+  /** Feeds one raw sample in. O(1); never throws: a bad sample is logged and counted. */
+  accept(sample: Sample): void {
+    if (this.stopped) return;
+    this.s.samples++;
+    try {
+      const t = sample.t;
+      const player = sample.player;
+      if (typeof t !== 'number' || !Number.isFinite(t)) return this.bad(sample, 't must be a finite number');
+      if (typeof player !== 'string') return this.bad(sample, 'player must be a string');
+      if (t <= this.outbox.watermark) this.late(sample);
+      switch (sample.type) {
+        case 'move':
+          return this.move(sample.player, t, sample.region, sample.at, sample);
+        case 'join':
+          if (!ID_RE.test(player)) return this.bad(sample, `player must match ${ID_PATTERN}`);
+          return this.join(player, t);
+        case 'leave':
+          if (!ID_RE.test(player)) return this.bad(sample, `player must match ${ID_PATTERN}`);
+          this.queue_({ k: 'leave', t, p: player });
+          this.triggers.leave(player);
+          this.coalescer.leave(player);
+          return;
+        case 'command':
+          if (player.length === 0 || player.length > MAX_WIRE_STRING) return this.bad(sample, `player must be 1-${MAX_WIRE_STRING} characters`);
+          if (typeof sample.line !== 'string') return this.bad(sample, 'line must be a string');
+          this.commands.handle(player, sample.line, t);
+          return;
+        case 'inventory':
+          // Counted only: DeltaEvent has no inventory field yet (see the report on #2).
+          return;
+        default:
+          return this.bad(sample, `unknown sample type ${JSON.stringify((sample as { type?: unknown }).type)}`);
+      }
+    } catch (err) {
+      this.bad(sample, (err as Error).message);
+    }
+  }
+
+  private join(player: string, t: number): void {
+    this.triggers.join(player);
+    const i = this.coalescer.join(player, t);
+    this.queue_({ k: 'join', t, p: player, i });
+    if (this.ledger.hasHeld(player)) this.serial(() => this.grantHeld(player));
+  }
+
+  private move(player: string, t: number, region: unknown, at: unknown, sample: Sample): void {
+    if (typeof region !== 'string' || region.length === 0 || region.length > MAX_WIRE_STRING) return this.bad(sample, `region must be 1-${MAX_WIRE_STRING} characters`);
+    if (!Array.isArray(at) || at.length !== 3) return this.bad(sample, 'at must be [x, y, z]');
+    const x = at[0] as unknown;
+    const y = at[1] as unknown;
+    const z = at[2] as unknown;
+    if (typeof x !== 'number' || typeof y !== 'number' || typeof z !== 'number' || !Number.isFinite(x + y + z)) return this.bad(sample, 'at must be three finite numbers');
+    if (!this.coalescer.move(player, t, region, x, y, z)) {
+      // A player already online when the plugin started: open the session here.
+      if (!ID_RE.test(player)) return this.bad(sample, `player must match ${ID_PATTERN}`);
+      this.join(player, t);
+      this.coalescer.move(player, t, region, x, y, z);
+    }
+    const entries = this.entries;
+    this.triggers.move(player, t, region, at as [number, number, number], entries);
+    if (entries.length === 0) return;
+    for (const { treasure, suspect } of entries) {
+      const ev: EnterEvent = { k: 'enter', e: this.epoch, n: ++this.n, t, p: player, hunt: treasure.hunt, tr: treasure.id, region, at: [x, y, z] };
+      if (suspect) {
+        ev.sus = 1;
+        this.s.suspects++;
+      }
+      this.pending.push(ev);
+    }
+    entries.length = 0;
+  }
+
+  /**
+   * Forms batches from the discrete events since the last flush and the coalescer's deltas,
+   * with watermark host.now(), and sends them. Without events, a batch (a heartbeat) is formed
+   * only when `force` is set or heartbeatMs passed since the last one, and only if the
+   * watermark advanced. Under backpressure (outbox over its bound) deltas stay in the
+   * coalescer, which keeps only the latest state per player.
+   */
+  flush(opts: { force?: boolean } = {}): void {
+    if (this.stopped) return;
+    const t0 = performance.now();
+    const now = this.host.now();
+    if (!Number.isFinite(now)) {
+      log.error({ now }, 'host.now() is not a finite number; flush skipped');
+      return;
+    }
+    const events = this.pending;
+    const discrete = events.length;
+    if (!this.outbox.full) this.coalescer.flush(events);
+    const deltas = events.length - discrete;
+    if (events.length === 0 && !opts.force && now - this.outbox.watermark < this.heartbeatMs) return;
+    this.pending = [];
+    const formed = this.outbox.form(events, now);
+    this.s.eventsSent += discrete;
+    this.s.deltasSent += deltas;
+    this.s.batchesFormed += formed.length;
+    this.link.pump();
+    this.syncMetrics();
+    this.metrics.observeFlush((performance.now() - t0) / 1000);
+  }
+
+  /** Resolves when every batch formed so far is acked. */
+  drain(): Promise<void> {
+    return this.outbox.drain();
+  }
+
+  /** Resolves at once unless the outbox is over its bound; then when it is back under it. */
+  waitForCapacity(): Promise<void> {
+    return this.outbox.waitForCapacity();
+  }
+
+  /** The largest `end` of the WindowClosed messages received for `hunt`. */
+  closedThrough(hunt: string): number | undefined {
+    return this.closed.get(hunt);
+  }
+
+  /** Resolves when closedThrough(hunt) >= end; rejects if the plugin stops first. */
+  waitClosed(hunt: string, end: number): Promise<void> {
+    const through = this.closed.get(hunt);
+    if (through !== undefined && through >= end) return Promise.resolve();
+    if (this.stopped) return Promise.reject(new CairnError(ErrorCode.Internal, `plugin ${this.serverId} is stopped`));
+    return new Promise((resolve, reject) => this.closedWaiters.push({ hunt, end, resolve, reject }));
+  }
+
+  /** Every prize in the ledger: granted, or held for an offline player ('pending'). */
+  prizes(): PrizeView[] {
+    return this.ledger.records().map((r) => ({
+      hunt: r.hunt,
+      reason: r.reason,
+      player: r.player,
+      server: r.server,
+      item: r.item,
+      count: r.count,
+      status: r.status === 'granted' ? 'granted' : 'pending',
+    }));
+  }
+
+  stats(): PluginStats {
+    this.refreshStats();
+    return { ...this.s };
+  }
+
+  /** Final flush, waits up to `timeoutMs` for acks (and prizes in progress), closes the link and the ledger. */
+  stop(timeoutMs = 5000): Promise<void> {
+    this.stopping ??= this.doStop(timeoutMs);
+    return this.stopping;
+  }
+
+  private async doStop(timeoutMs: number): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (!this.stopped) this.flush({ force: true });
+    this.stopped = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const drained = await Promise.race([this.outbox.drain().then(() => 'drained' as const, () => 'closed' as const), timeout]);
+    await this.link.close();
+    await Promise.race([this.queue, timeout]);
+    clearTimeout(timer);
+    await this.ledger.close();
+    const stopped = new CairnError(ErrorCode.Internal, `plugin ${this.serverId} stopped`);
+    this.outbox.close(stopped);
+    for (const w of this.closedWaiters) w.reject(stopped);
+    this.closedWaiters = [];
+    this.refreshStats();
+    this.syncMetrics();
+    const left = { batches: this.outbox.size, discreteEvents: this.outbox.discretePending, bytes: this.outbox.bytes };
+    if (left.batches > 0) {
+      // No spill file yet (issue 3): what was not acked is lost for this epoch.
+      log.warn({ server: this.serverId, epoch: this.epoch, ...left, drained }, 'plugin stopped with unacked batches; they are lost');
+    } else {
+      log.info({ server: this.serverId, epoch: this.epoch }, 'plugin stopped; everything was acked');
+    }
+  }
+
+  /** Stamps a discrete event with its identity (epoch, per-epoch counter) and queues it for the next flush. */
+  private queue_(draft: EventDraft): void {
+    const ev = { ...draft, e: this.epoch, n: ++this.n } as DiscreteEvent;
+    this.pending.push(ev);
+  }
+
+  /** Runs prize and window work one at a time, in arrival order (stream order per server). */
+  private serial(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task).catch((err: unknown) => {
+      log.error({ err: (err as Error).message, server: this.serverId }, 'prize handling failed; the gateway will deliver it again');
+    });
+  }
+
+  private async onPrize(p: Prize): Promise<void> {
+    const outcome: PrizeOutcome = await this.ledger.handlePrize(p, this.serverId);
+    if (outcome === 'held') this.metrics.prizeHeld();
+    // Only now is the prize durable in the ledger.
+    this.link.sendPrizeAck([p.id]);
+    log.debug({ hunt: p.hunt, reason: p.reason, player: p.player, outcome }, 'prize');
+    this.emit('prize', { ...p, outcome });
+  }
+
+  private async onWindowClosed(w: WindowClosed): Promise<void> {
+    const prev = this.closed.get(w.hunt);
+    if (prev === undefined || w.end > prev) this.closed.set(w.hunt, w.end);
+    this.link.sendPrizeAck([w.id]);
+    this.emit('window-closed', { hunt: w.hunt, start: w.start, end: w.end } satisfies WindowClosedInfo);
+    const through = this.closed.get(w.hunt)!;
+    if (this.closedWaiters.length === 0) return;
+    const still: ClosedWaiter[] = [];
+    for (const waiter of this.closedWaiters) (waiter.hunt === w.hunt && waiter.end <= through ? waiter.resolve() : still.push(waiter));
+    this.closedWaiters = still;
+  }
+
+  private async grantHeld(player: string): Promise<void> {
+    const n = await this.ledger.grantHeld(player);
+    if (n > 0) log.info({ player, granted: n }, 'granted held prizes on join');
+  }
+
+  private refreshStats(): void {
+    const ls = this.link.stats;
+    this.s.batchesSent = ls.batchesSent;
+    this.s.bytesSent = ls.bytesSent;
+    this.s.acks = ls.acks;
+    this.s.reconnects = ls.reconnects;
+    this.s.prizesGranted = this.ledger.granted;
+    this.s.prizesHeld = this.ledger.heldNow;
+    this.s.deltasMerged = this.outbox.merged;
+    this.s.outboxBytes = this.outbox.bytes;
+    this.s.outboxBatches = this.outbox.size;
+    this.s.discretePending = this.outbox.discretePending;
+  }
+
+  private syncMetrics(): void {
+    this.refreshStats();
+    this.metrics.sync(this.s);
+  }
+
+  private bad(sample: unknown, why: string): void {
+    const n = ++this.s.badSamples;
+    // The first few, then one in a thousand: a broken host must not flood the log.
+    if (n <= 10 || n % 1000 === 0) log.warn({ why, sample: safePreview(sample), count: n }, 'bad sample ignored');
+  }
+
+  private late(sample: Sample): void {
+    this.s.lateSamples++;
+    if (!this.warnedLate) {
+      this.warnedLate = true;
+      log.warn({ t: sample.t, watermark: this.outbox.watermark, type: sample.type }, 'sample at or before a watermark already sent; the host must flush only up to times it has fed (counted in lateSamples)');
+    }
+  }
+}
+
+function safePreview(v: unknown): string {
+  try {
+    return JSON.stringify(v)?.slice(0, 200) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

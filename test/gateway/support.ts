@@ -1,0 +1,149 @@
+/**
+ * Helpers for gateway tests: a real kinesalite per test file with a stream per test,
+ * reading every record back from every shard, and a small WebSocket test client.
+ */
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
+import { WebSocket } from 'ws';
+import { ensureStream, makeKinesisClient, startKinesalite } from '../../gateway/kinesis-client.js';
+import { decodeRecord, type EventRecord } from '../../gateway/record-format.js';
+import { decodeGatewayMessage, encode, Op, PROTOCOL_VERSION, type GatewayMessage, type WireEvent } from '../../protocol/index.js';
+
+export const TOKEN = 'test-token-0123456789';
+
+export interface Kinesis {
+  client: KinesisClient;
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function startKinesis(): Promise<Kinesis> {
+  const k = await startKinesalite();
+  const client = makeKinesisClient(k.endpoint, 'us-east-1');
+  return {
+    client,
+    endpoint: k.endpoint,
+    async stop() {
+      client.destroy();
+      await k.stop();
+    },
+  };
+}
+
+export async function newStream(client: KinesisClient, shards = 2): Promise<string> {
+  const name = `cairn-test-${randomBytes(4).toString('hex')}`;
+  await ensureStream(client, name, shards);
+  return name;
+}
+
+export interface StoredRecord {
+  shardId: string;
+  partitionKey: string;
+  data: Buffer;
+}
+
+/** Every record in the stream, shard by shard (TRIM_HORIZON to the end). */
+export async function readAll(client: KinesisClient, stream: string): Promise<StoredRecord[]> {
+  const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+  const out: StoredRecord[] = [];
+  for (const shard of shards) {
+    let it = (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    for (;;) {
+      const res = await client.send(new GetRecordsCommand({ ShardIterator: it!, Limit: 10_000 }));
+      for (const r of res.Records ?? []) out.push({ shardId: shard.ShardId!, partitionKey: r.PartitionKey!, data: Buffer.from(r.Data!) });
+      if (!res.Records?.length || !res.NextShardIterator) break;
+      it = res.NextShardIterator;
+    }
+  }
+  return out;
+}
+
+export async function readEventRecords(client: KinesisClient, stream: string): Promise<(EventRecord & { bytes: number; partitionKey: string })[]> {
+  return (await readAll(client, stream)).map((r) => ({ ...decodeRecord(r.data), bytes: r.data.length + Buffer.byteLength(r.partitionKey), partitionKey: r.partitionKey }));
+}
+
+/** Polls until `fn` returns a truthy value or the timeout passes. */
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A WebSocket client that queues decoded gateway messages and remembers how it was closed. */
+export class TestClient {
+  readonly messages: GatewayMessage[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private waiters: (() => void)[] = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => {
+      this.messages.push(decodeGatewayMessage(data));
+      for (const w of this.waiters.splice(0)) w();
+    });
+    ws.on('error', () => {});
+    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  static async connect(url: string, headers: Record<string, string> = {}): Promise<TestClient> {
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    const c = new TestClient(ws);
+    await once(ws, 'open');
+    return c;
+  }
+
+  /** Connects and says hello; resolves with the welcome's durable seq. */
+  static async hello(url: string, server: string, epoch = 1, token = TOKEN): Promise<{ client: TestClient; durable: number }> {
+    const c = await TestClient.connect(url);
+    c.sendMsg({ op: Op.Hello, v: PROTOCOL_VERSION, server, epoch, token });
+    const w = await c.next(Op.Welcome);
+    return { client: c, durable: w.durable };
+  }
+
+  sendMsg(msg: object): void {
+    this.ws.send(encode(msg));
+  }
+
+  sendBatch(seq: number, ev: WireEvent[], wm = 0): void {
+    this.sendMsg({ op: Op.Batch, seq, wm, ev });
+  }
+
+  /** Takes the first queued message with op `op` (waiting for it), leaving others queued. */
+  async next<O extends GatewayMessage['op']>(op: O, timeoutMs = 10_000): Promise<Extract<GatewayMessage, { op: O }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.messages.findIndex((m) => m.op === op);
+      if (i >= 0) return this.messages.splice(i, 1)[0] as Extract<GatewayMessage, { op: O }>;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no message with op ${op} within ${timeoutMs} ms (queued: ${JSON.stringify(this.messages)})`);
+      await Promise.race([new Promise<void>((r) => this.waiters.push(r)), sleep(Math.min(left, 200))]);
+    }
+  }
+
+  /** Waits until acks for every seq in `seqs` arrived; returns them in arrival order. */
+  async acks(count: number, timeoutMs = 10_000): Promise<number[]> {
+    const out: number[] = [];
+    while (out.length < count) out.push((await this.next(Op.Ack, timeoutMs)).seq);
+    return out;
+  }
+
+  close(): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+  }
+}
+
+/** n discrete join events with distinct counters. */
+export function joins(n: number, from = 0, t0 = 1_764_331_200_000): WireEvent[] {
+  return Array.from({ length: n }, (_, i) => ({ k: 'join' as const, e: 1, n: from + i, t: t0 + from + i, p: `player-${from + i}`, i: from + i }));
+}

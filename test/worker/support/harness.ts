@@ -1,0 +1,123 @@
+/**
+ * What worker tests share: a real kinesalite per file, a stream of its own per test,
+ * a Redis prefix of its own per test, and the gateway's side done by hand (records put
+ * with PutRecords, servers registered in keys.servers()).
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import type { Redis } from 'ioredis';
+import { ensureStream, makeKinesisClient, startKinesalite } from '../../../gateway/kinesis-client.js';
+import { encodeRecord, type EventRecord } from '../../../gateway/record-format.js';
+import type { RedisKeys } from '../../../gateway/redis-keys.js';
+import { parsePrizeStreamEntry, type PrizeStreamEntry } from '../../../gateway/prize-stream.js';
+import { startWorker, type Worker, type WorkerOptions } from '../../../gateway/worker/worker.js';
+import { testRedis } from '../../support/redis.js';
+
+export interface Kinesis {
+  client: KinesisClient;
+  stop(): Promise<void>;
+}
+
+export async function startKinesis(): Promise<Kinesis> {
+  const k = await startKinesalite();
+  const client = makeKinesisClient(k.endpoint);
+  return {
+    client,
+    async stop() {
+      client.destroy();
+      await k.stop();
+    },
+  };
+}
+
+export interface Env {
+  redis: Redis;
+  keys: RedisKeys;
+  kinesis: KinesisClient;
+  stream: string;
+  workers: Worker[];
+  start(extra?: Partial<WorkerOptions>): Promise<Worker>;
+  put(records: EventRecord[] | Buffer[], seed?: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/** A stream of its own (with `shards` shards) and a Redis prefix of its own. */
+export async function testEnv(kinesis: KinesisClient, name: string, shards: number): Promise<Env> {
+  const r = await testRedis(`worker-${name}`);
+  const stream = `cairn-test-${name}-${randomBytes(4).toString('hex')}`;
+  await ensureStream(kinesis, stream, shards);
+  const workers: Worker[] = [];
+  const env: Env = {
+    redis: r.redis,
+    keys: r.keys,
+    kinesis,
+    stream,
+    workers,
+    async start(extra = {}) {
+      const w = await startWorker({ redis: r.redis, keys: r.keys, kinesis, stream, pollMs: 20, ...extra });
+      workers.push(w);
+      return w;
+    },
+    put: (records, seed = 1) => putRecords(kinesis, stream, records, seed),
+    async cleanup() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await r.cleanup();
+    },
+  };
+  return env;
+}
+
+/** Puts records in the order given, each under a random partition key (so they scatter over the shards). */
+export async function putRecords(kinesis: KinesisClient, stream: string, records: (EventRecord | Buffer)[], seed: number): Promise<void> {
+  let n = seed;
+  const entries = records.map((r) => ({ Data: Buffer.isBuffer(r) ? r : encodeRecord(r), PartitionKey: `pk-${seed}-${n++}-${randomBytes(3).toString('hex')}` }));
+  for (let i = 0; i < entries.length; i += 500) {
+    let batch = entries.slice(i, i + 500);
+    for (let attempt = 0; batch.length; attempt++) {
+      if (attempt > 20) throw new Error('PutRecords keeps failing');
+      const res = await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: batch }));
+      batch = batch.filter((_, j) => res.Records?.[j]?.ErrorCode);
+    }
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs` saying what it waited for. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(25);
+  }
+}
+
+export async function registerServers(redis: Redis, keys: RedisKeys, servers: Record<string, number>): Promise<void> {
+  await redis.hset(keys.servers(), servers);
+}
+
+export async function readStream(redis: Redis, keys: RedisKeys, server: string): Promise<PrizeStreamEntry[]> {
+  const raw = await redis.xrange(keys.prizeStream(server), '-', '+');
+  return raw.map(([id, fields]) => parsePrizeStreamEntry(id, fields)).filter((e): e is PrizeStreamEntry => e !== undefined);
+}
+
+/** The hunt's closed-through time, or undefined. */
+export async function closedThrough(redis: Redis, keys: RedisKeys, hunt: string): Promise<number | undefined> {
+  const v = await redis.get(keys.closed(hunt));
+  return v === null ? undefined : Number(v);
+}
+
+/** Waits until every window with an event at or before `t` is closed and nothing is pending. */
+export async function waitClosedPast(redis: Redis, keys: RedisKeys, hunt: string, t: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `hunt ${hunt} closed past ${t}`,
+    async () => ((await closedThrough(redis, keys, hunt)) ?? -Infinity) > t && (await redis.zcard(keys.pending(hunt))) === 0,
+    timeoutMs,
+  );
+}

@@ -133,8 +133,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         await closeBarrier(barrier);
         barrier = nextEndAfter(barrier);
       }
-      if (line.t >= nextFlush) {
-        // One flush per crossed interval boundary, on trace time (idle gaps cost nothing).
+      if (line.t > nextFlush) {
+        // One flush per crossed interval boundary, on trace time (idle gaps cost nothing);
+        // strictly after it, so every sample with t <= the watermark is in.
         for (const h of allHosts) h.setTime(nextFlush);
         for (const p of allPlugins) p.flush();
         nextFlush = (Math.floor(line.t / flushMs) + 1) * flushMs;

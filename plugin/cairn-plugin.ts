@@ -24,6 +24,7 @@ import { emptyStats, PluginMetrics, type PluginStats } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { PrizeLedger, type PrizeOutcome } from './prize-ledger.js';
 import { TreasureIndex, Triggers, type Entry } from './triggers.js';
+import { WindowTracker } from './window-tracker.js';
 
 export type { PluginStats } from './metrics.js';
 
@@ -76,15 +77,10 @@ export interface PrizeView {
 }
 
 const ID_RE = new RegExp(ID_PATTERN);
+/** How long stop() waits for a prize append in progress (an fsync on a slow disk). */
+const PRIZE_QUEUE_STOP_MS = 10_000;
 /** Strings on the wire are 1-256 characters (protocol/codec.ts); a longer one would get the whole batch refused. */
 const MAX_WIRE_STRING = 256;
-
-interface ClosedWaiter {
-  hunt: string;
-  end: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
 
 export class CairnPlugin extends EventEmitter {
   readonly serverId: string;
@@ -104,9 +100,8 @@ export class CairnPlugin extends EventEmitter {
   private pending: WireEvent[] = [];
   private readonly entries: Entry[] = [];
   private n = 0;
-  private readonly closed = new Map<string, number>();
-  private closedWaiters: ClosedWaiter[] = [];
-  private queue: Promise<void> = Promise.resolve();
+  private readonly windows = new WindowTracker();
+  private prizeWork: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private stopped = false;
@@ -140,7 +135,7 @@ export class CairnPlugin extends EventEmitter {
     const link = new Link({ url: opts.gatewayUrl, serverId, epoch, token: opts.token, outbox, ...opts.link });
     const plugin = new CairnPlugin(opts, serverId, epoch, { outbox, catalog, coalescer, ledger, link }, heartbeatMs);
     const t = opts.host.now();
-    for (const { rules, hash } of catalog.all()) plugin.queue_({ k: 'rules', t, hunt: rules.id, rules, hash });
+    for (const { rules, hash } of catalog.all()) plugin.queueEvent({ k: 'rules', t, hunt: rules.id, rules, hash });
     log.info({ server: serverId, epoch, hunts: catalog.ids(), gateway: opts.gatewayUrl, dataDir: opts.dataDir }, 'plugin starting');
     link.start();
     try {
@@ -175,7 +170,7 @@ export class CairnPlugin extends EventEmitter {
     this.commands = new HuntCommands({
       host: this.host,
       hunts: this.catalog,
-      emit: (ev) => this.queue_(ev),
+      emit: (ev) => this.queueEvent(ev),
       onDenied: () => this.s.deniedCommands++,
     });
     this.link.on('prize', (p: Prize) => this.serial(() => this.onPrize(p)));
@@ -203,7 +198,7 @@ export class CairnPlugin extends EventEmitter {
           return this.join(player, t);
         case 'leave':
           if (!ID_RE.test(player)) return this.bad(sample, `player must match ${ID_PATTERN}`);
-          this.queue_({ k: 'leave', t, p: player });
+          this.queueEvent({ k: 'leave', t, p: player });
           this.triggers.leave(player);
           this.coalescer.leave(player);
           return;
@@ -226,7 +221,7 @@ export class CairnPlugin extends EventEmitter {
   private join(player: string, t: number): void {
     this.triggers.join(player);
     const i = this.coalescer.join(player, t);
-    this.queue_({ k: 'join', t, p: player, i });
+    this.queueEvent({ k: 'join', t, p: player, i });
     if (this.ledger.hasHeld(player)) this.serial(() => this.grantHeld(player));
   }
 
@@ -299,15 +294,12 @@ export class CairnPlugin extends EventEmitter {
 
   /** The largest `end` of the WindowClosed messages received for `hunt`. */
   closedThrough(hunt: string): number | undefined {
-    return this.closed.get(hunt);
+    return this.windows.closedThrough(hunt);
   }
 
   /** Resolves when closedThrough(hunt) >= end; rejects if the plugin stops first. */
   waitClosed(hunt: string, end: number): Promise<void> {
-    const through = this.closed.get(hunt);
-    if (through !== undefined && through >= end) return Promise.resolve();
-    if (this.stopped) return Promise.reject(new CairnError(ErrorCode.Internal, `plugin ${this.serverId} is stopped`));
-    return new Promise((resolve, reject) => this.closedWaiters.push({ hunt, end, resolve, reject }));
+    return this.windows.wait(hunt, end);
   }
 
   /** Every prize in the ledger: granted, or held for an offline player ('pending'). */
@@ -342,14 +334,21 @@ export class CairnPlugin extends EventEmitter {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const drained = await Promise.race([this.outbox.drain().then(() => 'drained' as const, () => 'closed' as const), timeout]);
-    await this.link.close();
-    await Promise.race([this.queue, timeout]);
     clearTimeout(timer);
-    await this.ledger.close();
+    await this.link.close();
+    // No new prize work can arrive now; let a grant in progress finish its append, since
+    // closing the ledger under it would lose the record of an item already given.
+    let queueTimer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      this.prizeWork.then(() => true),
+      new Promise<false>((resolve) => (queueTimer = setTimeout(() => resolve(false), Math.max(timeoutMs, PRIZE_QUEUE_STOP_MS)))),
+    ]);
+    clearTimeout(queueTimer);
+    if (settled) await this.ledger.close();
+    else log.error({ server: this.serverId, file: this.ledger.file }, 'a prize append did not finish while stopping; leaving the ledger open');
     const stopped = new CairnError(ErrorCode.Internal, `plugin ${this.serverId} stopped`);
     this.outbox.close(stopped);
-    for (const w of this.closedWaiters) w.reject(stopped);
-    this.closedWaiters = [];
+    this.windows.close(stopped);
     this.refreshStats();
     this.syncMetrics();
     const left = { batches: this.outbox.size, discreteEvents: this.outbox.discretePending, bytes: this.outbox.bytes };
@@ -362,14 +361,14 @@ export class CairnPlugin extends EventEmitter {
   }
 
   /** Stamps a discrete event with its identity (epoch, per-epoch counter) and queues it for the next flush. */
-  private queue_(draft: EventDraft): void {
+  private queueEvent(draft: EventDraft): void {
     const ev = { ...draft, e: this.epoch, n: ++this.n } as DiscreteEvent;
     this.pending.push(ev);
   }
 
   /** Runs prize and window work one at a time, in arrival order (stream order per server). */
   private serial(task: () => Promise<void>): void {
-    this.queue = this.queue.then(task).catch((err: unknown) => {
+    this.prizeWork = this.prizeWork.then(task).catch((err: unknown) => {
       log.error({ err: (err as Error).message, server: this.serverId }, 'prize handling failed; the gateway will deliver it again');
     });
   }
@@ -384,15 +383,9 @@ export class CairnPlugin extends EventEmitter {
   }
 
   private async onWindowClosed(w: WindowClosed): Promise<void> {
-    const prev = this.closed.get(w.hunt);
-    if (prev === undefined || w.end > prev) this.closed.set(w.hunt, w.end);
+    this.windows.record(w.hunt, w.end);
     this.link.sendPrizeAck([w.id]);
     this.emit('window-closed', { hunt: w.hunt, start: w.start, end: w.end } satisfies WindowClosedInfo);
-    const through = this.closed.get(w.hunt)!;
-    if (this.closedWaiters.length === 0) return;
-    const still: ClosedWaiter[] = [];
-    for (const waiter of this.closedWaiters) (waiter.hunt === w.hunt && waiter.end <= through ? waiter.resolve() : still.push(waiter));
-    this.closedWaiters = still;
   }
 
   private async grantHeld(player: string): Promise<void> {

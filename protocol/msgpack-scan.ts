@@ -21,7 +21,7 @@ export function scanMsgpack(buf: Uint8Array): string | undefined {
       if (depth === 0) return pos === len ? undefined : 'trailing bytes after the msgpack value';
       depth--;
     }
-    left[depth]--;
+    left[depth]! -= 1;
     if (pos >= len) return TRUNCATED;
     const b = buf[pos++]!;
     let items = -1;

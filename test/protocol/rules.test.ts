@@ -86,7 +86,7 @@ describe('hunt rules', () => {
 
   it('hashes content, not key order', () => {
     const a = base();
-    const b = Object.fromEntries(Object.entries(structuredClone(a)).reverse());
+    const b = Object.fromEntries(Object.entries(structuredClone(a)).reverse()) as typeof a;
     expect(rulesHash(a)).toBe(rulesHash(b));
     b.treasures[0].radius = 4;
     expect(rulesHash(a)).not.toBe(rulesHash(b));

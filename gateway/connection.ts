@@ -48,8 +48,8 @@ export interface ConnectionContext {
   recordTargetBytes: number;
   maxUnackedBytes: number;
   helloTimeoutMs: number;
-  /** Makes `conn` the connection of its server, closing an older one; 'stale' when a newer epoch is connected here. */
-  claim(conn: Connection): Promise<'ok' | 'stale'>;
+  /** Makes `conn` the connection of its server, closing an older one; `newer` when a newer epoch is connected here. */
+  claim(conn: Connection): Promise<{ newer?: number }>;
   release(conn: Connection): void;
   startDelivery(conn: Connection): Delivery;
 }
@@ -58,6 +58,8 @@ export interface ConnectionContext {
 const MAX_REMEMBERED_MISSING = 1024;
 /** WebSocket close reasons are at most 123 bytes (RFC 6455 section 5.5). */
 const MAX_CLOSE_REASON_BYTES = 123;
+/** A Redis stream entry id: what Prize / WindowClosed ids are. */
+const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
 /** Deliveries wait while this much is queued on the socket. */
 const CONGESTED_BYTES = 1024 * 1024;
 
@@ -122,6 +124,15 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.ws.close(code, closeReason(reason));
+    // Read again so the peer's close frame arrives; frames after it are ignored (state is closed).
+    this.clearPauses();
+  }
+
+  private clearPauses(): void {
+    if (this.pauses.size === 0) return;
+    if (this.pauses.has('cap')) this.ctx.metrics.paused(-1);
+    this.pauses.clear();
+    this.ws.resume();
   }
 
   /** Graceful close: stop reading, let in-flight batches be acked (up to `waitMs`), then close. */
@@ -225,9 +236,15 @@ export class Connection {
       case Op.Batch:
         this.batch(msg, data.length);
         return;
-      case Op.PrizeAck:
+      case Op.PrizeAck: {
+        const bad = msg.ids.find((id) => !STREAM_ID.test(id));
+        if (bad !== undefined) {
+          this.reject(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, `prize-ack.ids: ${JSON.stringify(bad)} is not a delivery id (a Redis stream entry id like "1764331200000-0")`);
+          return;
+        }
         this.delivery?.ack(msg.ids).catch((err) => log.warn({ err: (err as Error).message, server: this.server }, 'XACK failed; the entries will be delivered again'));
         return;
+      }
     }
   }
 
@@ -256,14 +273,13 @@ export class Connection {
     this.server = msg.server;
     this.epoch = msg.epoch;
     try {
-      const claim = await this.ctx.claim(this);
-      const res = claim === 'stale' ? undefined : await this.ctx.durable.hello(msg.server, msg.epoch);
+      const { newer } = await this.ctx.claim(this);
+      const res = newer === undefined ? await this.ctx.durable.hello(msg.server, msg.epoch) : { ok: false as const, newestEpoch: newer };
       // Closed meanwhile (replaced, or the peer went away): TS narrows `state` across the awaits, so ask a getter.
       if (this.isClosed) return;
-      if (res === undefined || !res.ok) {
+      if (!res.ok) {
         this.ctx.metrics.staleEpoch();
-        this.state = 'hello';
-        this.reject(ErrorCode.StaleEpoch, CloseCode.StaleEpoch, `server ${msg.server}: epoch ${msg.epoch} is older than epoch ${res?.newestEpoch ?? 'connected here'}, which said hello since`);
+        this.reject(ErrorCode.StaleEpoch, CloseCode.StaleEpoch, `server ${msg.server}: epoch ${msg.epoch} is older than epoch ${res.newestEpoch}, which said hello since; this instance is fenced out`);
         return;
       }
       this.lastSeq = res.durable;
@@ -276,7 +292,6 @@ export class Connection {
       for (const data of early) if (this.state === 'ready') this.handle(data);
       this.unpause('hello');
     } catch (err) {
-      this.state = 'hello';
       this.reject(ErrorCode.Internal, CloseCode.Internal, `cannot register server ${msg.server}: ${(err as Error).message}`);
     }
   }
@@ -337,7 +352,8 @@ export class Connection {
   }
 
   private onSocketError(err: Error & { code?: string }): void {
-    // ws has already closed the connection (1009 for a message over maxPayload, 1002 for a protocol error).
+    // ws has already closed the connection: 1009 for a message over maxPayload, 1008 for
+    // too many fragments, 1002 for a protocol error.
     const code = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? ErrorCode.FrameTooLarge : ErrorCode.FrameInvalid;
     this.ctx.metrics.badFrame(code);
     log.warn({ remote: this.remote, server: this.server, code, err: err.message }, 'websocket error; connection closed');
@@ -347,8 +363,7 @@ export class Connection {
   private async onClose(code: number, reason: string): Promise<void> {
     this.state = 'closed';
     clearTimeout(this.helloTimer);
-    if (this.pauses.has('cap')) this.ctx.metrics.paused(-1);
-    this.pauses.clear();
+    this.clearPauses();
     this.ctx.metrics.connectionClosed();
     this.ctx.release(this);
     log.info({ remote: this.remote, server: this.server, code, reason }, 'connection closed');

@@ -36,9 +36,26 @@ export interface DeliveryOptions {
   count?: number;
 }
 
-type StreamReply = [key: string, entries: [id: string, fields: string[] | null][]][] | null;
+type StreamEntries = [id: string, fields: string[] | null][];
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/**
+ * The entries of a one-stream XREADGROUP reply, whatever the connection's protocol:
+ * RESP2 gives [[key, entries]], RESP3 a map that ioredis hands over as a flat
+ * [key, entries] array (replyMapping "legacy", its default) or as { key: entries }.
+ */
+export function streamEntries(reply: unknown): StreamEntries {
+  if (reply === null || reply === undefined) return [];
+  if (Array.isArray(reply)) {
+    if (reply.length === 0) return [];
+    if (Array.isArray(reply[0])) return ((reply[0] as unknown[])[1] ?? []) as StreamEntries;
+    return (reply[1] ?? []) as StreamEntries;
+  }
+  if (typeof reply === 'object') return (Object.values(reply)[0] ?? []) as StreamEntries;
+  return [];
+}
+
+/** Unref'd: a stopping reader's bounded waits must not keep the process alive. */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export async function ensureDeliveryGroup(redis: Redis, key: string): Promise<void> {
   try {
@@ -46,6 +63,14 @@ export async function ensureDeliveryGroup(redis: Redis, key: string): Promise<vo
   } catch (err) {
     if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
   }
+}
+
+/** Disconnects and waits until the socket is closed, so Redis no longer counts the client. */
+async function closeConnection(r: Redis): Promise<void> {
+  if (r.status === 'end') return;
+  const ended = new Promise<void>((resolve) => r.once('end', () => resolve()));
+  r.disconnect();
+  await Promise.race([ended, sleep(1000)]);
 }
 
 export class Delivery {
@@ -83,12 +108,13 @@ export class Delivery {
     }
     // A reader stuck reconnecting never returns; bound the wait, then cut its connection.
     await Promise.race([this.loop, sleep(this.blockMs + 2000)]);
-    this.reader?.disconnect();
+    if (this.reader) await closeConnection(this.reader);
     await this.loop;
   }
 
   private async run(): Promise<void> {
-    const reader = this.opts.redis.duplicate();
+    // Named, so an operator (or a test) can tell delivery readers apart in CLIENT LIST.
+    const reader = this.opts.redis.duplicate({ connectionName: `cairn-delivery:${this.key}` });
     this.reader = reader;
     reader.on('error', (err) => log.warn({ err: err.message, server: this.opts.server }, 'delivery redis connection error'));
     reader.on('ready', () => {
@@ -110,7 +136,7 @@ export class Delivery {
         }
       }
     } finally {
-      reader.disconnect();
+      await closeConnection(reader);
     }
   }
 
@@ -118,8 +144,7 @@ export class Delivery {
   private async readPending(reader: Redis): Promise<void> {
     let cursor = '0';
     while (!this.stopped) {
-      const reply = (await reader.call('XREADGROUP', 'GROUP', DELIVERY_GROUP, this.opts.server, 'COUNT', this.count, 'STREAMS', this.key, cursor)) as StreamReply;
-      const entries = reply?.[0]?.[1] ?? [];
+      const entries = streamEntries(await reader.call('XREADGROUP', 'GROUP', DELIVERY_GROUP, this.opts.server, 'COUNT', this.count, 'STREAMS', this.key, cursor));
       if (entries.length === 0) return;
       await this.deliver(entries);
       cursor = entries[entries.length - 1]![0];
@@ -130,15 +155,14 @@ export class Delivery {
     while (!this.stopped) {
       while (this.opts.congested?.() && !this.stopped) await sleep(20);
       if (this.stopped) return;
-      const reply = (await reader.call(
-        'XREADGROUP', 'GROUP', DELIVERY_GROUP, this.opts.server, 'COUNT', this.count, 'BLOCK', this.blockMs, 'STREAMS', this.key, '>',
-      )) as StreamReply;
-      const entries = reply?.[0]?.[1] ?? [];
+      const entries = streamEntries(
+        await reader.call('XREADGROUP', 'GROUP', DELIVERY_GROUP, this.opts.server, 'COUNT', this.count, 'BLOCK', this.blockMs, 'STREAMS', this.key, '>'),
+      );
       if (entries.length > 0) await this.deliver(entries);
     }
   }
 
-  private async deliver(entries: [string, string[] | null][]): Promise<void> {
+  private async deliver(entries: StreamEntries): Promise<void> {
     const dead: string[] = [];
     for (const [id, fields] of entries) {
       // A pending entry trimmed from the stream (24 h retention) comes back without fields.

@@ -6,7 +6,8 @@
  *   a call takes whatever is queued when it starts, up to the API limits.
  * - API limits enforced here, since kinesalite does not enforce all of them:
  *   500 records and 5 MiB (partition keys included) per call, 1 MiB per record.
- * - At most `maxPutsInFlight` calls at once (p-queue).
+ * - At most `maxPutsInFlight` calls at once (p-queue); with the shard count known, calls
+ *   are paced under the per-shard quotas (1,000 records/s and 1 MiB/s per shard).
  * - A partial failure resends only the failed entries, after exponential backoff with
  *   full jitter; a ProvisionedThroughputExceededException also slows every later call
  *   (a shared delay that doubles on each throttle and halves on each clean call).
@@ -23,6 +24,7 @@ import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORD
 import { logger } from '../protocol/log.js';
 import type { OutRecord } from './batch-records.js';
 import { GatewayMetrics } from './metrics.js';
+import { TokenBucket } from './rate-limiter.js';
 
 const log = logger('gateway');
 
@@ -62,7 +64,22 @@ export interface KinesisWriterOptions {
   maxAttempts?: number;
   /** Random source for jitter, in [0, 1). @default Math.random */
   random?: () => number;
+  /**
+   * Shards of the stream, when known: puts are then paced to stay under the per-shard
+   * write limits times this many shards (partition keys spread records evenly).
+   * @default undefined (no pacing; throttling still slows the writer down)
+   */
+  shardCount?: number;
+  /** Per-shard record rate used with shardCount. @default 1000 (Kinesis quota) */
+  perShardRecordsPerSec?: number;
+  /** Per-shard byte rate used with shardCount. @default 1 MiB (Kinesis quota) */
+  perShardBytesPerSec?: number;
 }
+
+/** Kinesis write quota per shard: 1,000 records/s (AWS Kinesis quotas). */
+export const KINESIS_SHARD_RECORDS_PER_SEC = 1000;
+/** Kinesis write quota per shard: 1 MiB/s (AWS Kinesis quotas). */
+export const KINESIS_SHARD_BYTES_PER_SEC = 1024 * 1024;
 
 /** Error codes no retry can fix: fail the write at once. */
 const FATAL_CODES = new Set([
@@ -121,6 +138,8 @@ export class KinesisWriter {
   private readonly maxDelayMs: number;
   private readonly maxAttempts: number;
   private readonly random: () => number;
+  private readonly recordRate: TokenBucket | undefined;
+  private readonly byteRate: TokenBucket | undefined;
   private pending: Entry[] = [];
   /** Shared slow-down after throttling: every call waits until `nextPutAt`. */
   private throttleDelayMs = 0;
@@ -142,6 +161,22 @@ export class KinesisWriter {
     this.maxDelayMs = opts.maxDelayMs ?? 5000;
     this.maxAttempts = opts.maxAttempts ?? 20;
     this.random = opts.random ?? Math.random;
+    if (opts.shardCount !== undefined) {
+      if (!Number.isInteger(opts.shardCount) || opts.shardCount < 1) throw new RangeError(`shardCount=${opts.shardCount}: must be a positive integer`);
+      const records = opts.shardCount * (opts.perShardRecordsPerSec ?? KINESIS_SHARD_RECORDS_PER_SEC);
+      const bytes = opts.shardCount * (opts.perShardBytesPerSec ?? KINESIS_SHARD_BYTES_PER_SEC);
+      this.recordRate = new TokenBucket(records);
+      // A burst of at least one full call, so a 5 MiB call is paced rather than never allowed.
+      this.byteRate = new TokenBucket(bytes, Math.max(bytes, this.maxBytes));
+    }
+  }
+
+  /** Waits until the shards' write quota covers this call. */
+  private async pace(entries: Entry[]): Promise<void> {
+    if (!this.recordRate || !this.byteRate) return;
+    const bytes = entries.reduce((a, e) => a + e.rec.size, 0);
+    const wait = Math.max(this.recordRate.reserve(entries.length), this.byteRate.reserve(bytes));
+    if (wait > 0) await sleep(wait);
   }
 
   /** Resolves when every record is accepted by Kinesis; rejects with KinesisWriteError when one cannot be. */
@@ -216,6 +251,7 @@ export class KinesisWriter {
       if (wait > 0) await sleep(wait);
       if (attempt > 0) entries = entries.filter((e) => !e.job.settled);
       if (entries.length === 0) return;
+      await this.pace(entries);
       const started = performance.now();
       let result: PutRecordsResult;
       try {

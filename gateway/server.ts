@@ -57,6 +57,8 @@ export interface GatewayOptions {
   pingIntervalMs?: number;
   /** How long close() waits for in-flight batches to be acked. @default 10000 */
   shutdownWaitMs?: number;
+  /** Shards of the stream, when known: puts are paced under the per-shard write quotas. @default undefined */
+  shardCount?: number;
   /** Retry tuning of the Kinesis writer (see KinesisWriterOptions). */
   putBaseDelayMs?: number;
   putMaxDelayMs?: number;
@@ -70,8 +72,21 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** Fragments per message; 1 MiB in 1 KiB fragments still fits. */
+export const MAX_FRAGMENTS = 1024;
+
 /** How long a new connection waits for the in-flight batches of the connection it replaces. */
 const REPLACE_WAIT_MS = 5000;
+
+/** Runs a constructor that validates options, turning its RangeError into a ConfigInvalid error. */
+function configured<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof RangeError) throw new CairnError(ErrorCode.ConfigInvalid, `gateway option ${err.message}`);
+    throw err;
+  }
+}
 
 function positiveInt(name: string, v: number | undefined, def: number): number {
   const x = v ?? def;
@@ -80,12 +95,7 @@ function positiveInt(name: string, v: number | undefined, def: number): number {
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
-  let recordTargetBytes: number;
-  try {
-    recordTargetBytes = checkRecordTarget(opts.recordTargetBytes ?? KINESIS_PUT_PAYLOAD_UNIT_BYTES);
-  } catch (err) {
-    throw new CairnError(ErrorCode.ConfigInvalid, `gateway option ${(err as Error).message}`);
-  }
+  const recordTargetBytes = configured(() => checkRecordTarget(opts.recordTargetBytes ?? KINESIS_PUT_PAYLOAD_UNIT_BYTES));
   if (typeof opts.token !== 'string' || opts.token.length === 0) throw new CairnError(ErrorCode.ConfigInvalid, 'gateway option token: must be a non-empty string');
   const maxUnackedBytes = positiveInt('maxUnackedBytes', opts.maxUnackedBytes, 8 * 1024 * 1024);
   const helloTimeoutMs = positiveInt('helloTimeoutMs', opts.helloTimeoutMs, 10_000);
@@ -94,15 +104,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const deliveryBlockMs = positiveInt('deliveryBlockMs', opts.deliveryBlockMs, 1000);
 
   const metrics = new GatewayMetrics(opts.registry);
-  const writer = new KinesisWriter({
+  const writer = configured(() => new KinesisWriter({
     sink: opts.sink ?? kinesisSink(opts.kinesis),
     stream: opts.stream,
     metrics,
     maxPutsInFlight: positiveInt('maxPutsInFlight', opts.maxPutsInFlight, 4),
+    ...(opts.shardCount !== undefined ? { shardCount: opts.shardCount } : {}),
     ...(opts.putBaseDelayMs !== undefined ? { baseDelayMs: opts.putBaseDelayMs } : {}),
     ...(opts.putMaxDelayMs !== undefined ? { maxDelayMs: opts.putMaxDelayMs } : {}),
     ...(opts.putMaxAttempts !== undefined ? { maxAttempts: opts.putMaxAttempts } : {}),
-  });
+  }));
   const durable = new DurableSeqs(opts.redis, opts.keys);
   const byServer = new Map<string, Connection>();
   const connections = new Set<Connection>();
@@ -119,13 +130,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     async claim(conn) {
       const server = conn.server!;
       const old = byServer.get(server);
-      if (old && old !== conn && old.epoch > conn.epoch) return 'stale';
+      if (old && old !== conn && old.epoch > conn.epoch) return { newer: old.epoch };
       byServer.set(server, conn);
       if (old && old !== conn) {
         log.info({ server, oldEpoch: old.epoch, epoch: conn.epoch }, 'newer connection replaces the old one');
         await old.replace(REPLACE_WAIT_MS);
       }
-      return 'ok';
+      return {};
     },
     release(conn) {
       connections.delete(conn);
@@ -150,6 +161,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
+    // A message split into many tiny fragments costs a Buffer object per fragment before
+    // maxPayload is reached (#4 "a flood of tiny fragments"); our plugin never fragments,
+    // other clients fragment at a few KiB at most. ws closes with 1008 past this.
+    maxFragments: MAX_FRAGMENTS,
     clientTracking: false,
   });
 
@@ -209,6 +224,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     });
   });
 
+  http.listen(opts.port, opts.host);
+  await once(http, 'listening');
+  const addr = http.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const urlHost = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  log.info({ port, stream: opts.stream }, 'gateway listening');
+
   const pinger = setInterval(() => {
     for (const conn of connections) {
       if (conn.awaitingPong) {
@@ -222,13 +244,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }, pingIntervalMs);
   pinger.unref();
 
-  http.listen(opts.port, opts.host);
-  await once(http, 'listening');
-  const addr = http.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  const urlHost = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  log.info({ port, stream: opts.stream }, 'gateway listening');
-
   let closed: Promise<void> | undefined;
   return {
     port,
@@ -240,7 +255,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         clearInterval(pinger);
         const httpClosed = new Promise<void>((r) => http.close(() => r()));
         await Promise.all([...connections].map((c) => c.shutdown(shutdownWaitMs)));
-        await writer.drain();
+        // Puts of connections that gave up waiting: bounded too, a hung call must not hang close().
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([writer.drain(), new Promise<void>((r) => (timer = setTimeout(r, shutdownWaitMs)))]);
+        clearTimeout(timer);
         wss.close();
         http.closeAllConnections();
         await httpClosed;

@@ -37,6 +37,10 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
+  /** ws closes a connection whose fragments exceed maxFragments (RFC 6455 7.4.1) */
+  PolicyViolation: 1008,
+  /** ws closes a frame over maxPayload before we see it (RFC 6455 7.4.1) */
+  MessageTooBig: 1009,
   FrameInvalid: 4000,
   FrameTooLarge: 4001,
   ProtocolVersion: 4002,

@@ -21,7 +21,7 @@ export class RedisKeys {
   batchParts(server: string, epoch: number, seq: number) { return `${this.prefix}:parts:{${server}}:${epoch}:${seq}`; }
   /** HASH completed batch seq -> watermark, waiting for the contiguous prefix to reach it */
   batchDone(server: string, epoch: number) { return `${this.prefix}:bdone:{${server}}:${epoch}`; }
-  /** HASH {next: next seq expected, wm: watermark of the contiguous complete prefix} */
+  /** HASH {next: next seq expected, wm: watermark of the contiguous complete prefix, at: Redis time of the last record ingested} */
   watermark(server: string, epoch: number) { return `${this.prefix}:wm:{${server}}:${epoch}`; }
 
   // --- worker: hunts ---
@@ -41,6 +41,8 @@ export class RedisKeys {
   late(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:late`; }
 
   // --- worker: shards ---
+  /** ZSET worker id -> heartbeat deadline (ms): live workers for shard balancing */
+  workers() { return `${this.prefix}:workers`; }
   /** STRING owner of a shard lease (SET NX PX) */
   lease(shard: string) { return `${this.prefix}:lease:${shard}`; }
   /** STRING fencing token counter of a shard (only grows) */

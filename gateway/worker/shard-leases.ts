@@ -11,6 +11,7 @@
  */
 import { ListShardsCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
+import { CairnError, ErrorCode } from '../../protocol/index.js';
 import type { Logger } from '../../protocol/log.js';
 import type { RedisKeys } from '../redis-keys.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -87,11 +88,15 @@ export class ShardLeases {
     if (Date.now() - this.listedAt < SHARD_LIST_REFRESH_MS && this.shards.length) return this.shards;
     const out: Shard[] = [];
     let next: string | undefined;
-    do {
-      const res = await this.ctx.kinesis.send(new ListShardsCommand(next ? { NextToken: next } : { StreamName: this.ctx.stream }));
-      out.push(...(res.Shards ?? []));
-      next = res.NextToken;
-    } while (next);
+    try {
+      do {
+        const res = await this.ctx.kinesis.send(new ListShardsCommand(next ? { NextToken: next } : { StreamName: this.ctx.stream }));
+        out.push(...(res.Shards ?? []));
+        next = res.NextToken;
+      } while (next);
+    } catch (err) {
+      throw new CairnError(ErrorCode.KinesisUnavailable, `cannot list the shards of Kinesis stream ${this.ctx.stream}: ${(err as Error).message}`, { cause: err });
+    }
     this.shards = out;
     this.listedAt = Date.now();
     return out;

@@ -25,25 +25,43 @@ import type { WorkerScripts } from './scripts.js';
 
 export const DEFAULT_WINDOW_MS = 60_000;
 
+export interface Frontier {
+  /** the lowest watermark that holds windows back; undefined: nothing may close */
+  wm: number | undefined;
+  /** servers left out because they have been silent longer than the timeout */
+  silent: string[];
+}
+
 /**
  * The lowest watermark over the servers in the registry (keys.servers(): server ->
  * current epoch). Undefined when there are no servers or one has no watermark yet:
- * nothing may close then.
+ * nothing may close then. With `silentMs` > 0, a server from which no record has been
+ * ingested for longer than that (Redis time) stops holding windows back (#5); its events
+ * for windows closed meanwhile will be late. If every server is silent, all count.
  */
-export async function readFrontier(redis: Redis, keys: RedisKeys): Promise<number | undefined> {
+export async function readFrontier(redis: Redis, keys: RedisKeys, silentMs = 0): Promise<Frontier> {
   const servers = await redis.hgetall(keys.servers());
-  const entries = Object.entries(servers);
-  if (!entries.length) return undefined;
+  const entries = Object.entries(servers).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (!entries.length) return { wm: undefined, silent: [] };
   const p = redis.pipeline();
-  for (const [server, epoch] of entries) p.hget(keys.watermark(server, Number(epoch)), 'wm');
+  p.time();
+  for (const [server, epoch] of entries) p.hmget(keys.watermark(server, Number(epoch)), 'wm', 'at');
   const res = (await p.exec()) ?? [];
+  for (const [err] of res) if (err) throw err;
+  const [sec, usec] = res[0]![1] as [string, string];
+  const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+  const all = entries.map(([server], i) => {
+    const [wm, at] = res[i + 1]![1] as [string | null, string | null];
+    return { server, wm: wm === null ? undefined : Number(wm), silent: silentMs > 0 && at !== null && now - Number(at) > silentMs };
+  });
+  const silent = all.filter((x) => x.silent).map((x) => x.server);
+  const holding = silent.length === all.length ? all : all.filter((x) => !x.silent);
   let min = Infinity;
-  for (const [err, wm] of res) {
-    if (err) throw err;
-    if (wm === null || wm === undefined) return undefined;
-    min = Math.min(min, Number(wm));
+  for (const x of holding) {
+    if (x.wm === undefined) return { wm: undefined, silent };
+    min = Math.min(min, x.wm);
   }
-  return Number.isFinite(min) ? min : undefined;
+  return { wm: Number.isFinite(min) ? min : undefined, silent };
 }
 
 export interface CommitArgs {
@@ -94,6 +112,8 @@ export interface CloserContext {
   metrics: WorkerMetrics;
   log: Logger;
   graceMs: number;
+  /** 0: a server holds windows back however long it is silent */
+  silentServerMs: number;
 }
 
 /** How many registry changes in a row one window commit tolerates before giving up until the next pass. */
@@ -102,6 +122,7 @@ const MAX_COMMIT_RETRIES = 5;
 export class WindowCloser {
   private running: Promise<void> | undefined;
   private again = false;
+  private silent = new Set<string>();
 
   constructor(private readonly ctx: CloserContext) {}
 
@@ -131,7 +152,12 @@ export class WindowCloser {
 
   private async pass(): Promise<void> {
     const { redis, keys } = this.ctx;
-    const frontier = await readFrontier(redis, keys);
+    const f = await readFrontier(redis, keys, this.ctx.silentServerMs);
+    const now = new Set(f.silent);
+    for (const s of now) if (!this.silent.has(s)) this.ctx.log.warn({ server: s, silentMs: this.ctx.silentServerMs }, 'server silent past the timeout: it no longer holds windows back; its events for windows closed meanwhile will be late');
+    for (const s of this.silent) if (!now.has(s)) this.ctx.log.info({ server: s }, 'silent server is back');
+    this.silent = now;
+    const frontier = f.wm;
     if (frontier === undefined) return;
     const hunts = (await redis.smembers(keys.hunts())).sort();
     for (const hunt of hunts) await this.closeHunt(hunt, frontier);

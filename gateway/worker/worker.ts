@@ -25,6 +25,7 @@ import { WindowCloser } from './window-closer.js';
 export type { WorkerStats } from './metrics.js';
 export type { DecidedPrize } from './hunt-fold.js';
 export { readDecidedPrizes } from './window-closer.js';
+export { redisSettingsWarnings } from './redis-settings.js';
 
 export interface WorkerOptions {
   redis: Redis;
@@ -40,6 +41,12 @@ export interface WorkerOptions {
   graceMs?: number;
   /** Shard lease TTL; renewed every third of it. @default 10000 */
   leaseMs?: number;
+  /**
+   * A server from which no record arrived for this long (wall clock) stops holding
+   * windows back; its events for windows closed meanwhile are late. 0 disables.
+   * Plugins send heartbeats, so only a dead or cut-off server goes silent. @default 300000
+   */
+  silentServerMs?: number;
   /** Where metrics are registered. @default a new Registry of its own */
   registry?: Registry;
 }
@@ -61,6 +68,7 @@ interface Resolved {
   pollMs: number;
   graceMs: number;
   leaseMs: number;
+  silentServerMs: number;
 }
 
 function resolveOptions(o: WorkerOptions): Readonly<Resolved> {
@@ -80,6 +88,7 @@ function resolveOptions(o: WorkerOptions): Readonly<Resolved> {
     pollMs: num('pollMs', o.pollMs, 200, 1, 60_000),
     graceMs: num('graceMs', o.graceMs, 0, 0, 86_400_000),
     leaseMs,
+    silentServerMs: num('silentServerMs', o.silentServerMs, 300_000, 0, 86_400_000),
   });
 }
 
@@ -89,7 +98,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   const log = logger('worker').child({ worker: o.workerId });
   const metrics = new WorkerMetrics(opts.registry);
   const scripts = workerScripts();
-  const closer = new WindowCloser({ redis, keys, scripts, metrics, log, graceMs: o.graceMs });
+  const closer = new WindowCloser({ redis, keys, scripts, metrics, log, graceMs: o.graceMs, silentServerMs: o.silentServerMs });
 
   let stopped = false;
   let closeTimer: NodeJS.Timeout | undefined;
@@ -112,8 +121,13 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   const leases = new ShardLeases({
     redis, keys, scripts, kinesis, stream, metrics, log, pollMs: o.pollMs, workerId: o.workerId, leaseMs: o.leaseMs, onIngested: kick,
   });
-  log.info({ stream, pollMs: o.pollMs, graceMs: o.graceMs, leaseMs: o.leaseMs }, 'worker starting');
-  await leases.start();
+  log.info({ stream, pollMs: o.pollMs, graceMs: o.graceMs, leaseMs: o.leaseMs, silentServerMs: o.silentServerMs }, 'worker starting');
+  try {
+    await leases.start();
+  } catch (err) {
+    await leases.stop().catch(() => {});
+    throw err;
+  }
   scheduleClose();
 
   return {

@@ -58,7 +58,7 @@ export function parseTraceLine(text: string, file: string, lineNo: number): Trac
 }
 
 /** Streams a trace file, validated, checking time order. Blank lines are skipped. */
-export async function* readTrace(file: string): AsyncGenerator<TraceLine & { line: number }> {
+export async function* readTrace(file: string): AsyncGenerator<TraceLine & { lineNo: number }> {
   const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNo = 0;
   let lastT = -Infinity;
@@ -69,7 +69,7 @@ export async function* readTrace(file: string): AsyncGenerator<TraceLine & { lin
       const s = parseTraceLine(text, file, lineNo);
       if (s.t < lastT) throw new TraceError(file, lineNo, `"t" ${s.t} is earlier than the previous line's ${lastT}: a trace must be in time order`);
       lastT = s.t;
-      yield Object.assign(s, { line: lineNo });
+      yield Object.assign(s, { lineNo });
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TraceError(file, 0, 'file not found');

@@ -40,10 +40,12 @@ describe('cairn command line', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('ok (oracle-hunt: 4 treasures)');
     const file = join(tmp(), 'spring.json');
-    writeFileSync(file, '{\n  "id": "spring",\n  "name": "S",\n  "treasures": [\n    { "id": "a", "region": "r", "at": [0, 0, 0], "radius": -1, "prizes": [] }\n  ]\n}\n');
+    const line5 = '    { "id": "a", "region": "r", "at": [0, 0, 0], "radius": -1, "prizes": [] }';
+    writeFileSync(file, `{\n  "id": "spring",\n  "name": "S",\n  "treasures": [\n${line5}\n  ]\n}\n`);
     const bad = await cairn(['check-rules', file]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain(`${file}:5:59: /treasures/0/radius: must be > 0`);
+    // The position is the key the problem is about, where a modder looks first.
+    expect(bad.stderr).toContain(`${file}:5:${line5.indexOf('"radius"') + 1}: /treasures/0/radius: must be > 0`);
     expect(bad.stderr).toContain('/treasures/0/prizes: must NOT have fewer than 1 items');
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   });

@@ -23,7 +23,7 @@ describe('trace reader', () => {
     const file = traceFile(good);
     const lines = [];
     for await (const l of readTrace(file)) lines.push(l);
-    expect(lines.map((l) => [l.line, l.type])).toEqual([[1, 'join'], [2, 'move'], [4, 'command'], [5, 'leave']]);
+    expect(lines.map((l) => [l.lineNo, l.type])).toEqual([[1, 'join'], [2, 'move'], [4, 'command'], [5, 'leave']]);
     expect(await summarizeTrace(file)).toEqual({ servers: ['srv-a', 'srv-b'], lines: 4, firstT: 1000, lastT: 1070 });
   });
 

@@ -11,7 +11,7 @@ import type { RedisKeys } from '../../gateway/redis-keys.js';
 import type { PrizeStreamEntry } from '../../gateway/prize-stream.js';
 import { readDecidedPrizes } from '../../gateway/worker/worker.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords, type ExpectedPrize, type SplitOptions } from './support/fixture.js';
-import { readStream, registerServers, startKinesis, testEnv, waitClosedPast, waitFor, type Env, type Kinesis } from './support/harness.js';
+import { finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
 
 let kinesis: Kinesis;
 let env: Env | undefined;
@@ -33,6 +33,8 @@ interface Built {
   records: EventRecord[];
   servers: Record<string, number>;
   lastT: number;
+  /** `closed` once every window is closed */
+  end: number;
 }
 
 function build(window: string, split: Omit<SplitOptions, 'seed' | 'finalWm'>, seed: number): Built {
@@ -40,7 +42,7 @@ function build(window: string, split: Omit<SplitOptions, 'seed' | 'finalWm'>, se
   const finalWm = fx.lastT + 10 * 60_000;
   const records: EventRecord[] = [];
   fx.servers.forEach((s, i) => records.push(...toRecords(s, { ...split, seed: seed + i, finalWm })));
-  return { records: shuffle(records, prng(seed)), servers: Object.fromEntries(fx.servers.map((s) => [s.server, s.epoch])), lastT: fx.lastT };
+  return { records: shuffle(records, prng(seed)), servers: Object.fromEntries(fx.servers.map((s) => [s.server, s.epoch])), lastT: fx.lastT, end: finalClosed(window, finalWm) };
 }
 
 const pick = ({ hunt, reason, player, server, item, count }: ExpectedPrize): ExpectedPrize => ({ hunt, reason, player, server, item, count });
@@ -94,7 +96,7 @@ describe('worker on the sample fixture', () => {
       await registerServers(env.redis, env.keys, b.servers);
       const w = await env.start();
       await env.put(b.records, c.seed);
-      await waitClosedPast(env.redis, env.keys, HUNT, b.lastT);
+      await waitClosedAt(env.redis, env.keys, HUNT, b.end);
       await checkAgainstExpected(env.redis, env.keys, Object.keys(b.servers));
       const s = w.stats();
       expect(s.records).toBe(b.records.length);
@@ -112,7 +114,7 @@ describe('worker on the sample fixture', () => {
     await registerServers(env.redis, env.keys, b.servers);
     const w = await env.start();
     await env.put([...b.records, ...shuffle([...b.records], prng(6))], 5);
-    await waitClosedPast(env.redis, env.keys, HUNT, b.lastT);
+    await waitClosedAt(env.redis, env.keys, HUNT, b.end);
     await waitFor('all records read', async () => w.stats().records === 2 * b.records.length);
     const before = await checkAgainstExpected(env.redis, env.keys, Object.keys(b.servers));
     // And again, after every window closed: no prize twice, nothing counted late.
@@ -133,7 +135,7 @@ describe('worker on the sample fixture', () => {
     await waitFor('shards balanced 2/2', async () => w1.shards().length === 2 && w2.shards().length === 2, 20_000);
     expect(new Set([...w1.shards(), ...w2.shards()]).size).toBe(4);
     await env.put(b.records, 41);
-    await waitClosedPast(env.redis, env.keys, HUNT, b.lastT);
+    await waitClosedAt(env.redis, env.keys, HUNT, b.end);
     await checkAgainstExpected(env.redis, env.keys, Object.keys(b.servers));
     const s1 = w1.stats();
     const s2 = w2.stats();
@@ -149,7 +151,7 @@ describe('worker on the sample fixture', () => {
     await registerServers(env.redis, env.keys, b.servers);
     const w = await env.start();
     await env.put(b.records, 3);
-    await waitClosedPast(env.redis, env.keys, HUNT, b.lastT);
+    await waitClosedAt(env.redis, env.keys, HUNT, b.end);
     const before = await checkAgainstExpected(env.redis, env.keys, Object.keys(b.servers));
     await w.stop();
     const ckpts = await env.redis.keys(`${env.keys.prefix}:ckpt:*`);

@@ -6,7 +6,8 @@
     KEYS[1]        hunts        SET of hunt ids
     KEYS[2]        batchParts   SET of part indexes received for (server, epoch, seq)
     KEYS[3]        batchDone    HASH seq -> watermark of complete batches of (server, epoch)
-    KEYS[4]        watermark    HASH {next, wm} of (server, epoch)
+    KEYS[4]        watermark    HASH {next, wm, at} of (server, epoch); at: Redis time (ms) of
+                                the last record ingested, for the silent-server timeout
     for hunt h = 0 .. H-1:
     KEYS[5 + 4h]   closed       STRING end of the hunt's last closed window
     KEYS[6 + 4h]   pending      ZSET pending events, scored by event time
@@ -60,6 +61,8 @@ for h = 0, tonumber(ARGV[5]) - 1 do
 end
 
 -- Mark the part; a complete batch joins batchDone, then the contiguous prefix advances.
+local now = redis.call('TIME')
+redis.call('HSET', KEYS[4], 'at', string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)))
 redis.call('SADD', KEYS[2], part)
 if redis.call('SCARD', KEYS[2]) >= nparts then
   redis.call('HSET', KEYS[3], seq, ARGV[4])

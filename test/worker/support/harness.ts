@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
+import { parseDuration } from '../../../protocol/index.js';
 import { ensureStream, makeKinesisClient, startKinesalite } from '../../../gateway/kinesis-client.js';
 import { encodeRecord, type EventRecord } from '../../../gateway/record-format.js';
 import type { RedisKeys } from '../../../gateway/redis-keys.js';
@@ -16,6 +17,7 @@ import { testRedis } from '../../support/redis.js';
 
 export interface Kinesis {
   client: KinesisClient;
+  endpoint: string;
   stop(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ export async function startKinesis(): Promise<Kinesis> {
   const client = makeKinesisClient(k.endpoint);
   return {
     client,
+    endpoint: k.endpoint,
     async stop() {
       client.destroy();
       await k.stop();
@@ -113,11 +116,21 @@ export async function closedThrough(redis: Redis, keys: RedisKeys, hunt: string)
   return v === null ? undefined : Number(v);
 }
 
-/** Waits until every window with an event at or before `t` is closed and nothing is pending. */
-export async function waitClosedPast(redis: Redis, keys: RedisKeys, hunt: string, t: number, timeoutMs = 60_000): Promise<void> {
+/**
+ * Waits until the hunt is closed through exactly `end` (the last window end the final
+ * watermark allows: floor((finalWm - grace) / L) * L) with nothing pending, so no
+ * further commit can follow.
+ */
+export async function waitClosedAt(redis: Redis, keys: RedisKeys, hunt: string, end: number, timeoutMs = 60_000): Promise<void> {
   await waitFor(
-    `hunt ${hunt} closed past ${t}`,
-    async () => ((await closedThrough(redis, keys, hunt)) ?? -Infinity) > t && (await redis.zcard(keys.pending(hunt))) === 0,
+    `hunt ${hunt} closed through ${end}`,
+    async () => (await closedThrough(redis, keys, hunt)) === end && (await redis.zcard(keys.pending(hunt))) === 0,
     timeoutMs,
   );
+}
+
+/** The `closed` a hunt with window length `window` reaches once every watermark is at `finalWm`. */
+export function finalClosed(window: string, finalWm: number, graceMs = 0): number {
+  const L = parseDuration(window);
+  return Math.floor((finalWm - graceMs) / L) * L;
 }

@@ -1,0 +1,128 @@
+/**
+ * lua/commit-window.lua on its own, against real Redis: the compare-and-set that makes
+ * racing workers safe, prizes set once ever, and the stream entries it appends.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../../gateway/redis-keys.js';
+import { emptyHuntState, type DecidedPrize } from '../../gateway/worker/hunt-fold.js';
+import { encodePendingEvent } from '../../gateway/worker/pending-events.js';
+import { workerScripts } from '../../gateway/worker/scripts.js';
+import { commitWindow, readDecidedPrizes, WindowCloser, type CommitArgs } from '../../gateway/worker/window-closer.js';
+import { ingestRecord } from '../../gateway/worker/record-ingest.js';
+import { WorkerMetrics } from '../../gateway/worker/metrics.js';
+import { logger } from '../../protocol/log.js';
+import { expectedPrizes, fixtureEvents, fixtureRules, toRecords } from './support/fixture.js';
+import { testRedis } from '../support/redis.js';
+import { readStream } from './support/harness.js';
+import { T0 } from './support/small-hunt.js';
+import type { HuntEvent } from '../../protocol/index.js';
+
+const H = 'h1';
+let r: Awaited<ReturnType<typeof testRedis>>;
+let redis: Redis;
+let keys: RedisKeys;
+const scripts = workerScripts();
+
+beforeEach(async () => {
+  r = await testRedis('commit');
+  redis = r.redis;
+  keys = r.keys;
+  await redis.hset(keys.servers(), { 'srv-a': 1, 'srv-b': 1 });
+});
+afterEach(async () => {
+  await r.cleanup();
+});
+
+const prize = (reason: string, player: string, server = 'srv-a'): DecidedPrize => ({ hunt: H, reason, player, server, item: 'gold', count: 3, t: T0 + 1 });
+const ev = (n: number, t: number): HuntEvent => ({ k: 'enter', e: 1, n, t, p: `p${n}`, hunt: H, tr: 'rock', region: 'r', at: [0, 0, 0], server: 'srv-a' });
+
+function args(over: Partial<CommitArgs> = {}): CommitArgs {
+  return { hunt: H, expected: undefined, start: T0, end: T0 + 10_000, state: emptyHuntState(H), prizes: [prize('treasure:rock:1', 'p1')], folded: [], late: [], ...over };
+}
+const kinds = async (server: string) => (await readStream(redis, keys, server)).map((e) => (e.kind === 'prize' ? `prize ${e.reason}` : `closed ${e.start - T0}-${e.end - T0}`));
+
+describe('commit-window.lua', () => {
+  it('two workers committing the same window at once: one commits, the other is stale; the prize is set and appended once', async () => {
+    const members = [encodePendingEvent(ev(1, T0 + 1)), encodePendingEvent(ev(2, T0 + 2))];
+    await redis.zadd(keys.pending(H), T0 + 1, members[0]!, T0 + 2, members[1]!);
+    const res = await Promise.all([commitWindow(redis, keys, scripts, args({ folded: members })), commitWindow(redis, keys, scripts, args({ folded: members }))]);
+    expect(res.map((x) => x.status).sort()).toEqual(['committed', 'stale']);
+    expect(res.map((x) => x.newPrizes).sort()).toEqual([0, 1]);
+    expect(await redis.get(keys.closed(H))).toBe(String(T0 + 10_000));
+    expect(await redis.zcard(keys.pending(H))).toBe(0);
+    expect(await kinds('srv-a')).toEqual(['prize treasure:rock:1', 'closed 0-10000']);
+    expect(await kinds('srv-b')).toEqual(['closed 0-10000']);
+    expect((await readDecidedPrizes(redis, keys, H)).map((p) => p.player)).toEqual(['p1']);
+  });
+
+  it('a commit whose expected window start is stale is rejected and writes nothing', async () => {
+    await redis.set(keys.closed(H), String(T0 + 20_000));
+    const member = encodePendingEvent(ev(1, T0 + 25_000));
+    await redis.zadd(keys.pending(H), T0 + 25_000, member);
+    // A worker that was paused computed [T0+10s, T0+20s) from an old `closed`.
+    const res = await commitWindow(redis, keys, scripts, args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, folded: [member] }));
+    expect(res).toEqual({ status: 'stale', newPrizes: 0 });
+    // A first-window commit (closed must be missing) is stale too once closed exists.
+    expect((await commitWindow(redis, keys, scripts, args())).status).toBe('stale');
+    expect(await redis.get(keys.closed(H))).toBe(String(T0 + 20_000));
+    expect(await redis.exists(keys.prizes(H), keys.state(H), keys.prizeStream('srv-a'), keys.prizeStream('srv-b'))).toBe(0);
+    expect(await redis.zrange(keys.pending(H), 0, '-1')).toEqual([member]);
+  });
+
+  it('a prize (hunt, reason) already decided is never set or appended again', async () => {
+    const first = JSON.stringify(prize('treasure:rock:1', 'first'));
+    await redis.hset(keys.prizes(H), 'treasure:rock:1', first);
+    const res = await commitWindow(redis, keys, scripts, args({ prizes: [prize('treasure:rock:1', 'second'), prize('treasure:rock:2', 'p2', 'srv-b')] }));
+    expect(res).toEqual({ status: 'committed', newPrizes: 1 });
+    expect(await redis.hget(keys.prizes(H), 'treasure:rock:1')).toBe(first);
+    expect(await kinds('srv-a')).toEqual(['closed 0-10000']);
+    expect(await kinds('srv-b')).toEqual(['prize treasure:rock:2', 'closed 0-10000']);
+  });
+
+  it('a prize for a server not in the registry still reaches that server, followed by its closed entry', async () => {
+    const res = await commitWindow(redis, keys, scripts, args({ prizes: [prize('treasure:rock:1', 'p1', 'srv-gone')] }));
+    expect(res.status).toBe('committed');
+    expect(await kinds('srv-gone')).toEqual(['prize treasure:rock:1', 'closed 0-10000']);
+  });
+
+  it('refuses when a registered server has no stream key in the call (registry changed under it)', async () => {
+    const k = [keys.closed(H), keys.state(H), keys.prizes(H), keys.pending(H), keys.late(H), keys.servers(), keys.prizeStream('srv-a')];
+    const argv = ['', H, String(T0), String(T0 + 10_000), '{}', 1000, 1, 'srv-a', 0, 0, 0];
+    expect(await scripts.commitWindow.run(redis, k, argv)).toEqual([-1, 0]);
+    expect(await redis.exists(keys.closed(H), keys.prizeStream('srv-a'))).toBe(0);
+  });
+
+  it('removes thousands of folded members and moves late ones to the late set', async () => {
+    const members = Array.from({ length: 1800 }, (_, i) => encodePendingEvent(ev(i + 1, T0 + i)));
+    await redis.zadd(keys.pending(H), ...members.flatMap((m, i) => [String(T0 + i), m]));
+    const late = encodePendingEvent(ev(5000, T0 - 1));
+    await redis.zadd(keys.pending(H), T0 - 1, late);
+    const res = await commitWindow(redis, keys, scripts, args({ prizes: [], folded: members, late: [{ member: late, id: 'srv-a/1/5000' }] }));
+    expect(res.status).toBe('committed');
+    expect(await redis.zcard(keys.pending(H))).toBe(0);
+    expect(await redis.smembers(keys.late(H))).toEqual(['srv-a/1/5000']);
+  });
+
+  it('two closers racing over the same windows: one commits each window, the other reloads and carries on; prizes equal expected.json, once', async () => {
+    const fx = fixtureEvents(fixtureRules('15s'));
+    await redis.del(keys.servers());
+    await redis.hset(keys.servers(), Object.fromEntries(fx.servers.map((x) => [x.server, x.epoch])));
+    for (const [i, se] of fx.servers.entries()) {
+      for (const rec of toRecords(se, { seed: i, batchMin: 10, batchMax: 50, maxParts: 2, finalWm: fx.lastT + 60_000 })) await ingestRecord(redis, keys, scripts, rec);
+    }
+    const m1 = new WorkerMetrics();
+    const m2 = new WorkerMetrics();
+    const ctx = { redis, keys, scripts, log: logger('test'), graceMs: 0, silentServerMs: 0 };
+    await Promise.all([new WindowCloser({ ...ctx, metrics: m1 }).run(), new WindowCloser({ ...ctx, metrics: m2 }).run()]);
+    const decided = await readDecidedPrizes(redis, keys, 'oracle-hunt');
+    expect(decided.map(({ hunt, reason, player, server, item, count }) => ({ hunt, reason, player, server, item, count }))).toEqual(expectedPrizes());
+    const onStreams = (await Promise.all(fx.servers.map((x) => readStream(redis, keys, x.server)))).flat().filter((e) => e.kind === 'prize');
+    expect(onStreams.length).toBe(expectedPrizes().length);
+    expect(m1.stats.prizesCommitted + m2.stats.prizesCommitted).toBe(expectedPrizes().length);
+    expect(m1.stats.staleCommits + m2.stats.staleCommits).toBeGreaterThan(0);
+    // Every window was committed exactly once between them: one closed entry per window per server.
+    const closedA = (await readStream(redis, keys, 'srv-a')).filter((e) => e.kind === 'closed');
+    expect(closedA.length).toBe(m1.stats.windowsClosed + m2.stats.windowsClosed);
+  });
+});

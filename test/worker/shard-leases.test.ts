@@ -1,0 +1,250 @@
+/**
+ * Shard leases, fencing tokens and checkpoints, with real kinesalite and Redis; the
+ * crash cases run a worker in a process of its own and SIGKILL or SIGSTOP it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { SplitShardCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { workerScripts } from '../../gateway/worker/scripts.js';
+import { TEST_REDIS_URL } from '../support/redis.js';
+import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords } from './support/fixture.js';
+import { finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
+import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
+import { readDecidedPrizes } from '../../gateway/worker/worker.js';
+import type { EventRecord } from '../../gateway/record-format.js';
+
+let kinesis: Kinesis;
+let endpoint: string;
+let env: Env | undefined;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  kinesis = await startKinesis();
+  endpoint = kinesis.endpoint;
+});
+afterAll(async () => {
+  await kinesis.stop();
+});
+afterEach(async () => {
+  for (const c of children.splice(0)) {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGKILL');
+      await once(c, 'exit');
+    }
+  }
+  await env?.cleanup();
+  env = undefined;
+});
+
+const scripts = workerScripts();
+const shardIds = (n: number) => Array.from({ length: n }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
+
+interface Child {
+  proc: ChildProcess;
+  /** resolves with the stats it printed on SIGTERM */
+  stats(): Promise<Record<string, number>>;
+}
+
+async function spawnWorker(e: Env, workerId: string, leaseMs: number): Promise<Child> {
+  const file = new URL('./support/worker-process.ts', import.meta.url).pathname;
+  const proc = spawn(process.execPath, ['--import', 'tsx', file], {
+    env: {
+      ...process.env,
+      CAIRN_TEST_REDIS_URL: TEST_REDIS_URL,
+      CAIRN_TEST_KINESIS_ENDPOINT: endpoint,
+      CAIRN_TEST_PREFIX: e.keys.prefix,
+      CAIRN_TEST_STREAM: e.stream,
+      CAIRN_TEST_WORKER_ID: workerId,
+      CAIRN_TEST_LEASE_MS: String(leaseMs),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(proc);
+  const lines = createInterface({ input: proc.stdout! });
+  let statsLine: ((s: string) => void) | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`worker process exited with ${code} before it was ready`)));
+    lines.on('line', (l) => {
+      if (l.startsWith('ready ')) resolve();
+      if (l.startsWith('stats ')) statsLine?.(l.slice(6));
+    });
+  });
+  await ready;
+  return {
+    proc,
+    async stats() {
+      const got = new Promise<string>((resolve) => (statsLine = resolve));
+      proc.kill('SIGTERM');
+      return JSON.parse(await got) as Record<string, number>;
+    },
+  };
+}
+
+function fixtureRecords(window: string, seed: number): { records: EventRecord[]; servers: Record<string, number>; end: number } {
+  const fx = fixtureEvents(fixtureRules(window));
+  const records: EventRecord[] = [];
+  fx.servers.forEach((s, i) => records.push(...toRecords(s, { batchMin: 5, batchMax: 40, maxParts: 3, seed: seed + i, finalWm: fx.lastT + 600_000 })));
+  return { records: shuffle(records, prng(seed)), servers: Object.fromEntries(fx.servers.map((s) => [s.server, s.epoch])), end: finalClosed(window, fx.lastT + 600_000) };
+}
+
+/** expected.json exactly, and no prize twice on any stream. */
+async function expectFixturePrizes(e: Env, servers: string[]): Promise<void> {
+  const decided = await readDecidedPrizes(e.redis, e.keys, 'oracle-hunt');
+  expect(decided.map(({ hunt, reason, player, server, item, count }) => ({ hunt, reason, player, server, item, count }))).toEqual(expectedPrizes());
+  const reasons: string[] = [];
+  for (const s of servers) for (const x of await readStream(e.redis, e.keys, s)) if (x.kind === 'prize') reasons.push(x.reason);
+  expect(reasons.length).toBe(expectedPrizes().length);
+  expect(new Set(reasons).size).toBe(reasons.length);
+}
+
+describe('shard leases', () => {
+  it('two workers split four shards; when one stops the other takes them all', async () => {
+    env = await testEnv(kinesis.client, 'balance', 4);
+    const w1 = await env.start({ workerId: 'w1', leaseMs: 600 });
+    await waitFor('w1 holds all four', async () => w1.shards().length === 4);
+    const w2 = await env.start({ workerId: 'w2', leaseMs: 600 });
+    await waitFor('2/2', async () => w1.shards().length === 2 && w2.shards().length === 2, 20_000);
+    expect([...w1.shards(), ...w2.shards()].sort()).toEqual(shardIds(4));
+    for (const s of w2.shards()) expect(await env.redis.get(env.keys.lease(s))).toBe('w2');
+    await w1.stop();
+    await waitFor('w2 holds all four', async () => w2.shards().length === 4, 20_000);
+    expect(w2.stats().shardsHeld).toBe(4);
+  });
+
+  it('a lease taken over fences the old holder: its checkpoint is refused, it lets go, then retakes the shard with a larger token', async () => {
+    env = await testEnv(kinesis.client, 'fence', 1);
+    const [shard] = shardIds(1) as [string];
+    const a = new EventMaker('srv-a');
+    await registerServers(env.redis, env.keys, { 'srv-a': 1 });
+    const w = await env.start({ workerId: 'holder', leaseMs: 600 });
+    await waitFor('lease held', async () => w.shards().length === 1);
+    const token1 = Number(await env.redis.get(env.keys.leaseToken(shard)));
+    expect(token1).toBeGreaterThan(0);
+
+    // Another worker takes the shard over (as it would once the lease expired during a pause).
+    await env.redis.del(env.keys.lease(shard));
+    const token2 = Number(await scripts.acquireLease.run(env.redis, [env.keys.lease(shard), env.keys.leaseToken(shard)], ['intruder', 1500]));
+    expect(token2).toBe(token1 + 1);
+    const refused = await scripts.checkpoint.run(env.redis, [env.keys.leaseToken(shard), env.keys.checkpoint(shard)], [String(token1), '49600000000000000000000000000000000000000000000000000000', '0']);
+    expect(refused).toBe(0);
+    expect(await env.redis.exists(env.keys.checkpoint(shard))).toBe(0);
+    await waitFor('old holder let go', async () => w.shards().length === 0);
+
+    // The intruder's lease expires (it never renews): the worker takes the shard back, fenced anew.
+    await waitFor('shard retaken', async () => w.shards().length === 1, 10_000);
+    expect(Number(await env.redis.get(env.keys.leaseToken(shard)))).toBe(token2 + 1);
+    await env.put([rec('srv-a', 1, T0 + 20_000, [a.rulesEv(T0), a.start(T0), a.enter(T0 + 1, 'p')])]);
+    await waitFor('window closed', async () => (await env!.redis.get(env!.keys.closed(SMALL))) === String(T0 + 20_000));
+    expect(await env.redis.hget(env.keys.checkpoint(shard), 'token')).toBe(String(token2 + 1));
+    expect(w.stats().leaseChanges).toBe(3); // acquired, lost, acquired
+  });
+
+  it('a new worker resumes after the checkpoint, not from the start of the shard', async () => {
+    env = await testEnv(kinesis.client, 'resume', 2);
+    const a = new EventMaker('srv-a');
+    await registerServers(env.redis, env.keys, { 'srv-a': 1 });
+    const w1 = await env.start();
+    const first = [rec('srv-a', 1, T0 + 1000, [a.rulesEv(T0), a.start(T0)]), rec('srv-a', 2, T0 + 2000, [a.enter(T0 + 1500, 'x')]), rec('srv-a', 3, T0 + 3000, [])];
+    await env.put(first);
+    await waitFor('first records read', async () => w1.stats().records === 3);
+    await w1.stop();
+    const ck = await Promise.all(shardIds(2).map((s) => env!.redis.hget(env!.keys.checkpoint(s), 'seq')));
+    expect(ck.filter(Boolean).length).toBeGreaterThan(0);
+    await env.put([rec('srv-a', 4, T0 + 30_000, [a.enter(T0 + 15_000, 'y')])]);
+    const w2 = await env.start();
+    await waitFor('windows closed', async () => (await env!.redis.get(env!.keys.closed(SMALL))) === String(T0 + 30_000));
+    expect(w2.stats()).toMatchObject({ records: 1, duplicates: 0 });
+    expect((await readDecidedPrizes(env.redis, env.keys, SMALL)).map((p) => p.player)).toEqual(['x', 'y']);
+  });
+
+  it('a split shard: the parent is read to its end, then the children; prizes equal expected.json', async () => {
+    env = await testEnv(kinesis.client, 'split', 1);
+    const b = fixtureRecords('30s', 77);
+    await registerServers(env.redis, env.keys, b.servers);
+    const half = Math.floor(b.records.length / 2);
+    await env.put(b.records.slice(0, half), 77);
+    await kinesis.client.send(new SplitShardCommand({ StreamName: env.stream, ShardToSplit: shardIds(1)[0], NewStartingHashKey: (2n ** 127n).toString() }));
+    await waitFor('split done', async () => {
+      const res = await kinesis.client.send(new ListShardsCommand({ StreamName: env!.stream }));
+      return (res.Shards ?? []).length === 3;
+    });
+    await env.put(b.records.slice(half), 78);
+    const w = await env.start({ leaseMs: 900 });
+    // Sample which shards the worker reads: whenever it holds a child, the parent must already be finished.
+    const parent = shardIds(1)[0]!;
+    let sampling = true;
+    let childSeen = 0;
+    const violations: string[] = [];
+    const sampler = (async () => {
+      while (sampling) {
+        const held = w.shards();
+        if (held.some((s) => s !== parent)) {
+          childSeen++;
+          if ((await env!.redis.hget(env!.keys.checkpoint(parent), 'end')) !== '1') violations.push(held.join(','));
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await waitClosedAt(env.redis, env.keys, 'oracle-hunt', b.end);
+    sampling = false;
+    await sampler;
+    expect(violations).toEqual([]);
+    expect(childSeen).toBeGreaterThan(0);
+    await expectFixturePrizes(env, Object.keys(b.servers));
+    expect(await env.redis.hget(env.keys.checkpoint(shardIds(1)[0]!), 'end')).toBe('1');
+    expect(w.stats().records).toBe(b.records.length);
+  });
+});
+
+describe('worker crashes (separate processes)', () => {
+  it('kill -9 of a worker mid-stream: another takes its shards over after the lease TTL; prizes equal expected.json, none twice', async () => {
+    env = await testEnv(kinesis.client, 'kill9', 4);
+    const b = fixtureRecords('20s', 91);
+    await registerServers(env.redis, env.keys, b.servers);
+    const child = await spawnWorker(env, 'doomed', 1000);
+    await waitFor('child holds all shards', async () => (await Promise.all(shardIds(4).map((s) => env!.redis.get(env!.keys.lease(s))))).every((o) => o === 'doomed'));
+    const third = Math.floor(b.records.length / 3);
+    await env.put(b.records.slice(0, third), 91);
+    await waitFor('child checkpointed something', async () => (await env!.redis.keys(`${env!.keys.prefix}:ckpt:*`)).length > 0);
+    child.proc.kill('SIGKILL');
+    await once(child.proc, 'exit');
+    await env.put(b.records.slice(third), 92);
+    const w = await env.start({ workerId: 'survivor', leaseMs: 1000 });
+    await waitFor('survivor holds all four', async () => w.shards().length === 4, 20_000);
+    await waitClosedAt(env.redis, env.keys, 'oracle-hunt', b.end);
+    await expectFixturePrizes(env, Object.keys(b.servers));
+  });
+
+  it('a worker paused (SIGSTOP) past its lease TTL is fenced out when it resumes; prizes equal expected.json, none twice', async () => {
+    env = await testEnv(kinesis.client, 'sigstop', 4);
+    const b = fixtureRecords('15s', 93);
+    await registerServers(env.redis, env.keys, b.servers);
+    const child = await spawnWorker(env, 'sleeper', 1000);
+    await waitFor('child holds all shards', async () => (await Promise.all(shardIds(4).map((s) => env!.redis.get(env!.keys.lease(s))))).every((o) => o === 'sleeper'));
+    const half = Math.floor(b.records.length / 2);
+    await env.put(b.records.slice(0, half), 93);
+    await waitFor('child checkpointed something', async () => (await env!.redis.keys(`${env!.keys.prefix}:ckpt:*`)).length > 0);
+    child.proc.kill('SIGSTOP');
+    const tokensBefore = await Promise.all(shardIds(4).map(async (s) => Number(await env!.redis.get(env!.keys.leaseToken(s)))));
+    await env.put(b.records.slice(half), 94);
+    const w = await env.start({ workerId: 'awake', leaseMs: 1000 });
+    await waitFor('awake holds all four', async () => w.shards().length === 4, 20_000);
+    await waitClosedAt(env.redis, env.keys, 'oracle-hunt', b.end);
+    await expectFixturePrizes(env, Object.keys(b.servers));
+    const closedBefore = await readStream(env.redis, env.keys, 'srv-a');
+
+    child.proc.kill('SIGCONT');
+    const stats = await child.stats();
+    // The sleeper lost every lease; nothing it did after waking reached a stream or a checkpoint.
+    expect(stats.shardsHeld).toBe(0);
+    await expectFixturePrizes(env, Object.keys(b.servers));
+    expect(await readStream(env.redis, env.keys, 'srv-a')).toEqual(closedBefore);
+    for (const [i, s] of shardIds(4).entries()) {
+      const token = Number(await env.redis.get(env.keys.leaseToken(s)));
+      expect(token).toBeGreaterThan(tokensBefore[i]!);
+      expect(await env.redis.get(env.keys.lease(s))).toBe('awake');
+    }
+  });
+});

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRulesFile, parseDuration, windowMs } from '../protocol/index.js';
 import { loadEnvConfig } from '../gateway/config.js';
+import { rootLogger } from '../protocol/log.js';
 import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import { SimHost } from '../plugin/hosts/sim-host.js';
 import { parse, UsageError } from './main.js';
@@ -37,6 +38,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   if (durationMs < 20_000) throw new UsageError('--duration must be at least 20s (the hunt needs time to run)');
   const rules = loadRulesFile(values.rules!);
   const config = loadEnvConfig();
+  // The demo talks to people on stdout; component logs stay quiet unless asked for.
+  if (!process.env.CAIRN_LOG_LEVEL) rootLogger().level = 'warn';
   const out = (s: string) => process.stdout.write(s + '\n');
 
   out(`Cairn demo: "${rules.name}" (${rules.treasures.length} treasures, ${rules.window ?? '60s'} windows) on two simulated servers with ${bots} bots, for ${values.duration}.`);
@@ -114,9 +117,21 @@ export async function demoCommand(args: string[]): Promise<number> {
     await Promise.all(plugins.map((p) => p.waitClosed(rules.id, lastEnd)));
     const t = totals();
     const elapsed = (Date.now() - started) / 1000;
-    out('\nPrizes awarded:');
-    const prizes = plugins.flatMap((p) => p.prizes()).sort((a, b) => a.reason.localeCompare(b.reason, 'en', { numeric: true }));
-    for (const p of prizes) out(`  ${p.reason.padEnd(22)} ${p.player.padEnd(10)} on ${p.server}: ${p.count} x ${p.item} (${p.status})`);
+    const prizes = plugins.flatMap((p) => p.prizes());
+    out(`\nPrizes awarded: ${prizes.length}`);
+    const firsts = prizes.filter((p) => /^treasure:[^:]+:1$/.test(p.reason) || p.reason.startsWith('completion:'));
+    firsts.sort((a, b) => a.reason.localeCompare(b.reason, 'en', { numeric: true }));
+    for (const p of firsts) out(`  ${p.reason.padEnd(20)} ${p.player.padEnd(10)} on ${p.server}: ${p.count} x ${p.item}${p.status === 'pending' ? ' (held: player offline)' : ''}`);
+    const haul = new Map<string, Map<string, number>>();
+    for (const p of prizes) {
+      const inv = haul.get(p.player) ?? new Map<string, number>();
+      inv.set(p.item, (inv.get(p.item) ?? 0) + p.count);
+      haul.set(p.player, inv);
+    }
+    if (haul.size) out('  every winner\'s haul:');
+    for (const [player, inv] of [...haul].sort((a, b) => a[0].localeCompare(b[0]))) {
+      out(`    ${player.padEnd(10)} ${[...inv].map(([item, n]) => `${n} ${item}`).join(', ')}`);
+    }
     if (!prizes.length) out('  (none: no bot reached a treasure while the hunt ran; try --duration 90s)');
     const wire = t.deltas + t.events;
     out(

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/cairn.js', import.meta.url).pathname;
-const FIXTURE = new URL('../../../shared/fixtures/sample-hunt/', import.meta.url).pathname;
+const FIXTURE = new URL('../fixtures/sample-hunt/', import.meta.url).pathname;
 
 async function cairn(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {

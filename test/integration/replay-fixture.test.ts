@@ -10,7 +10,7 @@ import { replay } from '../../cli/replay.js';
 import { prizeKeys } from '../support/trace-builder.js';
 import { testStack } from '../support/stack.js';
 
-const DIR = new URL('../../../shared/fixtures/sample-hunt/', import.meta.url).pathname;
+const DIR = new URL('../fixtures/sample-hunt/', import.meta.url).pathname;
 const RULES = loadRulesFile(`${DIR}rules.json`);
 const TRACE = `${DIR}trace.ndjson`;
 const EXPECTED = JSON.parse(readFileSync(`${DIR}expected.json`, 'utf8'));

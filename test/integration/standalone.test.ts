@@ -17,7 +17,7 @@ import { prizeKeys } from '../support/trace-builder.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/cairn.js', import.meta.url).pathname;
-const DIR = new URL('../../../shared/fixtures/sample-hunt/', import.meta.url).pathname;
+const DIR = new URL('../fixtures/sample-hunt/', import.meta.url).pathname;
 const EXPECTED = JSON.parse(readFileSync(`${DIR}expected.json`, 'utf8'));
 
 function waitForOutput(child: ChildProcess, pattern: RegExp, ms = 30_000): Promise<void> {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { checkRulesText, formatRulesIssue, loadRulesFile, parseDuration, prizeForRank, rulesHash, RulesError } from '../../protocol/index.js';
 import { huntRulesJsonSchema } from '../../protocol/rules-json-schema.js';
 
-const FIXTURE = new URL('../../../shared/fixtures/sample-hunt/rules.json', import.meta.url).pathname;
+const FIXTURE = new URL('../fixtures/sample-hunt/rules.json', import.meta.url).pathname;
 const base = () => JSON.parse(readFileSync(FIXTURE, 'utf8'));
 const check = (doc: unknown, file = 'hunts/spring.json') => checkRulesText(JSON.stringify(doc, null, 2), file);
 const messages = (doc: unknown) => check(doc).issues.map(formatRulesIssue);

@@ -8,7 +8,7 @@ import { loadRulesFile, rulesHash, type DiscreteEvent, type HuntRules, type Wire
 import { TreasureIndex, Triggers, type Entry } from '../../../plugin/triggers.js';
 import type { EventRecord } from '../../../gateway/record-format.js';
 
-export const FIXTURE_DIR = new URL('../../../../shared/fixtures/sample-hunt/', import.meta.url).pathname;
+export const FIXTURE_DIR = new URL('../../fixtures/sample-hunt/', import.meta.url).pathname;
 
 export interface ExpectedPrize {
   hunt: string;

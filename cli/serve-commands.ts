@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { logger } from '../protocol/log.js';
 import { loadEnvConfig } from '../gateway/config.js';
+import { redisSettingsWarnings } from '../gateway/worker/worker.js';
 import { parse } from './main.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -57,6 +58,11 @@ export async function workerCommand(args: string[]): Promise<number> {
   const config = loadEnvConfig();
   const pollMs = values['poll-ms'] !== undefined ? Number(values['poll-ms']) : undefined;
   const stack = await startStack({ config, embedded: false, gateway: false, workers: 1, ...(pollMs ? { pollMs } : {}) });
+  // Prize state lives in Redis: an evicting or non-persistent Redis can lose decided prizes.
+  for (const warning of await redisSettingsWarnings(stack.redis)) {
+    log.warn(warning);
+    process.stderr.write(`cairn worker: warning: ${warning}\n`);
+  }
   process.stderr.write(`cairn worker reading ${stack.stream} (Redis ${stack.redisUrl}, prefix ${stack.keys.prefix})\n`);
   return runUntilSignal(stack, await serveMetrics(stack, metricsPort(values['metrics-port'])), 'worker');
 }

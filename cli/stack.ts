@@ -83,6 +83,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         kinesis: k.client,
         stream,
         graceMs: config.graceMs,
+        silentServerMs: config.silentServerMs,
         ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
         registry: i === 0 ? registry : new Registry(),
       });

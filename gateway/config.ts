@@ -22,6 +22,8 @@ export interface EnvConfig {
   token: string;
   /** Extra event time a window waits after every watermark passed its end. @default 0 */
   graceMs: number;
+  /** A server with no record for this long (wall clock) stops holding windows back; 0 = never. @default 300000 */
+  silentServerMs: number;
 }
 
 const KNOWN = [
@@ -33,6 +35,7 @@ const KNOWN = [
   'CAIRN_GATEWAY_PORT',
   'CAIRN_TOKEN',
   'CAIRN_WINDOW_GRACE_MS',
+  'CAIRN_SILENT_SERVER_MS',
   'CAIRN_LOG_LEVEL',
   'CAIRN_GATEWAY_URL',
   'CAIRN_TEST_REDIS_URL',
@@ -67,5 +70,6 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): Readonly<En
     gatewayPort: int(env, 'CAIRN_GATEWAY_PORT', 7070, 0, 65535),
     token: env.CAIRN_TOKEN ?? 'cairn-dev-token',
     graceMs: int(env, 'CAIRN_WINDOW_GRACE_MS', 0, 0, 3_600_000),
+    silentServerMs: int(env, 'CAIRN_SILENT_SERVER_MS', 300_000, 0, 86_400_000),
   });
 }

@@ -60,5 +60,5 @@ export function isDiscrete(ev: WireEvent): ev is DiscreteEvent {
   return ev.k !== 'delta';
 }
 
-/** The events the worker folds into hunt state. */
-export type HuntEvent = (EnterEvent | StartEvent | StopEvent) & { server: string };
+/** The events the worker folds into hunt state (rules: for a hunt's `schedule`). */
+export type HuntEvent = (EnterEvent | StartEvent | StopEvent | RulesEvent) & { server: string };

@@ -26,6 +26,11 @@ export interface HuntState {
   completions: number;
   /** entries that broke maxSpeed, for `hunt suspects` */
   suspects: number;
+  /** the latest rules servers reported loading (rules events): what a `schedule` runs with */
+  loaded?: { rules: HuntRules; hash: string } | null;
+  /** schedule boundaries already applied, so each acts once */
+  schedStarted?: boolean;
+  schedEnded?: boolean;
 }
 
 export interface DecidedPrize {
@@ -43,7 +48,8 @@ export function emptyHuntState(hunt: string): HuntState {
   return { hunt, running: false, rules: null, hash: null, finders: {}, players: {}, completions: 0, suspects: 0 };
 }
 
-const KIND_ORDER: Record<HuntEvent['k'], number> = { start: 0, stop: 0, enter: 1 };
+const KIND_ORDER: Record<HuntEvent['k'], number> = { rules: 0, start: 0, stop: 0, enter: 1 };
+const playerOf = (e: HuntEvent) => ('p' in e ? e.p : '');
 
 /**
  * Order within equal time: commands first (start is inclusive, stop exclusive), then
@@ -54,10 +60,37 @@ export function compareHuntEvents(a: HuntEvent, b: HuntEvent): number {
     a.t - b.t ||
     KIND_ORDER[a.k] - KIND_ORDER[b.k] ||
     (a.server < b.server ? -1 : a.server > b.server ? 1 : 0) ||
-    (a.p < b.p ? -1 : a.p > b.p ? 1 : 0) ||
+    (playerOf(a) < playerOf(b) ? -1 : playerOf(a) > playerOf(b) ? 1 : 0) ||
     a.e - b.e ||
     a.n - b.n
   );
+}
+
+/**
+ * A `schedule` acts as a `hunt start` at its start and a `hunt stop` at its end. Applied
+ * lazily, before the first event at or after each boundary: only entries read the running
+ * flag, so applying a boundary late (but before any later event) changes nothing, and an
+ * entry at exactly the start counts while one at exactly the end does not.
+ */
+function applySchedule(state: HuntState, t: number): void {
+  const loaded = state.loaded;
+  const sched = loaded?.rules.schedule;
+  if (!loaded || !sched) return;
+  const start = sched.start !== undefined ? Date.parse(sched.start) : undefined;
+  const end = sched.end !== undefined ? Date.parse(sched.end) : undefined;
+  if (start !== undefined && !state.schedStarted && start <= t && (end === undefined || start < end)) {
+    state.schedStarted = true;
+    if (!state.running) {
+      state.running = true;
+      state.rules = loaded.rules;
+      state.hash = loaded.hash;
+    }
+  }
+  if (end !== undefined && !state.schedEnded && end <= t) {
+    state.schedEnded = true;
+    state.schedStarted = true;
+    state.running = false;
+  }
 }
 
 /** Folds one window's events into `state` (mutated) and returns the prizes they decide. */
@@ -65,6 +98,11 @@ export function foldWindow(state: HuntState, events: HuntEvent[]): DecidedPrize[
   const prizes: DecidedPrize[] = [];
   const sorted = [...events].sort(compareHuntEvents);
   for (const ev of sorted) {
+    applySchedule(state, ev.t);
+    if (ev.k === 'rules') {
+      state.loaded = { rules: ev.rules, hash: ev.hash };
+      continue;
+    }
     if (ev.k === 'start') {
       if (!state.running) {
         state.running = true;

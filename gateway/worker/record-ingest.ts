@@ -99,6 +99,11 @@ export async function ingestRecord(redis: Redis, keys: RedisKeys, scripts: Worke
       }
       const h = part(ev.hunt);
       h.window ??= rulesWindow(ev.rules);
+      // Rules events are folded too: a hunt's `schedule` starts it without any command.
+      if (isNum(ev.t) && isInt(ev.e, 0) && isInt(ev.n, 0) && ev.rules && typeof ev.rules === 'object' && isStr(ev.hash)) {
+        const he: HuntEvent = { ...ev, server: r.s };
+        h.triples.push(he.t, encodePendingEvent(he), eventId(he));
+      }
       continue;
     }
     const he = huntEvent(ev, r.s);

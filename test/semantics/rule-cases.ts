@@ -3,7 +3,7 @@
  * give ("reason player@server"), written out by hand.
  */
 import type { HuntRules } from '../../protocol/index.js';
-import { TraceBuilder, tinyHunt } from '../support/trace-builder.js';
+import { T0, TraceBuilder, tinyHunt } from '../support/trace-builder.js';
 
 export interface RuleCase {
   name: string;
@@ -174,6 +174,31 @@ export const ruleCases: RuleCase[] = [
       .move(2000, 's1', 'cheat', 'r1', [0, 64, 5])
       .move(2200, 's1', 'cheat', 'r1', [0, 64, 2]),
     expected: ['treasure:oak:1 walker@s1', 'treasure:oak:2 cheat@s1'],
+  },
+  {
+    name: 'schedule: the hunt runs from its start (inclusive) to its end (exclusive) without any command',
+    hunts: [tinyHunt({ schedule: { start: new Date(T0 + 1000).toISOString(), end: new Date(T0 + 5000).toISOString() } })],
+    trace: new TraceBuilder()
+      .join(0, 's1', 'early')
+      .join(0, 's1', 'atstart')
+      .join(0, 's1', 'inside')
+      .join(0, 's1', 'atend')
+      .move(999, 's1', 'early', 'r1', [0, 64, 0])
+      .move(1000, 's1', 'atstart', 'r1', [0, 64, 0])
+      .move(3000, 's1', 'inside', 'r1', [0, 64, 0])
+      .move(5000, 's1', 'atend', 'r1', [0, 64, 0]),
+    expected: ['treasure:oak:1 atstart@s1', 'treasure:oak:2 inside@s1'],
+  },
+  {
+    name: 'schedule: a hunt stop command ends a scheduled hunt early',
+    hunts: [tinyHunt({ schedule: { start: new Date(T0 + 1000).toISOString() } })],
+    trace: admin(new TraceBuilder())
+      .join(0, 's1', 'a')
+      .join(0, 's1', 'b')
+      .move(2000, 's1', 'a', 'r1', [0, 64, 0])
+      .command(2500, 's1', 'admin', 'hunt stop tiny')
+      .move(3000, 's1', 'b', 'r1', [0, 64, 0]),
+    expected: ['treasure:oak:1 a@s1'],
   },
   {
     name: 'ranks beyond every prize range win nothing but still count',

@@ -69,6 +69,12 @@ export function referencePrizes(hunts: HuntRules[], lines: TraceLine[]): PrizeKe
   const out: Entry[] = [];
   let n = 0;
   const sorted = [...lines].map((l, i) => ({ l, i })).sort((a, b) => a.l.t - b.l.t || a.i - b.i).map(({ l }) => l);
+  // Like the replay: every server's plugin starts at the trace's first moment and reports
+  // the rules it loaded.
+  const firstT = sorted[0]?.t ?? 0;
+  for (const server of new Set(sorted.map((l) => l.server))) {
+    for (const h of hunts) events.get(h.id)!.push({ k: 'rules', e: 1, n: ++n, t: firstT, hunt: h.id, rules: h, hash: rulesHash(h), server });
+  }
   for (const s of sorted) {
     let tr = triggers.get(s.server);
     if (!tr) triggers.set(s.server, (tr = new Triggers(index)));

@@ -35,8 +35,12 @@ export interface EnterEvent extends Discrete {
 export interface StartEvent extends Discrete { k: 'start'; p: string; hunt: string; rules: HuntRules; hash: string }
 /** An authorised `hunt stop`. */
 export interface StopEvent extends Discrete { k: 'stop'; p: string; hunt: string }
-/** The rules a server has loaded for a hunt (sent at start-up and on reload). */
-export interface RulesEvent extends Discrete { k: 'rules'; hunt: string; rules: HuntRules; hash: string }
+/**
+ * The rules a server has loaded for a hunt (sent at start-up and on reload). `reload: 1`
+ * marks an admin's `hunt reload`: a running hunt switches to these rules from the next
+ * window. Without it, rules that differ from the ones in force are only reported.
+ */
+export interface RulesEvent extends Discrete { k: 'rules'; hunt: string; rules: HuntRules; hash: string; reload?: 1 }
 
 export type DiscreteEvent = JoinEvent | LeaveEvent | EnterEvent | StartEvent | StopEvent | RulesEvent;
 

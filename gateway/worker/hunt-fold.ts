@@ -31,6 +31,10 @@ export interface HuntState {
   /** schedule boundaries already applied, so each acts once */
   schedStarted?: boolean;
   schedEnded?: boolean;
+  /** rules of a `hunt reload`, in force from the next window of a running hunt */
+  reloaded?: { rules: HuntRules; hash: string } | null;
+  /** server -> hash of rules it loaded that differ from the rules in force (reported, not used) */
+  mismatched?: Record<string, string>;
 }
 
 export interface DecidedPrize {
@@ -96,11 +100,23 @@ function applySchedule(state: HuntState, t: number): void {
 /** Folds one window's events into `state` (mutated) and returns the prizes they decide. */
 export function foldWindow(state: HuntState, events: HuntEvent[]): DecidedPrize[] {
   const prizes: DecidedPrize[] = [];
+  if (state.reloaded) {
+    // A reload applies from the window after the one it happened in.
+    if (state.running) {
+      state.rules = state.reloaded.rules;
+      state.hash = state.reloaded.hash;
+    }
+    state.reloaded = null;
+  }
   const sorted = [...events].sort(compareHuntEvents);
   for (const ev of sorted) {
     applySchedule(state, ev.t);
     if (ev.k === 'rules') {
       state.loaded = { rules: ev.rules, hash: ev.hash };
+      if (ev.reload) state.reloaded = { rules: ev.rules, hash: ev.hash };
+      const mismatched = (state.mismatched ??= {});
+      if (state.hash !== null && ev.hash !== state.hash && !ev.reload) mismatched[ev.server] = ev.hash;
+      else delete mismatched[ev.server];
       continue;
     }
     if (ev.k === 'start') {

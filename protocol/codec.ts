@@ -105,6 +105,13 @@ export function decodePluginMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES):
     case Op.PrizeAck:
       if (!Array.isArray(m.ids) || !m.ids.every((id) => isStr(id, 64))) bad('prize-ack.ids: must be an array of ids');
       return m as unknown as PluginMessage;
+    case Op.Query:
+      if (!isInt(m.id) || m.id < 0) bad('query.id: must be a non-negative integer');
+      if (m.q !== 'status' && m.q !== 'leaderboard') bad(`query.q: must be "status" or "leaderboard", got ${JSON.stringify(m.q)}`);
+      if (!isStr(m.hunt, 64)) bad('query.hunt: must be a hunt id');
+      if (m.n !== undefined && (!isInt(m.n) || m.n < 1 || m.n > 100)) bad('query.n: must be an integer from 1 to 100');
+      if (m.player !== undefined && !isStr(m.player, 64)) bad('query.player: must be a player id');
+      return m as unknown as PluginMessage;
     default:
       bad(`op ${JSON.stringify(m.op)} is not a plugin message`);
   }
@@ -131,6 +138,11 @@ export function decodeGatewayMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES)
       break;
     case Op.Error:
       if (typeof m.code !== 'string' || typeof m.message !== 'string') bad('error: needs code and message');
+      break;
+    case Op.Reply:
+      if (!isInt(m.id) || typeof m.ok !== 'boolean') bad('reply: needs id and ok');
+      if (m.data !== undefined && !isObj(m.data)) bad('reply.data: must be a map');
+      if (m.error !== undefined && typeof m.error !== 'string') bad('reply.error: must be a string');
       break;
     default:
       bad(`op ${JSON.stringify(m.op)} is not a gateway message`);

@@ -13,6 +13,8 @@ export const Op = {
   PrizeAck: 6,
   WindowClosed: 7,
   Error: 8,
+  Query: 9,
+  Reply: 10,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -41,6 +43,13 @@ export interface WindowClosed { op: typeof Op.WindowClosed; id: string; hunt: st
 /** either way: what went wrong; the gateway closes the connection after sending it. */
 export interface ErrorMessage { op: typeof Op.Error; code: ErrorCode; message: string }
 
-export type PluginMessage = Hello | Batch | PrizeAck;
-export type GatewayMessage = Welcome | Ack | Prize | WindowClosed | ErrorMessage;
+/** What a query asks about: a hunt's state as the worker has folded it. */
+export type QueryKind = 'status' | 'leaderboard';
+/** plugin -> gateway: a question the plugin cannot answer alone (answered from the worker's state). */
+export interface Query { op: typeof Op.Query; id: number; q: QueryKind; hunt: string; n?: number; player?: string }
+/** gateway -> plugin: the answer to query `id`. */
+export interface Reply { op: typeof Op.Reply; id: number; ok: boolean; data?: Record<string, unknown>; error?: string }
+
+export type PluginMessage = Hello | Batch | PrizeAck | Query;
+export type GatewayMessage = Welcome | Ack | Prize | WindowClosed | ErrorMessage | Reply;
 export type Message = PluginMessage | GatewayMessage;

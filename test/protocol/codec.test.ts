@@ -61,8 +61,17 @@ describe('codec', () => {
       { op: Op.Prize, id: '1-0', hunt: 'h', reason: 'treasure:oak:1', player: 'p1', item: 'gold_ingot', count: 5 },
       { op: Op.WindowClosed, id: '2-0', hunt: 'h', start: 0, end: 60000 },
       { op: Op.Error, code: ErrorCode.AuthFailed, message: 'bad token' },
+      { op: Op.Reply, id: 3, ok: true, data: { top: [{ rank: 1, player: 'p1', found: 2, last: 5 }] } },
+      { op: Op.Reply, id: 4, ok: false, error: 'unknown hunt' },
     ];
     for (const m of msgs) expect(decodeGatewayMessage(encode(m))).toEqual(m);
+  });
+
+  it('round-trips queries and names a wrong query field', () => {
+    const q = { op: Op.Query, id: 1, q: 'leaderboard', hunt: 'spring', n: 5, player: 'p1' };
+    expect(decodePluginMessage(encode(q))).toEqual(q);
+    expectProtocolError(() => decodePluginMessage(encode({ ...q, q: 'drop-tables' })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /query\.q/);
+    expectProtocolError(() => decodePluginMessage(encode({ ...q, n: 1000 })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /query\.n/);
   });
 
   it('refuses an oversized frame before decoding it', () => {

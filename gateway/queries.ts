@@ -35,7 +35,9 @@ export async function answerQuery(redis: Redis, keys: RedisKeys, q: Query): Prom
   if (q.q === 'leaderboard') {
     const rows = state ? leaderboard(state) : [];
     const n = q.n ?? 10;
-    const you = q.player !== undefined ? rows.find((r) => r.player === q.player) : undefined;
+    const row = q.player !== undefined ? rows.find((r) => r.player === q.player) : undefined;
+    // The asking player's own rank, and which treasures they found (for `hunt clue`).
+    const you = row && state ? { ...row, treasures: Object.keys(state.players[row.player]!.f) } : undefined;
     return { hunt: q.hunt, closedThrough: closed ? Number(closed) : null, players: rows.length, top: rows.slice(0, n), ...(you ? { you } : {}) };
   }
   const finders = state?.finders ?? {};

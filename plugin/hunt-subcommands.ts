@@ -1,0 +1,220 @@
+/**
+ * The `hunt` subcommands beyond start/stop (issue 6): admin status, reload, suspects,
+ * prizes and grant; player clue and leaderboard. Questions the plugin cannot answer alone
+ * (finds so far, leaderboard) go over the link as queries, answered from the worker's
+ * state; the answer arrives asynchronously and is sent to the asker when it comes.
+ */
+import type { QueryKind } from '../protocol/index.js';
+import { logger } from '../protocol/log.js';
+import { ADMIN_PERMISSION, ROOT, type CommandContext, type Subcommand } from './commands.js';
+
+const log = logger('plugin');
+
+/** Players' permission node for the player subcommands (granted by default, plugin.json). */
+export const PLAY_PERMISSION = 'cairn.play';
+
+export interface HeldPrize {
+  player: string;
+  hunt: string;
+  reason: string;
+  item: string;
+  count: number;
+}
+
+export interface SuspectRecord {
+  player: string;
+  hunt: string;
+  treasure: string;
+  t: number;
+}
+
+/** What the subcommands need from the running plugin. */
+export interface CommandServices {
+  query(q: { q: QueryKind; hunt: string; n?: number; player?: string }): Promise<Record<string, unknown>>;
+  /** re-reads the hunts folder; on failure the old rules stay and `errors` says why */
+  reload(): { ok: true; hunts: string[]; changed: string[] } | { ok: false; errors: string[] };
+  heldPrizes(player?: string): HeldPrize[];
+  suspects(hunt: string): SuspectRecord[];
+  linkStatus(): { connected: boolean; outboxBatches: number; batchesSent: number; eventsSent: number; deltasSent: number; samples: number };
+}
+
+const when = (t: number | null | undefined) => (t ? new Date(t).toISOString().slice(11, 19) : 'never');
+
+function huntOr(ctx: CommandContext): string | undefined {
+  const id = ctx.args[0]!;
+  if (ctx.hunts.get(id)) return id;
+  const ids = ctx.hunts.ids();
+  ctx.reply(ids.length ? `Unknown hunt "${id}". Known hunts: ${ids.join(', ')}.` : `Unknown hunt "${id}": no hunts are loaded.`);
+  return undefined;
+}
+
+/** Runs a query and replies with its rendering, or with why it failed. */
+function ask(ctx: CommandContext, services: CommandServices, q: Parameters<CommandServices['query']>[0], render: (data: Record<string, unknown>) => string[]): void {
+  services.query(q).then(
+    (data) => {
+      for (const line of render(data)) ctx.reply(line);
+    },
+    (err: Error) => {
+      log.warn({ err: err.message, q }, 'query failed');
+      ctx.reply(`Cannot reach the hunt service right now (${err.message}); try again in a moment.`);
+    },
+  );
+}
+
+export function huntSubcommands(services: CommandServices): Subcommand[] {
+  return [
+    {
+      name: 'status',
+      usage: `/${ROOT} status [id]`,
+      description: 'running or not, window, finds, prizes, link health',
+      permission: ADMIN_PERMISSION,
+      minArgs: 0,
+      maxArgs: 1,
+      run(ctx) {
+        const link = services.linkStatus();
+        const held = services.heldPrizes();
+        const ids = ctx.args.length ? [huntOr(ctx)].filter((x): x is string => !!x) : ctx.hunts.ids();
+        if (ctx.args.length && !ids.length) return;
+        ctx.reply(
+          `Link: ${link.connected ? 'connected' : 'DISCONNECTED'}, ${link.outboxBatches} batches awaiting ack; sent ${link.eventsSent} events + ${link.deltasSent} deltas from ${link.samples} samples. ` +
+            `Prizes held for offline players here: ${held.length}.`,
+        );
+        for (const hunt of ids) {
+          ask(ctx, services, { q: 'status', hunt }, (d) => {
+            const finders = Object.entries((d.finders as Record<string, number>) ?? {}).map(([tr, n]) => `${tr} ${n}`);
+            const mismatched = Object.keys((d.mismatchedServers as Record<string, string>) ?? {});
+            return [
+              `${hunt}: ${d.running ? 'RUNNING' : 'not running'}; windows of ${Number(d.windowMs ?? 60000) / 1000}s, closed through ${when(d.closedThrough as number)}; ` +
+                `${d.finds} finds (${finders.join(', ') || 'none'}), ${d.completions} completions, ${d.prizesDecided} prizes decided, ${d.suspects} suspect entries, ${d.lateEvents} late events.`,
+              ...(mismatched.length ? [`  servers with different rules than those in force: ${mismatched.join(', ')}`] : []),
+            ];
+          });
+        }
+      },
+    },
+    {
+      name: 'reload',
+      usage: `/${ROOT} reload`,
+      description: 're-reads the hunts folder (keeps the old rules if the new ones are invalid)',
+      permission: ADMIN_PERMISSION,
+      minArgs: 0,
+      maxArgs: 0,
+      run(ctx) {
+        const res = services.reload();
+        if (!res.ok) {
+          ctx.reply(`Reload refused; the old rules stay in force. ${res.errors.length} problem${res.errors.length === 1 ? '' : 's'}:`);
+          for (const e of res.errors.slice(0, 10)) ctx.reply(`  ${e}`);
+          if (res.errors.length > 10) ctx.reply(`  ... and ${res.errors.length - 10} more (npx cairn check-rules shows them all)`);
+          return;
+        }
+        ctx.reply(`Reloaded ${res.hunts.length} hunt${res.hunts.length === 1 ? '' : 's'}${res.changed.length ? `; changed: ${res.changed.join(', ')} (running hunts use them from the next window)` : '; nothing changed'}.`);
+      },
+    },
+    {
+      name: 'suspects',
+      usage: `/${ROOT} suspects <id>`,
+      description: 'entries that broke the hunt\'s maxSpeed on this server',
+      permission: ADMIN_PERMISSION,
+      minArgs: 1,
+      maxArgs: 1,
+      run(ctx) {
+        const hunt = huntOr(ctx);
+        if (!hunt) return;
+        const list = services.suspects(hunt);
+        if (!list.length) {
+          ctx.reply(`No suspect entries for ${hunt} on this server.`);
+          return;
+        }
+        ctx.reply(`${list.length} suspect entr${list.length === 1 ? 'y' : 'ies'} for ${hunt} (too fast; no find):`);
+        for (const s of list.slice(-20)) ctx.reply(`  ${when(s.t)} ${s.player} into ${s.treasure}`);
+      },
+    },
+    {
+      name: 'prizes',
+      usage: `/${ROOT} prizes [player]`,
+      description: 'prizes held for offline players on this server',
+      permission: ADMIN_PERMISSION,
+      minArgs: 0,
+      maxArgs: 1,
+      run(ctx) {
+        const held = services.heldPrizes(ctx.args[0]);
+        if (!held.length) {
+          ctx.reply(ctx.args[0] ? `No prizes are held for ${ctx.args[0]}.` : 'No prizes are held.');
+          return;
+        }
+        ctx.reply(`${held.length} prize${held.length === 1 ? '' : 's'} held until the player joins:`);
+        for (const p of held.slice(0, 30)) ctx.reply(`  ${p.player}: ${p.count} x ${p.item} (${p.hunt} ${p.reason})`);
+      },
+    },
+    {
+      name: 'grant',
+      usage: `/${ROOT} grant <player> <item> <count>`,
+      description: 'gives items by hand (written to the audit log)',
+      permission: ADMIN_PERMISSION,
+      minArgs: 3,
+      maxArgs: 3,
+      run(ctx) {
+        const [player, item, countText] = ctx.args as [string, string, string];
+        const count = Number(countText);
+        if (!Number.isInteger(count) || count < 1 || count > 1_000_000) {
+          ctx.reply(`Usage: /${ROOT} grant <player> <item> <count> (count is a whole number from 1 to 1000000)`);
+          return;
+        }
+        if (!ctx.host.isOnline(player)) {
+          ctx.reply(`${player} is not online here; nothing was given.`);
+          return;
+        }
+        const ok = ctx.host.giveItem(player, item, count);
+        log.warn({ audit: 'grant', by: ctx.player, player, item, count, ok, t: ctx.t }, 'manual grant');
+        ctx.reply(ok ? `Gave ${count} x ${item} to ${player} (audited).` : `The server refused to give ${item} to ${player}.`);
+      },
+    },
+    {
+      name: 'clue',
+      usage: `/${ROOT} clue <id>`,
+      description: 'clues to the treasures you have not found',
+      permission: PLAY_PERMISSION,
+      minArgs: 1,
+      maxArgs: 1,
+      run(ctx) {
+        const hunt = huntOr(ctx);
+        if (!hunt) return;
+        const rules = ctx.hunts.get(hunt)!.rules;
+        ask(ctx, services, { q: 'leaderboard', hunt, n: 1, player: ctx.player }, (d) => {
+          const found = new Set(((d.you as { treasures?: string[] } | undefined)?.treasures) ?? []);
+          let open = rules.treasures.filter((t) => !found.has(t.id));
+          if (rules.ordered) open = open.slice(0, 1);
+          if (!open.length) return [`You have found every treasure of ${rules.name}.`];
+          return [`Clues for ${rules.name}${rules.ordered ? ' (next treasure)' : ''}:`, ...open.map((t) => `  ${t.id}: ${t.clue ?? '(no clue for this one)'}`)];
+        });
+      },
+    },
+    {
+      name: 'leaderboard',
+      usage: `/${ROOT} leaderboard <id> [n]`,
+      description: 'top finders, and your own rank',
+      permission: PLAY_PERMISSION,
+      minArgs: 1,
+      maxArgs: 2,
+      run(ctx) {
+        const hunt = huntOr(ctx);
+        if (!hunt) return;
+        const n = ctx.args[1] === undefined ? 10 : Number(ctx.args[1]);
+        if (!Number.isInteger(n) || n < 1 || n > 100) {
+          ctx.reply(`Usage: /${ROOT} leaderboard <id> [n] (n from 1 to 100)`);
+          return;
+        }
+        ask(ctx, services, { q: 'leaderboard', hunt, n, player: ctx.player }, (d) => {
+          const top = (d.top as { rank: number; player: string; found: number; last: number }[]) ?? [];
+          const you = d.you as { rank: number; found: number } | undefined;
+          if (!top.length) return [`No finds in ${hunt} yet.`];
+          return [
+            `${hunt} leaderboard (${d.players} players, as of ${when(d.closedThrough as number)}):`,
+            ...top.map((r) => `  ${String(r.rank).padStart(3)}. ${r.player} - ${r.found} found, last at ${when(r.last)}`),
+            you ? `You are #${you.rank} with ${you.found} found.` : 'You have no finds yet.',
+          ];
+        });
+      },
+    },
+  ];
+}

@@ -18,11 +18,14 @@ export class LuaScript {
   }
 
   async run(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    // One array argument, not a spread: a window commit can pass 100 k+ arguments, past
+    // what a JS call's argument list holds.
+    const rest = [keys.length, ...keys, ...args];
     try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+      return await redis.call('EVALSHA', [this.sha, ...rest]);
     } catch (err) {
       if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
-      return await redis.eval(this.source, keys.length, ...keys, ...args);
+      return await redis.call('EVAL', [this.source, ...rest]);
     }
   }
 }

@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Query } from '../protocol/index.js';
 import type { HuntState } from './worker/hunt-fold.js';
+import { parseState, readHuntState } from './worker/hunt-store.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export interface LeaderboardRow {
@@ -24,14 +25,16 @@ export function leaderboard(state: HuntState): LeaderboardRow[] {
 }
 
 export async function answerQuery(redis: Redis, keys: RedisKeys, q: Query): Promise<Record<string, unknown>> {
-  const [stateJson, closed, windowMs, prizes, late] = await Promise.all([
-    redis.get(keys.state(q.hunt)),
+  // The leaderboard needs every player's finds (kept in buckets); status only the summary.
+  const [state, closed, windowMs, prizes, late] = await Promise.all([
+    q.q === 'leaderboard'
+      ? readHuntState(redis, keys, q.hunt)
+      : redis.get(keys.state(q.hunt)).then((raw) => (raw === null ? undefined : parseState(q.hunt, raw).state)),
     redis.get(keys.closed(q.hunt)),
     redis.get(keys.window(q.hunt)),
     redis.hlen(keys.prizes(q.hunt)),
     redis.scard(keys.late(q.hunt)),
   ]);
-  const state = stateJson ? (JSON.parse(stateJson) as HuntState) : undefined;
   if (q.q === 'leaderboard') {
     const rows = state ? leaderboard(state) : [];
     const n = q.n ?? 10;

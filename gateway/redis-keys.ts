@@ -27,14 +27,16 @@ export class RedisKeys {
   // --- worker: hunts ---
   /** SET of hunt ids with events */
   hunts() { return `${this.prefix}:hunts`; }
-  /** ZSET of pending (not yet folded) events of a hunt, scored by event time */
+  /** ZSET of pending (not yet folded) events of a hunt, scored by event time; members: single events, or one chunk per record and window (worker/pending-events.ts) */
   pending(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:pending`; }
   /** STRING window length in ms (from the first rules seen) */
   window(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:window`; }
   /** STRING end (exclusive) of the last closed window: every event with t < it has been folded */
   closed(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:closed`; }
-  /** STRING JSON HuntState after the last closed window */
+  /** STRING JSON HuntState after the last closed window, without its players (see players) */
   state(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:state`; }
+  /** HASH bucket (FNV-1a of the player id mod 65536, base 36) -> JSON finds of the bucket's players (worker/hunt-store.ts) */
+  players(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:players`; }
   /** HASH reason -> JSON prize; each field is set once */
   prizes(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:prizes`; }
   /** SET of events that arrived after their window closed */

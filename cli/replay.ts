@@ -14,7 +14,7 @@ import { windowMs, type HuntRules } from '../protocol/index.js';
 import { logger } from '../protocol/log.js';
 import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import { ReplayHost } from '../plugin/hosts/replay-host.js';
-import { readTrace, summarizeTrace, type TraceSummary } from '../plugin/hosts/trace.js';
+import { readTraceChunks, summarizeTrace, type TraceSummary } from '../plugin/hosts/trace.js';
 
 const log = logger('replay');
 
@@ -128,24 +128,33 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     let nextFlush = summary.firstT + flushMs;
     let lines = 0;
     let samples = 0;
-    for await (const line of readTrace(opts.traceFile)) {
-      while (line.t > barrier + opts.graceMs) {
-        await closeBarrier(barrier);
-        barrier = nextEndAfter(barrier);
+    // The host and plugin of the previous line: consecutive lines are mostly one server's.
+    let server = '';
+    let host: ReplayHost | undefined;
+    let plugin: CairnPlugin | undefined;
+    for await (const chunk of readTraceChunks(opts.traceFile)) {
+      for (const line of chunk) {
+        while (line.t > barrier + opts.graceMs) {
+          await closeBarrier(barrier);
+          barrier = nextEndAfter(barrier);
+        }
+        if (line.t > nextFlush) {
+          // One flush per crossed interval boundary, on trace time (idle gaps cost nothing);
+          // strictly after it, so every sample with t <= the watermark is in.
+          for (const h of allHosts) h.setTime(nextFlush);
+          for (const p of allPlugins) p.flush();
+          nextFlush = (Math.floor(line.t / flushMs) + 1) * flushMs;
+        }
+        if (line.server !== server) {
+          server = line.server;
+          host = hosts.get(server)!;
+          plugin = plugins.get(server)!;
+        }
+        plugin!.accept(host!.apply(line));
+        lines++;
+        if (line.type === 'move') samples++;
+        if ((lines & 1023) === 0) await Promise.all(allPlugins.map((p) => p.waitForCapacity()));
       }
-      if (line.t > nextFlush) {
-        // One flush per crossed interval boundary, on trace time (idle gaps cost nothing);
-        // strictly after it, so every sample with t <= the watermark is in.
-        for (const h of allHosts) h.setTime(nextFlush);
-        for (const p of allPlugins) p.flush();
-        nextFlush = (Math.floor(line.t / flushMs) + 1) * flushMs;
-      }
-      const host = hosts.get(line.server)!;
-      const plugin = plugins.get(line.server)!;
-      plugin.accept(host.apply(line));
-      lines++;
-      if (line.type === 'move') samples++;
-      if ((lines & 1023) === 0) await Promise.all(allPlugins.map((p) => p.waitForCapacity()));
     }
     // Close every window up to and including the one holding the trace's last moment.
     const lastEnd = Math.max(...hunts.map((h) => (Math.floor(summary.lastT / h.len) + 1) * h.len));

@@ -10,6 +10,12 @@
  * Cost: a sample is O(1) and allocates nothing once its player is known (the state record
  * is reused and the dirty list only grows to the number of players); a flush is
  * O(dirty players) and allocates one DeltaEvent per player it emits.
+ *
+ * A flush can be split (issue 3: a flush must never hold the game's event loop for long):
+ * `beginFlush()` takes the dirty list as it is, `flushSome(n)` emits up to n of those players
+ * at a time, and players moving in between are handled exactly: one still waiting in the
+ * taken list is emitted with its latest state when its turn comes; one already emitted goes
+ * to the next flush. `abortFlush()` hands the players not yet emitted back (backpressure).
  */
 import type { DeltaEvent, WireEvent } from '../protocol/index.js';
 
@@ -51,7 +57,10 @@ export class Coalescer {
   readonly quantum: number;
   readonly minChange: number;
   private readonly players = new Map<string, PlayerState>();
-  private readonly dirtyList: PlayerState[] = [];
+  private dirtyList: PlayerState[] = [];
+  /** players taken by beginFlush() and not emitted yet, from `takenPos` on */
+  private taken: PlayerState[] = [];
+  private takenPos = 0;
   /** 1/quantum when that is an integer (0.05 -> 20): exact division gives clean decimals on the wire */
   private readonly inv: number;
   private readonly minQ: number;
@@ -77,7 +86,12 @@ export class Coalescer {
 
   /** Number of players a flush would look at (an upper bound on the deltas it emits). */
   get dirtyCount(): number {
-    return this.dirtyList.length;
+    return this.dirtyList.length + this.taken.length - this.takenPos;
+  }
+
+  /** Players taken by beginFlush() that flushSome() has not emitted yet. */
+  get flushRemaining(): number {
+    return this.taken.length - this.takenPos;
   }
 
   /**
@@ -154,8 +168,40 @@ export class Coalescer {
   flush(): DeltaEvent[];
   flush<T extends WireEvent>(out: Array<T | DeltaEvent>): Array<T | DeltaEvent>;
   flush(out: DeltaEvent[] = []): DeltaEvent[] {
+    this.beginFlush();
+    this.flushSome(Infinity, out);
+    return out;
+  }
+
+  /**
+   * Takes the dirty players as they are now for flushSome(). Players still taken from an
+   * earlier flush stay first in line.
+   */
+  beginFlush(): void {
     const list = this.dirtyList;
-    for (let k = 0; k < list.length; k++) {
+    if (list.length === 0) return;
+    if (this.takenPos === this.taken.length) {
+      // Swap the two lists: no allocation per flush.
+      const spare = this.taken;
+      spare.length = 0;
+      this.takenPos = 0;
+      this.taken = list;
+      this.dirtyList = spare;
+      return;
+    }
+    for (let k = 0; k < list.length; k++) this.taken.push(list[k]!);
+    list.length = 0;
+  }
+
+  /**
+   * Emits the deltas of up to `maxPlayers` taken players (each with its state as it is now),
+   * appended to `out`; returns the number of deltas emitted.
+   */
+  flushSome<T extends WireEvent>(maxPlayers: number, out: Array<T | DeltaEvent>): number {
+    const list = this.taken;
+    const end = Math.min(list.length, this.takenPos + maxPlayers);
+    let emitted = 0;
+    for (let k = this.takenPos; k < end; k++) {
       const s = list[k]!;
       s.queued = false;
       const mask = s.dirty;
@@ -179,9 +225,22 @@ export class Coalescer {
         s.sz = s.qz;
       }
       out.push(d);
+      emitted++;
     }
+    this.takenPos = end;
+    if (end === list.length) {
+      list.length = 0;
+      this.takenPos = 0;
+    }
+    return emitted;
+  }
+
+  /** Hands the taken players not emitted yet back to the dirty list (they keep their state). */
+  abortFlush(): void {
+    const list = this.taken;
+    for (let k = this.takenPos; k < list.length; k++) this.dirtyList.push(list[k]!);
     list.length = 0;
-    return out;
+    this.takenPos = 0;
   }
 
   /** Value in blocks on the quantum grid, as it goes on the wire. */

@@ -46,6 +46,12 @@ export interface PluginStats {
   outboxBatches: number;
   /** discrete events formed but not acked yet */
   discretePending: number;
+  /** discrete events written to the spill file (outbox over its bound) */
+  spilledEvents: number;
+  /** discrete events in the spill file not sent yet */
+  spillPending: number;
+  /** size of the spill file in bytes */
+  spillBytes: number;
 }
 
 export function emptyStats(): PluginStats {
@@ -68,6 +74,9 @@ export function emptyStats(): PluginStats {
     outboxBytes: 0,
     outboxBatches: 0,
     discretePending: 0,
+    spilledEvents: 0,
+    spillPending: 0,
+    spillBytes: 0,
   };
 }
 
@@ -85,7 +94,8 @@ type CounterKey =
   | 'prizesGranted'
   | 'deniedCommands'
   | 'suspects'
-  | 'deltasMerged';
+  | 'deltasMerged'
+  | 'spilledEvents';
 
 const COUNTERS: Record<CounterKey, [name: string, help: string]> = {
   samples: ['cairn_plugin_samples_total', 'Raw samples the host fed into the plugin.'],
@@ -102,6 +112,7 @@ const COUNTERS: Record<CounterKey, [name: string, help: string]> = {
   deniedCommands: ['cairn_plugin_denied_commands_total', 'Commands refused for lack of permission.'],
   suspects: ['cairn_plugin_suspect_entries_total', "Treasure entries that broke the hunt's maxSpeed."],
   deltasMerged: ['cairn_plugin_deltas_merged_total', 'Deltas merged away in the outbox under backpressure.'],
+  spilledEvents: ['cairn_plugin_spilled_events_total', 'Discrete events written to the spill file because the outbox was over its bound.'],
 };
 
 function reuse<T>(registry: Registry, name: string, make: () => T): T {
@@ -114,6 +125,8 @@ export class PluginMetrics {
   private readonly heldGauge: Gauge<'server'>;
   private readonly outboxBytes: Gauge<'server'>;
   private readonly outboxBatches: Gauge<'server'>;
+  private readonly spillBytes: Gauge<'server'>;
+  private readonly spillEvents: Gauge<'server'>;
   private readonly flushSeconds: Histogram<'server'>;
   private readonly prizesHeld: Counter<'server'>;
 
@@ -131,13 +144,15 @@ export class PluginMetrics {
     this.heldGauge = reuse(registry, 'cairn_plugin_prizes_pending', () => new Gauge({ name: 'cairn_plugin_prizes_pending', help: 'Prizes held in the ledger now, waiting for their player.', labelNames: ['server'], registers }));
     this.outboxBytes = reuse(registry, 'cairn_plugin_outbox_bytes', () => new Gauge({ name: 'cairn_plugin_outbox_bytes', help: 'Encoded bytes of unacked batches.', labelNames: ['server'], registers }));
     this.outboxBatches = reuse(registry, 'cairn_plugin_outbox_batches', () => new Gauge({ name: 'cairn_plugin_outbox_batches', help: 'Unacked batches.', labelNames: ['server'], registers }));
+    this.spillBytes = reuse(registry, 'cairn_plugin_spill_bytes', () => new Gauge({ name: 'cairn_plugin_spill_bytes', help: 'Size of the spill file.', labelNames: ['server'], registers }));
+    this.spillEvents = reuse(registry, 'cairn_plugin_spill_events', () => new Gauge({ name: 'cairn_plugin_spill_events', help: 'Discrete events in the spill file not sent yet.', labelNames: ['server'], registers }));
     this.flushSeconds = reuse(
       registry,
       'cairn_plugin_flush_duration_seconds',
       () =>
         new Histogram({
           name: 'cairn_plugin_flush_duration_seconds',
-          help: 'Time one flush (coalescer, batch formation, send) held the event loop.',
+          help: 'Time one flush, or one slice of a split flush (coalescer, batch formation, send), held the event loop.',
           labelNames: ['server'],
           buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
           registers,
@@ -163,5 +178,7 @@ export class PluginMetrics {
     this.heldGauge.set({ server: this.server }, s.prizesHeld);
     this.outboxBytes.set({ server: this.server }, s.outboxBytes);
     this.outboxBatches.set({ server: this.server }, s.outboxBatches);
+    this.spillBytes.set({ server: this.server }, s.spillBytes);
+    this.spillEvents.set({ server: this.server }, s.spillPending);
   }
 }

@@ -10,12 +10,13 @@
  * Backpressure: the outbox is bounded in encoded bytes. Crossing the bound merges the deltas
  * of never-sent batches (only the latest state per player is kept) and reports `full`, so
  * the plugin leaves new deltas coalescing in the coalescer; discrete events are never
- * dropped, so a long outage can still grow the outbox past its bound (spill to a file,
- * issue 3, is not done yet).
+ * dropped: when the outbox is still over its bound, the plugin writes them to the spill file
+ * instead (plugin/spill.ts) and forms batches from it as acks make room.
  */
-import { encode, isDiscrete, Op, type DeltaEvent, type WireEvent } from '../protocol/index.js';
+import { decodePluginMessage, isDiscrete, type Batch, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../protocol/index.js';
 import { MAX_BATCH_EVENTS, MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { logger } from '../protocol/log.js';
+import { encodeBatch as encodeBatchFrame } from './batch-encoder.js';
 
 const log = logger('plugin');
 
@@ -113,6 +114,20 @@ export class Outbox {
     let n = 0;
     for (const b of this.batches) n += b.discrete;
     return n;
+  }
+
+  /**
+   * The discrete events of every unacked batch, in order, each batch's with its watermark
+   * (for the spill file at stop). A batch already sent keeps only its frame: decoded here.
+   */
+  unackedDiscrete(): Array<{ wm: number; ev: DiscreteEvent[] }> {
+    const out: Array<{ wm: number; ev: DiscreteEvent[] }> = [];
+    for (const b of this.batches) {
+      if (b.discrete === 0) continue;
+      const events = b.events ?? (decodePluginMessage(b.frame, Infinity) as Batch).ev;
+      out.push({ wm: b.wm, ev: events.filter(isDiscrete) });
+    }
+    return out;
   }
 
   /**
@@ -304,5 +319,5 @@ export class Outbox {
 }
 
 function encodeBatch(seq: number, wm: number, ev: WireEvent[]): Buffer {
-  return encode({ op: Op.Batch, seq, wm, ev });
+  return encodeBatchFrame(seq, wm, ev);
 }

@@ -24,6 +24,8 @@ import { HuntCommands, type EventDraft } from './commands.js';
 import { bumpEpoch } from './epoch.js';
 import type { Host, Sample } from './host.js';
 import { HuntCatalog } from './hunt-catalog.js';
+import { loadHuntsDir } from './hunts-folder.js';
+import { huntSubcommands, type CommandServices, type SuspectRecord } from './hunt-subcommands.js';
 import { Link, type LinkOptions } from './link.js';
 import { emptyStats, PluginMetrics, type PluginStats } from './metrics.js';
 import { Outbox } from './outbox.js';
@@ -45,6 +47,8 @@ export type LinkTuning = Pick<LinkOptions, 'backoffBaseMs' | 'backoffCapMs' | 'w
 export interface PluginOptions {
   host: Host;
   hunts: HuntRules[];
+  /** Folder `hunt reload` re-reads (*.json, one hunt each); without it, reload is refused. */
+  huntsDir?: string;
   /** Folder for the epoch, the prize ledger and the spill file; one per server. Created when missing. */
   dataDir: string;
   /** e.g. ws://127.0.0.1:7070 */
@@ -105,6 +109,8 @@ const PRIZE_QUEUE_STOP_MS = 10_000;
 const MAX_WIRE_STRING = 256;
 /** 128 deltas take ~0.06 ms to emit, encode and send (bench/plugin-hot-path): slices stay far under issue 3's 1 ms pause goal even with GC and a busy machine. */
 const DEFAULT_FLUSH_SLICE_EVENTS = 128;
+/** `hunt suspects` lists at most this many recent suspect entries per server. */
+const SUSPECT_LOG_SIZE = 1000;
 
 export class CairnPlugin extends EventEmitter {
   readonly serverId: string;
@@ -130,6 +136,8 @@ export class CairnPlugin extends EventEmitter {
   private signals: { remove(): void } | undefined;
   private stopped = false;
   private warnedLate = false;
+  /** the latest suspect entries on this server, for `hunt suspects` */
+  private readonly suspectLog: SuspectRecord[] = [];
 
   /** Bumps the epoch, opens the ledger, connects, and resolves once the gateway welcomed the link. */
   static async start(opts: PluginOptions): Promise<CairnPlugin> {
@@ -222,11 +230,42 @@ export class CairnPlugin extends EventEmitter {
       emit: (ev) => this.queueEvent(ev),
       onDenied: () => this.s.deniedCommands++,
     });
+    for (const sub of huntSubcommands(this.commandServices(opts.huntsDir))) this.commands.register(sub);
     this.link.on('prize', (p: Prize) => this.serial(() => this.onPrize(p)));
     this.link.on('window-closed', (w: WindowClosed) => this.serial(() => this.onWindowClosed(w)));
     this.link.on('error', (err: CairnError) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
+  }
+
+  /** What the issue-6 subcommands need from this plugin. */
+  private commandServices(huntsDir: string | undefined): CommandServices {
+    return {
+      query: (q) => this.link.query(q),
+      reload: (t) => {
+        if (!huntsDir) return { ok: false, errors: ['this server was started without a hunts folder to reload from'] };
+        const res = loadHuntsDir(huntsDir);
+        if (!res.ok) return res;
+        const changed = this.catalog.replace(res.hunts);
+        this.triggers.setIndex(new TreasureIndex(res.hunts));
+        for (const id of changed) {
+          const h = this.catalog.get(id);
+          if (h) this.queueEvent({ k: 'rules', t, hunt: id, rules: h.rules, hash: h.hash, reload: 1 });
+        }
+        log.info({ server: this.serverId, hunts: this.catalog.ids(), changed }, 'hunts reloaded');
+        return { ok: true, hunts: this.catalog.ids(), changed };
+      },
+      heldPrizes: (player) =>
+        this.ledger
+          .records()
+          .filter((r) => r.status === 'held' && (player === undefined || r.player === player))
+          .map(({ player: p, hunt, reason, item, count }) => ({ player: p, hunt, reason, item, count })),
+      suspects: (hunt) => this.suspectLog.filter((s) => s.hunt === hunt),
+      linkStatus: () => {
+        const st = this.stats();
+        return { connected: this.link.connected, outboxBatches: st.outboxBatches, batchesSent: st.batchesSent, eventsSent: st.eventsSent, deltasSent: st.deltasSent, samples: st.samples };
+      },
+    };
   }
 
   /** Feeds one raw sample in. O(1); never throws: a bad sample is logged and counted. */
@@ -295,6 +334,8 @@ export class CairnPlugin extends EventEmitter {
       if (suspect) {
         ev.sus = 1;
         this.s.suspects++;
+        this.suspectLog.push({ player, hunt: treasure.hunt, treasure: treasure.id, t });
+        if (this.suspectLog.length > SUSPECT_LOG_SIZE) this.suspectLog.shift();
       }
       this.shipper.queue(ev);
     }

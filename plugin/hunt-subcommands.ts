@@ -31,8 +31,8 @@ export interface SuspectRecord {
 /** What the subcommands need from the running plugin. */
 export interface CommandServices {
   query(q: { q: QueryKind; hunt: string; n?: number; player?: string }): Promise<Record<string, unknown>>;
-  /** re-reads the hunts folder; on failure the old rules stay and `errors` says why */
-  reload(): { ok: true; hunts: string[]; changed: string[] } | { ok: false; errors: string[] };
+  /** re-reads the hunts folder at command time `t`; on failure the old rules stay and `errors` says why */
+  reload(t: number): { ok: true; hunts: string[]; changed: string[] } | { ok: false; errors: string[] };
   heldPrizes(player?: string): HeldPrize[];
   suspects(hunt: string): SuspectRecord[];
   linkStatus(): { connected: boolean; outboxBatches: number; batchesSent: number; eventsSent: number; deltasSent: number; samples: number };
@@ -100,7 +100,7 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
       minArgs: 0,
       maxArgs: 0,
       run(ctx) {
-        const res = services.reload();
+        const res = services.reload(ctx.t);
         if (!res.ok) {
           ctx.reply(`Reload refused; the old rules stay in force. ${res.errors.length} problem${res.errors.length === 1 ? '' : 's'}:`);
           for (const e of res.errors.slice(0, 10)) ctx.reply(`  ${e}`);

@@ -27,6 +27,8 @@ import {
   type Hello,
   type Prize,
   type PrizeAck,
+  type Query,
+  type Reply,
   type WindowClosed,
 } from '../protocol/index.js';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
@@ -85,6 +87,8 @@ export class Link extends EventEmitter {
   private pingTimer: NodeJS.Timeout | undefined;
   private lastError: { code: ErrorCode | string; message: string } | undefined;
   private firstWelcomeSettled = false;
+  private queryId = 0;
+  private readonly queries = new Map<number, { resolve(r: Reply): void; reject(err: Error): void }>();
   private readonly firstWelcomePromise: Promise<void>;
   private resolveFirst!: () => void;
   private rejectFirst!: (err: Error) => void;
@@ -148,9 +152,44 @@ export class Link extends EventEmitter {
     return true;
   }
 
+  /**
+   * Asks the gateway a question answered from the worker's state (`hunt status`,
+   * `hunt leaderboard`). Rejects when the link is down or no reply comes in `timeoutMs`;
+   * a query is never queued: a player waiting on chat wants an answer now or an apology.
+   */
+  query(q: Omit<Query, 'op' | 'id'>, timeoutMs = 5000): Promise<Record<string, unknown>> {
+    const ws = this.ws;
+    if (!ws || !this.welcomed || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('not connected to the gateway'));
+    const id = ++this.queryId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.queries.delete(id);
+        reject(new Error(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.queries.set(id, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          if (r.ok) resolve(r.data ?? {});
+          else reject(new Error(r.error ?? 'query refused'));
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      ws.send(encode({ op: Op.Query, id, ...q } satisfies Query), { binary: true });
+    });
+  }
+
+  private failQueries(why: string): void {
+    for (const q of this.queries.values()) q.reject(new Error(why));
+    this.queries.clear();
+  }
+
   /** Closes the connection and stops reconnecting. */
   async close(): Promise<void> {
     this.closing = true;
+    this.failQueries('link closed');
     this.clearTimers();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -235,6 +274,10 @@ export class Link extends EventEmitter {
         if (!this.welcomed) return;
         this.emit('window-closed', msg satisfies WindowClosed);
         return;
+      case Op.Reply:
+        this.queries.get(msg.id)?.resolve(msg);
+        this.queries.delete(msg.id);
+        return;
       case Op.Error:
         this.lastError = { code: msg.code, message: msg.message };
         log.error({ code: msg.code, message: msg.message }, 'gateway reported an error');
@@ -259,6 +302,7 @@ export class Link extends EventEmitter {
 
   private onClose(ws: WebSocket, code: number, reason: string): void {
     if (ws !== this.ws) return;
+    this.failQueries('connection to the gateway lost');
     this.clearTimers();
     this.welcomed = false;
     this.ws = undefined;

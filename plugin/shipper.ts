@@ -107,7 +107,7 @@ export class Shipper {
   }
 
   /**
-   * Starts a split flush with the host's time as its watermark and runs its first slice now;
+   * Starts a split flush with the host's time - 1 ms as its watermark and runs its first slice now;
    * the rest follow on later turns. While one is under way, another is run when it completes.
    */
   flushSliced(): void {
@@ -116,9 +116,12 @@ export class Shipper {
       this.again = true;
       return;
     }
-    const wm = this.o.clock();
-    if (wm === undefined) return;
-    this.job = { wm, force: false };
+    const now = this.o.clock();
+    if (now === undefined) return;
+    // On a live clock more samples can still come stamped with this very millisecond; only
+    // the earlier ones are complete. (An explicit flush() claims `now`: its caller, such as
+    // the replay, controls time and has fed everything up to it.)
+    this.job = { wm: now - 1, force: false };
     this.continueJob();
   }
 

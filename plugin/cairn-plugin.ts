@@ -29,7 +29,7 @@ import { huntSubcommands, type CommandServices, type SuspectRecord } from './hun
 import { Link, type LinkOptions } from './link.js';
 import { emptyStats, PluginMetrics, type PluginStats } from './metrics.js';
 import { Outbox } from './outbox.js';
-import { PrizeLedger, type PrizeOutcome } from './prize-ledger.js';
+import { PrizeLedger, type LedgerIo, type PrizeOutcome } from './prize-ledger.js';
 import { Shipper } from './shipper.js';
 import { leaveInSpill, stopOnSignals, type StopReport } from './shutdown.js';
 import { Spill } from './spill.js';
@@ -84,7 +84,12 @@ export interface PluginOptions {
   /** Position quantization. @default { quantum: 0.05, minChange: 0.05 } */
   coalescer?: CoalescerOptions;
   link?: LinkTuning;
+  /** How the prize ledger writes and fsyncs: for tests (count, stall or fail appends) and benchmarks. @default nodeLedgerIo */
+  ledgerIo?: LedgerIo;
 }
+
+/** A message for the prize path, queued until its group commit. */
+type PrizeWork = { k: 'prize'; p: Prize } | { k: 'window-closed'; w: WindowClosed } | { k: 'join'; player: string };
 
 export interface WindowClosedInfo {
   hunt: string;
@@ -105,6 +110,12 @@ export interface PrizeView {
 const ID_RE = new RegExp(ID_PATTERN);
 /** How long stop() waits for a prize append in progress (an fsync on a slow disk). */
 const PRIZE_QUEUE_STOP_MS = 10_000;
+/**
+ * Most prize messages (prizes, window-closed, joins with held prizes) in one group commit.
+ * The gateway pushes up to 100 entries per read (gateway/delivery.ts); the cap bounds one
+ * append (~200 bytes a record) and one PrizeAck frame (~25 bytes an id, MAX_FRAME_BYTES 1 MiB).
+ */
+export const MAX_PRIZE_GROUP = 1024;
 /** Strings on the wire are 1-256 characters (protocol/codec.ts); a longer one would get the whole batch refused. */
 const MAX_WIRE_STRING = 256;
 /** 128 deltas take ~0.06 ms to emit, encode and send (bench/plugin-hot-path): slices stay far under issue 3's 1 ms pause goal even with GC and a busy machine. */
@@ -130,7 +141,11 @@ export class CairnPlugin extends EventEmitter {
   private readonly entries: Entry[] = [];
   private n = 0;
   private readonly windows = new WindowTracker();
+  /** prize messages not yet in a group, in arrival order */
+  private readonly prizeQueue: PrizeWork[] = [];
+  /** the running drain of prizeQueue (resolved when idle); it never rejects */
   private prizeWork: Promise<void> = Promise.resolve();
+  private prizeDraining = false;
   private timer: NodeJS.Timeout | undefined;
   private stopping: Promise<StopReport> | undefined;
   private signals: { remove(): void } | undefined;
@@ -165,7 +180,7 @@ export class CairnPlugin extends EventEmitter {
     }
     await mkdir(opts.dataDir, { recursive: true });
     const epoch = await bumpEpoch(opts.dataDir);
-    const ledger = await PrizeLedger.open({ dataDir: opts.dataDir, host: opts.host });
+    const ledger = await PrizeLedger.open({ dataDir: opts.dataDir, host: opts.host, io: opts.ledgerIo });
     const spill = Spill.open(opts.dataDir);
     const link = new Link({ url: opts.gatewayUrl, serverId, epoch, token: opts.token, outbox, ...opts.link });
     const plugin = new CairnPlugin(opts, serverId, epoch, { outbox, catalog, coalescer, ledger, link, spill }, { heartbeatMs, sliceEvents });
@@ -231,8 +246,8 @@ export class CairnPlugin extends EventEmitter {
       onDenied: () => this.s.deniedCommands++,
     });
     for (const sub of huntSubcommands(this.commandServices(opts.huntsDir))) this.commands.register(sub);
-    this.link.on('prize', (p: Prize) => this.serial(() => this.onPrize(p)));
-    this.link.on('window-closed', (w: WindowClosed) => this.serial(() => this.onWindowClosed(w)));
+    this.link.on('prize', (p: Prize) => this.queuePrizeWork({ k: 'prize', p }));
+    this.link.on('window-closed', (w: WindowClosed) => this.queuePrizeWork({ k: 'window-closed', w }));
     this.link.on('error', (err: CairnError) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
@@ -310,7 +325,9 @@ export class CairnPlugin extends EventEmitter {
     this.triggers.join(player);
     const i = this.coalescer.join(player, t);
     this.queueEvent({ k: 'join', t, p: player, i });
-    if (this.ledger.hasHeld(player)) this.serial(() => this.grantHeld(player));
+    // A held record is in the ledger's memory from the moment it is decided, so a join during
+    // the fsync of the group that holds it is seen here too.
+    if (this.ledger.hasHeld(player)) this.queuePrizeWork({ k: 'join', player });
   }
 
   private move(player: string, t: number, region: unknown, at: unknown, sample: Sample): void {
@@ -457,31 +474,80 @@ export class CairnPlugin extends EventEmitter {
     this.shipper.queue(ev);
   }
 
-  /** Runs prize and window work one at a time, in arrival order (stream order per server). */
-  private serial(task: () => Promise<void>): void {
-    this.prizeWork = this.prizeWork.then(task).catch((err: unknown) => {
-      log.error({ err: (err as Error).message, server: this.serverId }, 'prize handling failed; the gateway will deliver it again');
-    });
+  /**
+   * Prize work runs in groups, one group at a time, in arrival order (stream order per
+   * server): everything queued when a group starts is in it, so what arrives during one
+   * group's fsync forms the next (group commit). The first group starts a microtask later,
+   * so every frame of one socket read (ws emits them synchronously) is in it.
+   */
+  private queuePrizeWork(work: PrizeWork): void {
+    this.prizeQueue.push(work);
+    if (this.prizeDraining) return;
+    this.prizeDraining = true;
+    this.prizeWork = this.drainPrizeWork();
   }
 
-  private async onPrize(p: Prize): Promise<void> {
-    const outcome: PrizeOutcome = await this.ledger.handlePrize(p, this.serverId);
-    if (outcome === 'held') this.metrics.prizeHeld();
-    // Only now is the prize durable in the ledger.
-    this.link.sendPrizeAck([p.id]);
-    log.debug({ hunt: p.hunt, reason: p.reason, player: p.player, outcome }, 'prize');
-    this.emit('prize', { ...p, outcome });
+  private async drainPrizeWork(): Promise<void> {
+    await Promise.resolve();
+    try {
+      while (this.prizeQueue.length > 0) {
+        const group = this.prizeQueue.splice(0, MAX_PRIZE_GROUP);
+        try {
+          await this.runPrizeGroup(group);
+        } catch (err) {
+          log.error({ err: (err as Error).message, server: this.serverId, messages: group.length }, 'prize handling failed; nothing of the group is acked, the gateway will deliver it again');
+        }
+      }
+    } finally {
+      this.prizeDraining = false;
+    }
   }
 
-  private async onWindowClosed(w: WindowClosed): Promise<void> {
-    this.windows.record(w.hunt, w.end);
-    this.link.sendPrizeAck([w.id]);
-    this.emit('window-closed', { hunt: w.hunt, start: w.start, end: w.end } satisfies WindowClosedInfo);
+  /**
+   * Decides every prize of the group (giving items to online players), records the group
+   * with one append and one fsync, then acks all of it in one PrizeAck and reports it in
+   * order. A window-closed is reported only here, after the commit, so every prize delivered
+   * before it (in this group or an earlier one) is durable by then; if the commit fails,
+   * nothing of the group is acked or reported.
+   */
+  private async runPrizeGroup(group: PrizeWork[]): Promise<void> {
+    const g = this.ledger.group();
+    const outcomes: Array<PrizeOutcome | number> = [];
+    for (const work of group) {
+      if (work.k === 'prize') outcomes.push(g.prize(work.p, this.serverId));
+      else if (work.k === 'join') outcomes.push(g.grantHeld(work.player));
+      else outcomes.push(0);
+    }
+    await g.commit();
+    // Only now is every prize of the group durable in the ledger.
+    const ids: string[] = [];
+    for (const work of group) if (work.k !== 'join') ids.push(work.k === 'prize' ? work.p.id : work.w.id);
+    if (ids.length > 0) this.link.sendPrizeAck(ids);
+    for (let i = 0; i < group.length; i++) {
+      const work = group[i]!;
+      const outcome = outcomes[i]!;
+      if (work.k === 'prize') {
+        const p = work.p;
+        if (outcome === 'held') this.metrics.prizeHeld();
+        log.debug({ hunt: p.hunt, reason: p.reason, player: p.player, outcome }, 'prize');
+        this.emitSafely('prize', { ...p, outcome });
+      } else if (work.k === 'window-closed') {
+        const w = work.w;
+        this.windows.record(w.hunt, w.end);
+        this.emitSafely('window-closed', { hunt: w.hunt, start: w.start, end: w.end } satisfies WindowClosedInfo);
+      } else if (typeof outcome === 'number' && outcome > 0) {
+        log.info({ player: work.player, granted: outcome }, 'granted held prizes on join');
+      }
+    }
   }
 
-  private async grantHeld(player: string): Promise<void> {
-    const n = await this.ledger.grantHeld(player);
-    if (n > 0) log.info({ player, granted: n }, 'granted held prizes on join');
+  /** A listener that throws must not keep the rest of a group from being reported. */
+  private emitSafely(event: 'prize' | 'window-closed', arg: unknown): void {
+    try {
+      this.emit(event, arg);
+    } catch (err) {
+      log.error({ err: (err as Error).message, event, server: this.serverId }, 'a listener threw');
+    }
   }
 
   /** The host's time, or undefined (logged) when it is not a finite number. */

@@ -2,9 +2,10 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Op, type Prize } from '../../protocol/index.js';
-import { LEDGER_FILE, PrizeLedger } from '../../plugin/prize-ledger.js';
+import { LEDGER_FILE } from '../../plugin/prize-ledger.js';
 import { until } from './support/fake-gateway.js';
 import { harness, type Harness } from './support/harness.js';
+import { gate, roundTrip, testIo } from './support/ledger-io.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -98,19 +99,16 @@ describe('prize ledger: exactly once', () => {
 
   it('acks a prize only after its ledger record is durable', async () => {
     h.host.online.add('p1');
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const append = (PrizeLedger.prototype as unknown as { append(r: unknown): Promise<void> }).append;
-    vi.spyOn(PrizeLedger.prototype as unknown as { append(r: unknown): Promise<void> }, 'append').mockImplementation(async function (this: PrizeLedger, rec: unknown) {
-      await gate;
-      return append.call(this, rec);
-    });
-    await h.start();
+    const io = testIo();
+    const sync = gate();
+    io.beforeSync = () => sync.wait();
+    const p = await h.start({ ledgerIo: io });
     h.gw.send(prize('1-0'));
-    await until(() => h.host.given.length === 1, 'the grant');
-    await new Promise((r) => setTimeout(r, 50));
+    await sync.reached;
+    expect(h.host.given).toHaveLength(1); // given, then recorded (the order the ledger documents)
+    await roundTrip(h, p);
     expect(h.gw.prizeAcks).toEqual([]);
-    release();
+    sync.open();
     await until(() => h.gw.prizeAcks.length === 1, 'the ack');
     expect(await ledgerLines()).toEqual([expect.objectContaining({ id: '1-0', status: 'granted' })]);
   });

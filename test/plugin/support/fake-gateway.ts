@@ -20,6 +20,8 @@ export class FakeGateway {
   readonly hellos: Hello[] = [];
   readonly batches: ReceivedBatch[] = [];
   readonly prizeAcks: string[] = [];
+  /** the ids of each PrizeAck message, one entry per message */
+  readonly prizeAckMessages: string[][] = [];
   /** ack every batch on receipt */
   autoAck = true;
   /** welcome every hello */
@@ -108,7 +110,10 @@ export class FakeGateway {
         }
         return;
       }
-      if (msg.op === Op.PrizeAck) this.prizeAcks.push(...msg.ids);
+      if (msg.op === Op.PrizeAck) {
+        this.prizeAcks.push(...msg.ids);
+        this.prizeAckMessages.push([...msg.ids]);
+      }
     });
   }
 

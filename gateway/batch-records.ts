@@ -1,25 +1,37 @@
 /**
- * A batch becomes Kinesis records: its events split, in order, into parts whose record
- * (data blob plus partition key) stays under a target size, each part an EventRecord
- * (gateway/record-format.ts) carrying the batch's idempotency key and watermark.
+ * A batch becomes user records ("parts"): its events grouped by partition bucket
+ * (gateway/partition-keys.ts), each group split, in order, into parts that fit one
+ * aggregated Kinesis record of the target size. Every part is an EventRecord
+ * (gateway/record-format.ts) carrying the batch's idempotency key (server, epoch, seq,
+ * part), the part count `np` over all the batch's parts, and the watermark; the worker
+ * counts parts to know when a batch is complete.
  *
- * Each event is msgpack-encoded once; a record is the encoded envelope with its `ev`
- * array header followed by the events' bytes. msgpack encodes an array element the same
- * wherever it sits, so the bytes equal `encodeRecord(record)` (pinned by a test) and a
- * batch is encoded once instead of once to measure and once more to send.
+ * The split is a pure function of the batch and the configuration (bucket count, record
+ * target): a batch written twice (a resend racing its first write, on any gateway
+ * instance configured alike) gives the same parts byte for byte, so the worker never
+ * completes a batch from parts of two different splits.
+ *
+ * Events are not encoded again: each event's bytes are taken from the batch frame they
+ * arrived in (the frame was scanned and validated before this runs), so sizes are exact
+ * and a part is the encoded envelope with its `ev` array header followed by its events'
+ * bytes. msgpack encodes an array element the same wherever it sits, so a part equals
+ * `encodeRecord(part)` (pinned by a test). Without a frame (tests, tools) each event is
+ * encoded once.
  */
 import { CloseCode, ErrorCode, ProtocolError, encode, type WireEvent } from '../protocol/index.js';
-import { KINESIS_MAX_PARTITION_KEY_CHARS, KINESIS_MAX_RECORD_BYTES, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
+import { KINESIS_MAX_RECORD_BYTES, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
+import { AggregateBuilder, KPL_FRAMING_BYTES } from './kpl-aggregation.js';
+import { eventSlices } from './frame-events.js';
+import { bucketer, PartitionScheme } from './partition-keys.js';
 import { RECORD_FORMAT_VERSION, recordKey, type EventRecord } from './record-format.js';
 
-/** One record ready for PutRecords. */
-export interface OutRecord {
+/** One user record (part of a batch), ready to be aggregated into a Kinesis record of its bucket. */
+export interface UserRecord {
   /** Idempotency key (server/epoch/seq/part), as recordKey() gives it. */
   key: string;
-  partitionKey: string;
+  bucket: number;
+  /** The EventRecord, msgpack-encoded. */
   data: Buffer;
-  /** data bytes + partition key bytes: what counts against Kinesis's per-record and per-call limits. */
-  size: number;
 }
 
 export interface BatchIdentity {
@@ -27,6 +39,14 @@ export interface BatchIdentity {
   epoch: number;
   seq: number;
   wm: number;
+}
+
+export interface PartOptions {
+  scheme: PartitionScheme;
+  /** Target size of an aggregated Kinesis record (data + partition key). @default 25 KiB */
+  targetBytes?: number;
+  /** The batch frame the events were decoded from: their bytes are taken from it. */
+  frame?: Buffer | undefined;
 }
 
 /** Smallest record target we accept: below it the envelope would dominate every record. */
@@ -38,6 +58,33 @@ export function checkRecordTarget(bytes: number): number {
     throw new RangeError(`recordTargetBytes=${bytes}: must be an integer from ${MIN_RECORD_TARGET_BYTES} to ${KINESIS_MAX_RECORD_BYTES} (Kinesis's record limit)`);
   }
   return bytes;
+}
+
+/**
+ * Largest user record data that still fits, alone, in an aggregated record of
+ * `targetBytes` (magic, tables, record framing, MD5 and the outer partition key counted
+ * for the longest key and hash key of the scheme).
+ */
+export function userRecordBudget(targetBytes: number, scheme: PartitionScheme): number {
+  let cached = budgets.get(scheme);
+  if (!cached) budgets.set(scheme, (cached = new Map()));
+  let budget = cached.get(targetBytes);
+  if (budget === undefined) cached.set(targetBytes, (budget = computeBudget(targetBytes, scheme)));
+  return budget;
+}
+
+const budgets = new WeakMap<PartitionScheme, Map<number, number>>();
+
+function computeBudget(targetBytes: number, scheme: PartitionScheme): number {
+  let pk = '';
+  let ehk = '';
+  scheme.keys.forEach((k, b) => {
+    if (k.length > pk.length) pk = k;
+    if (scheme.hashKeys[b]!.length > ehk.length) ehk = scheme.hashKeys[b]!;
+  });
+  const probe = new AggregateBuilder();
+  const overhead = probe.growth({ partitionKey: pk, explicitHashKey: ehk, data: Buffer.alloc(0) }) + 2 * 4; // varints sized for up to 1 MiB
+  return targetBytes - KPL_FRAMING_BYTES - overhead - Buffer.byteLength(pk);
 }
 
 function arrayHeader(n: number): Buffer {
@@ -57,54 +104,103 @@ function envelope(id: BatchIdentity, pt: number, np: number): Buffer {
 }
 
 /**
- * The partition key of a part. Kinesis hashes it (MD5) to pick a shard, so distinct
- * keys spread records evenly over shards; the worker does not rely on record order
- * (it reassembles batches by their idempotency key), so no two parts need to share one.
+ * The events' bytes, as one buffer and [start, end) offsets per event: the frame itself
+ * when it holds them, else the events encoded once each and laid end to end.
  */
-export function partitionKey(id: BatchIdentity, pt: number): string {
-  return `${id.server}/${id.epoch}/${id.seq}/${pt}`;
+function eventBytes(events: readonly WireEvent[], frame: Buffer | undefined): { buf: Buffer; at: number[] } {
+  const at = frame ? eventSlices(frame) : undefined;
+  if (frame && at && at.length === events.length * 2) return { buf: frame, at };
+  const encoded = events.map((ev) => encode(ev));
+  const offsets = new Array<number>(events.length * 2);
+  let pos = 0;
+  encoded.forEach((b, i) => {
+    offsets[2 * i] = pos;
+    offsets[2 * i + 1] = pos += b.length;
+  });
+  return { buf: Buffer.concat(encoded, pos), at: offsets };
+}
+
+interface Part {
+  bucket: number;
+  /** indexes of the part's events, in batch order */
+  idx: number[];
+  from: number;
+  to: number;
+  /** bytes of its events */
+  size: number;
 }
 
 /**
- * Splits a batch into records of at most `targetBytes` (data + partition key) each. An
- * empty batch (a heartbeat) is still one record: it carries the watermark. A single event
- * too big for its own record under the target gets a record of its own (up to Kinesis's
- * 1 MiB limit); beyond that the batch cannot be written at all and a ProtocolError says so.
+ * The user records of a batch. An empty batch (a heartbeat) is still one record, in the
+ * server's bucket: it carries the watermark. A single event too big for a part under the
+ * target gets a part of its own (up to Kinesis's 1 MiB record limit); beyond that the
+ * batch cannot be written at all and a ProtocolError says so.
  */
-export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], targetBytes = KINESIS_PUT_PAYLOAD_UNIT_BYTES): OutRecord[] {
-  const encoded = events.map((ev) => encode(ev));
-  // Worst-case overhead of a part: envelope with 5-byte pt/np, 5-byte array header, longest key.
-  const worstPt = 0xffffffff;
-  const overhead = envelope(id, worstPt, worstPt).length + 5 + Buffer.byteLength(partitionKey(id, worstPt));
-  const slices: [number, number][] = [];
-  let start = 0;
-  let bytes = 0;
-  for (let i = 0; i < encoded.length; i++) {
-    const n = encoded[i]!.length;
-    if (i > start && overhead + bytes + n > targetBytes) {
-      slices.push([start, i]);
-      start = i;
-      bytes = 0;
-    }
-    bytes += n;
-  }
-  slices.push([start, encoded.length]);
+export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], opts: PartOptions): UserRecord[] {
+  const { scheme } = opts;
+  const targetBytes = opts.targetBytes ?? KINESIS_PUT_PAYLOAD_UNIT_BYTES;
+  const { buf, at } = eventBytes(events, opts.frame);
 
-  const np = slices.length;
-  return slices.map(([from, to], pt) => {
-    const pk = partitionKey(id, pt);
-    if (pk.length > KINESIS_MAX_PARTITION_KEY_CHARS) {
-      throw new ProtocolError(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, `partition key of ${pk.length} characters exceeds Kinesis's ${KINESIS_MAX_PARTITION_KEY_CHARS}`);
+  // Group event indexes by bucket, buckets in order of first appearance.
+  const groups: (number[] | undefined)[] = new Array(scheme.buckets);
+  const order: number[] = [];
+  const bucketOfEvent = bucketer(id.server, scheme);
+  for (let i = 0; i < events.length; i++) {
+    const b = bucketOfEvent(events[i]!);
+    const g = groups[b];
+    if (g) g.push(i);
+    else {
+      groups[b] = [i];
+      order.push(b);
     }
-    const data = Buffer.concat([envelope(id, pt, np), arrayHeader(to - from), ...encoded.slice(from, to)]);
-    const size = data.length + Buffer.byteLength(pk);
-    if (size > KINESIS_MAX_RECORD_BYTES) {
+  }
+  if (order.length === 0) {
+    const b = scheme.ofServer(id.server);
+    groups[b] = [];
+    order.push(b);
+  }
+
+  // Worst-case part framing: envelope with 5-byte pt/np and a 5-byte array header.
+  const worst = 0xffffffff;
+  const framing = envelope(id, worst, worst).length + 5;
+  const budget = userRecordBudget(targetBytes, scheme) - framing;
+  const maxData = userRecordBudget(KINESIS_MAX_RECORD_BYTES, scheme) - framing;
+  const parts: Part[] = [];
+  for (const bucket of order) {
+    const idx = groups[bucket]!;
+    let start = 0;
+    let size = 0;
+    for (let j = 0; j < idx.length; j++) {
+      const k = idx[j]!;
+      const n = at[2 * k + 1]! - at[2 * k]!;
+      if (j > start && size + n > budget) {
+        parts.push({ bucket, idx, from: start, to: j, size });
+        start = j;
+        size = 0;
+      }
+      size += n;
+    }
+    parts.push({ bucket, idx, from: start, to: idx.length, size });
+  }
+
+  const np = parts.length;
+  return parts.map(({ bucket, idx, from, to, size }, pt) => {
+    if (size > maxData) {
       throw new ProtocolError(
         ErrorCode.FrameTooLarge,
         CloseCode.FrameTooLarge,
-        `batch ${id.seq}: event ${from} alone makes a record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte record limit`,
+        `batch ${id.seq}: event ${idx[from]} alone makes a record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte record limit`,
       );
     }
-    return { key: recordKey({ s: id.server, e: id.epoch, q: id.seq, pt }), partitionKey: pk, data, size };
+    const head = envelope(id, pt, np);
+    const arr = arrayHeader(to - from);
+    const data = Buffer.allocUnsafe(head.length + arr.length + size);
+    let pos = head.copy(data, 0);
+    pos += arr.copy(data, pos);
+    for (let j = from; j < to; j++) {
+      const k = idx[j]!;
+      pos += buf.copy(data, pos, at[2 * k]!, at[2 * k + 1]!);
+    }
+    return { key: recordKey({ s: id.server, e: id.epoch, q: id.seq, pt }), bucket, data };
   });
 }

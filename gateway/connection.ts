@@ -4,7 +4,9 @@
  *   hello        the first message must be a valid Hello; version, token and epoch checked
  *   registering  the Redis hello script runs; reading is paused, early frames are kept
  *   ready        batches: written to Kinesis as they arrive (pipelined), but made
- *                durable in Redis and acked strictly in seq order; prize acks
+ *                durable in Redis and acked strictly in arrival order; batches whose
+ *                writes finish while a durable write is in flight share the next one
+ *                (one Redis call for several batches under load); prize acks
  *   closed       nothing more is read or sent
  *
  * Anything wrong with what the peer sent closes this connection only, after an Error
@@ -27,6 +29,7 @@ import {
   type Hello,
   type PluginMessage,
   type Prize,
+  type Query,
   type WindowClosed,
 } from '../protocol/index.js';
 import { logger } from '../protocol/log.js';
@@ -45,13 +48,14 @@ export interface ConnectionContext {
   durable: DurableSeqs;
   writer: KinesisWriter;
   metrics: GatewayMetrics;
-  recordTargetBytes: number;
   maxUnackedBytes: number;
   helloTimeoutMs: number;
   /** Makes `conn` the connection of its server, closing an older one; `newer` when a newer epoch is connected here. */
   claim(conn: Connection): Promise<{ newer?: number }>;
   release(conn: Connection): void;
   startDelivery(conn: Connection): Delivery;
+  /** Answers a plugin's query from the worker's state (gateway/queries.ts). */
+  answerQuery(q: Query): Promise<Record<string, unknown>>;
 }
 
 /** Seqs skipped by a gap that are remembered, so a late (reordered) one is still written. */
@@ -83,7 +87,12 @@ export class Connection {
   private early: Buffer[] = [];
   private lastSeq = 0;
   private readonly missing = new Set<number>();
+  /** Batches in arrival order: each step waits for the batch's write, then queues its ack. */
   private tail: Promise<void> = Promise.resolve();
+  /** Batches written (or duplicates), in arrival order, waiting for a durable raise and their acks. */
+  private readonly toAck: { seq: number; bytes: number; raise: boolean }[] = [];
+  private committing = false;
+  private committed: Promise<void> = Promise.resolve();
   private broken = false;
   private unacked = 0;
   private readonly pauses = new Set<'hello' | 'cap' | 'shutdown'>();
@@ -115,8 +124,9 @@ export class Connection {
   }
 
   /** Resolves when every batch received so far is acked or has failed. */
-  settled(): Promise<void> {
-    return this.tail;
+  async settled(): Promise<void> {
+    await this.tail;
+    while (this.committing) await this.committed;
   }
 
   /** Closes with `code`; in-flight batches still finish their writes, but are not acked. */
@@ -139,7 +149,7 @@ export class Connection {
   async shutdown(waitMs: number): Promise<void> {
     this.pause('shutdown');
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.tail, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    await Promise.race([this.settled(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);
     this.close(CloseCode.GoingAway, 'gateway shutting down');
     await this.delivery?.stop();
@@ -149,7 +159,7 @@ export class Connection {
   async replace(waitMs: number): Promise<void> {
     this.close(CloseCode.Replaced, 'replaced by a newer connection of the same server');
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.tail, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    await Promise.race([this.settled(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);
     await this.delivery?.stop();
   }
@@ -234,7 +244,7 @@ export class Connection {
         this.reject(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, 'hello sent twice on one connection');
         return;
       case Op.Batch:
-        this.batch(msg, data.length);
+        this.batch(msg, data);
         return;
       case Op.PrizeAck: {
         const bad = msg.ids.find((id) => !STREAM_ID.test(id));
@@ -245,6 +255,15 @@ export class Connection {
         this.delivery?.ack(msg.ids).catch((err) => log.warn({ err: (err as Error).message, server: this.server }, 'XACK failed; the entries will be delivered again'));
         return;
       }
+      case Op.Query:
+        this.ctx.answerQuery(msg).then(
+          (data) => this.send({ op: Op.Reply, id: msg.id, ok: true, data }),
+          (err: Error) => {
+            log.warn({ err: err.message, server: this.server, q: msg.q, hunt: msg.hunt }, 'query failed');
+            this.send({ op: Op.Reply, id: msg.id, ok: false, error: 'the hunt state could not be read; try again' });
+          },
+        );
+        return;
     }
   }
 
@@ -296,7 +315,8 @@ export class Connection {
     }
   }
 
-  private batch(msg: Batch, bytes: number): void {
+  private batch(msg: Batch, frame: Buffer): void {
+    const bytes = frame.length;
     const server = this.server!;
     const epoch = this.epoch;
     const seq = msg.seq;
@@ -304,9 +324,7 @@ export class Connection {
     this.ctx.metrics.batch(msg.ev.length, !fresh);
     if (!fresh) {
       // Already durable, or in flight on this connection: ack once everything before it is.
-      this.tail = this.tail.then(() => {
-        if (!this.broken) this.send({ op: Op.Ack, seq });
-      });
+      this.tail = this.tail.then(() => this.queueAck(seq, 0, false));
       return;
     }
     if (seq > this.lastSeq + 1) {
@@ -318,7 +336,8 @@ export class Connection {
     if (seq > this.lastSeq) this.lastSeq = seq;
     let written: Promise<void>;
     try {
-      written = this.ctx.writer.write(batchToRecords({ server, epoch, seq, wm: msg.wm }, msg.ev, this.ctx.recordTargetBytes));
+      const { scheme, recordTargetBytes } = this.ctx.writer;
+      written = this.ctx.writer.write(batchToRecords({ server, epoch, seq, wm: msg.wm }, msg.ev, { scheme, targetBytes: recordTargetBytes, frame }));
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.broken = true;
@@ -329,26 +348,74 @@ export class Connection {
     this.unacked += bytes;
     if (this.unacked >= this.ctx.maxUnackedBytes) this.pause('cap');
     this.tail = this.tail.then(async () => {
-      try {
-        if (this.broken) return;
-        await written;
-        const durable = await this.ctx.durable.raise(server, epoch, seq);
-        if (this.broken) return;
-        if (durable === 'fenced') {
-          this.broken = true;
-          this.ctx.metrics.staleEpoch();
-          this.reject(ErrorCode.StaleEpoch, CloseCode.StaleEpoch, `server ${server}: a newer epoch than ${epoch} said hello; batch ${seq} not acked`);
-          return;
+      if (!this.broken) {
+        try {
+          await written;
+        } catch (err) {
+          if (!this.broken) {
+            this.broken = true;
+            this.reject(ErrorCode.Internal, CloseCode.Internal, `batch ${seq} could not be made durable (${(err as Error).message}); resend it`);
+          }
         }
-        this.send({ op: Op.Ack, seq });
-      } catch (err) {
-        this.broken = true;
-        this.reject(ErrorCode.Internal, CloseCode.Internal, `batch ${seq} could not be made durable (${(err as Error).message}); resend it`);
-      } finally {
-        this.unacked -= bytes;
-        if (this.unacked <= this.ctx.maxUnackedBytes / 2) this.unpause('cap');
       }
+      this.queueAck(seq, bytes, true);
     });
+  }
+
+  /** Queues a batch for the next durable raise and its ack, in arrival order. */
+  private queueAck(seq: number, bytes: number, raise: boolean): void {
+    if (this.broken) {
+      this.releaseBytes(bytes);
+      return;
+    }
+    this.toAck.push({ seq, bytes, raise });
+    if (!this.committing) {
+      this.committing = true;
+      this.committed = this.commit();
+    }
+  }
+
+  /**
+   * Makes the queued batches durable with one raise to the highest seq among them (every
+   * batch before them on this connection is durable or queued with them), then acks them
+   * in order; batches queued meanwhile go in the next round.
+   */
+  private async commit(): Promise<void> {
+    const server = this.server!;
+    const epoch = this.epoch;
+    while (this.toAck.length > 0) {
+      const group = this.toAck.splice(0);
+      let top = 0;
+      for (const a of group) if (a.raise && a.seq > top) top = a.seq;
+      try {
+        if (this.broken) continue;
+        if (top > 0) {
+          const durable = await this.ctx.durable.raise(server, epoch, top);
+          if (this.broken) continue;
+          if (durable === 'fenced') {
+            this.broken = true;
+            this.ctx.metrics.staleEpoch();
+            this.reject(ErrorCode.StaleEpoch, CloseCode.StaleEpoch, `server ${server}: a newer epoch than ${epoch} said hello; batch ${group[0]!.seq} and later not acked`);
+            continue;
+          }
+        }
+        for (const a of group) this.send({ op: Op.Ack, seq: a.seq });
+      } catch (err) {
+        if (!this.broken) {
+          this.broken = true;
+          this.reject(ErrorCode.Internal, CloseCode.Internal, `batches up to ${top} could not be made durable (${(err as Error).message}); resend them`);
+        }
+      } finally {
+        for (const a of group) this.releaseBytes(a.bytes);
+      }
+    }
+    this.committing = false;
+  }
+
+  private releaseBytes(bytes: number): void {
+    if (bytes === 0) return;
+    this.unacked -= bytes;
+    if (this.unacked <= this.ctx.maxUnackedBytes / 2) this.unpause('cap');
   }
 
   private onSocketError(err: Error & { code?: string }): void {

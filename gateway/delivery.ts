@@ -6,12 +6,25 @@
  * (PrizeAck -> XACK), so after a reconnect the server's own pending entries are read
  * again first (XREADGROUP ... 0), then new ones (XREADGROUP ... >).
  *
+ * An entry can also be left pending on a reader that is still running while its server is
+ * connected elsewhere (a half-open connection on another gateway instance claimed it after
+ * the new reader re-read the pending list). So a reader also takes over, every
+ * `reclaimIdleMs`, entries pending longer than that in the group, whoever holds them
+ * (XAUTOCLAIM), and delivers them again. The plugin's ledger makes a second delivery of a
+ * prize harmless: it is recorded once, granted once, and acked again.
+ *
+ * Latency (#5): an entry's id is the Redis time of the commit that appended it, i.e. the
+ * window close; the time from it to the server's ack, read from Redis's clock in the same
+ * round trip as the XACK (no skew between hosts), is observed per entry kind in
+ * `cairn_gateway_prize_delivery_latency_seconds`.
+ *
  * The blocking read holds its Redis connection, so each reader has a dedicated one
  * (a duplicate of the shared connection). Stopping sets a flag and unblocks the read
  * (CLIENT UNBLOCK), then waits for the loop to end, so a reader that replaces this one
  * starts only after every entry this one claimed is in the pending list it re-reads.
  */
 import type { Redis } from 'ioredis';
+import { Histogram, type Registry } from 'prom-client';
 import { Op, type Prize, type WindowClosed } from '../protocol/index.js';
 import { logger } from '../protocol/log.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -34,7 +47,40 @@ export interface DeliveryOptions {
   blockMs?: number;
   /** Entries per read. @default 100 */
   count?: number;
+  /**
+   * Entries pending in the group for longer than this are taken over and delivered
+   * again (XAUTOCLAIM), checked as often. 0 turns it off. @default 30000
+   */
+  reclaimIdleMs?: number;
 }
+
+/**
+ * Window close -> prize-ack latency. Registered on the gateway's registry the first time a
+ * delivery uses it (GatewayMetrics lives in a file of its own; see the report on #5 for
+ * moving it there).
+ */
+const latencyHistograms = new WeakMap<Registry, Histogram<'kind'>>();
+function latencyHistogram(registry: Registry): Histogram<'kind'> {
+  let h = latencyHistograms.get(registry);
+  if (!h) {
+    const existing = registry.getSingleMetric(DELIVERY_LATENCY_METRIC) as Histogram<'kind'> | undefined;
+    h = existing ?? new Histogram({
+      name: DELIVERY_LATENCY_METRIC,
+      help: 'Time from the window close that appended a prize stream entry (its id) to the game server acking it, by entry kind.',
+      labelNames: ['kind'],
+      // From a connected server's ~10 ms to one that was offline for a day.
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
+      registers: [registry],
+    });
+    latencyHistograms.set(registry, h);
+  }
+  return h;
+}
+
+export const DELIVERY_LATENCY_METRIC = 'cairn_gateway_prize_delivery_latency_seconds';
+
+/** The ms part of a stream entry id ("1764331200000-0"). */
+const idTime = (id: string): number => Number(id.slice(0, id.indexOf('-')));
 
 type StreamEntries = [id: string, fields: string[] | null][];
 
@@ -77,6 +123,13 @@ export class Delivery {
   private readonly key: string;
   private readonly blockMs: number;
   private readonly count: number;
+  private readonly reclaimIdleMs: number;
+  private lastReclaim = Date.now();
+  /** delivered, not yet acked on this delivery: id -> kind */
+  private readonly unacked = new Map<string, 'prize' | 'closed'>();
+  private readonly latency: Histogram<'kind'>;
+  private readonly ackQueue: string[] = [];
+  private ackFlush: Promise<void> | undefined;
   private stopped = false;
   private reader: Redis | undefined;
   private readerId: number | undefined;
@@ -86,17 +139,48 @@ export class Delivery {
     this.key = opts.keys.prizeStream(opts.server);
     this.blockMs = opts.blockMs ?? 1000;
     this.count = opts.count ?? 100;
+    this.reclaimIdleMs = opts.reclaimIdleMs ?? 30_000;
+    this.latency = latencyHistogram(opts.metrics.registry);
   }
 
   start(): void {
     this.loop ??= this.run().catch((err) => log.error({ err, server: this.opts.server }, 'delivery loop failed'));
   }
 
-  /** XACKs delivered entries the server has recorded. */
-  async ack(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const n = Number(await this.opts.redis.call('XACK', this.key, DELIVERY_GROUP, ...ids));
-    this.opts.metrics.prizeAcks(n);
+  /**
+   * XACKs delivered entries the server has recorded, and observes their latency from the
+   * window close. A plugin acks each prize on its own; acks arriving in the same turn of
+   * the event loop go to Redis as one XACK (a window of 100 prizes for one server was 100
+   * round trips).
+   */
+  ack(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    for (const id of ids) this.ackQueue.push(id);
+    this.ackFlush ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        const batch = this.ackQueue.splice(0);
+        this.ackFlush = undefined;
+        this.xack(batch).then(resolve, reject);
+      });
+    });
+    return this.ackFlush;
+  }
+
+  private async xack(ids: string[]): Promise<void> {
+    const res = await this.opts.redis.pipeline().call('XACK', this.key, DELIVERY_GROUP, ...ids).time().exec();
+    const [ackErr, acked] = res?.[0] ?? [];
+    if (ackErr) throw ackErr;
+    this.opts.metrics.prizeAcks(Number(acked));
+    const [timeErr, time] = res?.[1] ?? [];
+    if (timeErr) return;
+    const [sec, usec] = time as [string, string];
+    const now = Number(sec) * 1000 + Number(usec) / 1000;
+    for (const id of ids) {
+      const kind = this.unacked.get(id);
+      if (kind === undefined) continue;
+      this.unacked.delete(id);
+      this.latency.observe({ kind }, Math.max(0, now - idTime(id)) / 1000);
+    }
   }
 
   /** Stops reading; resolves once no read of this reader can claim another entry. */
@@ -151,10 +235,26 @@ export class Delivery {
     }
   }
 
+  /** Entries pending longer than reclaimIdleMs, whoever holds them, taken over and delivered again. */
+  private async reclaim(reader: Redis): Promise<void> {
+    this.lastReclaim = Date.now();
+    let cursor = '0-0';
+    do {
+      const res = (await reader.call('XAUTOCLAIM', this.key, DELIVERY_GROUP, this.opts.server, this.reclaimIdleMs, cursor, 'COUNT', this.count)) as [string, StreamEntries, string[]?];
+      cursor = res[0];
+      const entries = res[1] ?? [];
+      if (entries.length) {
+        log.info({ server: this.opts.server, entries: entries.length }, 'delivering prize stream entries again that stayed unacked too long');
+        await this.deliver(entries);
+      }
+    } while (cursor !== '0-0' && !this.stopped);
+  }
+
   private async readNew(reader: Redis): Promise<void> {
     while (!this.stopped) {
       while (this.opts.congested?.() && !this.stopped) await sleep(20);
       if (this.stopped) return;
+      if (this.reclaimIdleMs > 0 && Date.now() - this.lastReclaim >= this.reclaimIdleMs) await this.reclaim(reader);
       const entries = streamEntries(
         await reader.call('XREADGROUP', 'GROUP', DELIVERY_GROUP, this.opts.server, 'COUNT', this.count, 'BLOCK', this.blockMs, 'STREAMS', this.key, '>'),
       );
@@ -184,6 +284,7 @@ export class Delivery {
           ? { op: Op.Prize, id, hunt: entry.hunt, reason: entry.reason, player: entry.player, item: entry.item, count: entry.count }
           : { op: Op.WindowClosed, id, hunt: entry.hunt, start: entry.start, end: entry.end };
       if (!this.opts.send(msg)) break;
+      if (this.unacked.size < 100_000) this.unacked.set(id, entry.kind);
       this.opts.metrics.delivered();
     }
     if (dead.length > 0) await this.opts.redis.call('XACK', this.key, DELIVERY_GROUP, ...dead);

@@ -1,9 +1,20 @@
 /**
- * Puts records into Kinesis with PutRecords and resolves each write once every one of
- * its records is accepted.
+ * Puts user records into Kinesis with PutRecords, aggregated in the KPL format
+ * (gateway/kpl-aggregation.ts), and resolves each write once every one of its user
+ * records is in an accepted Kinesis record.
  *
- * - Records of concurrent writes (many connections, pipelined batches) share calls:
- *   a call takes whatever is queued when it starts, up to the API limits.
+ * - Aggregation happens when a call starts: it takes the queued user records (from many
+ *   connections and pipelined batches) and packs those of each partition bucket, in
+ *   queue order, into aggregated records of up to `recordTargetBytes` (data + partition
+ *   key). A record holds one bucket only, so its user records and its ExplicitHashKey
+ *   always agree on the shard (a KCL consumer drops user records whose hash key is
+ *   outside its shard).
+ * - A call starts once the oldest queued record has waited `lingerMs` (Kafka's
+ *   linger.ms), or at once when a bucket has a full record's worth queued. Splitting by
+ *   player bucket cuts each batch into one user record per bucket; the linger lets the
+ *   batches a plugin sends together (a flush above 500 events is several batches), and
+ *   those of other servers arriving meanwhile, share aggregates instead of each taking
+ *   a record per bucket.
  * - API limits enforced here, since kinesalite does not enforce all of them:
  *   500 records and 5 MiB (partition keys included) per call, 1 MiB per record.
  * - At most `maxPutsInFlight` calls at once (p-queue); with the shard count known, calls
@@ -20,17 +31,26 @@
 import type { KinesisClient, PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import PQueue from 'p-queue';
-import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS_PER_PUT } from '../protocol/limits.js';
+import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS_PER_PUT, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
 import { logger } from '../protocol/log.js';
-import type { OutRecord } from './batch-records.js';
+import { checkRecordTarget, type UserRecord } from './batch-records.js';
+import { AggregateBuilder } from './kpl-aggregation.js';
 import { GatewayMetrics } from './metrics.js';
+import { PartitionScheme } from './partition-keys.js';
 import { TokenBucket } from './rate-limiter.js';
 
 const log = logger('gateway');
 
 /** What the writer needs of Kinesis: PutRecords. The real client, a fault-injecting wrapper or a null sink. */
 export interface PutRecordsSink {
-  putRecords(input: { StreamName: string; Records: { Data: Uint8Array; PartitionKey: string }[] }): Promise<PutRecordsResult>;
+  putRecords(input: { StreamName: string; Records: PutEntry[] }): Promise<PutRecordsResult>;
+}
+
+/** One PutRecords entry as the writer sends it. */
+export interface PutEntry {
+  Data: Uint8Array;
+  PartitionKey: string;
+  ExplicitHashKey?: string | undefined;
 }
 
 /** The part of a PutRecords response the writer reads; entries are in request order. */
@@ -50,6 +70,16 @@ export interface KinesisWriterOptions {
   sink: PutRecordsSink;
   stream: string;
   metrics?: GatewayMetrics;
+  /** Partition buckets: user records of one bucket share aggregated records. @default one bucket per shard (shardCount), else 4 */
+  scheme?: PartitionScheme;
+  /** Target size of an aggregated record, data plus partition key, 1 KiB to 1 MiB. @default 25 KiB (one PUT payload unit) */
+  recordTargetBytes?: number;
+  /**
+   * How long the oldest queued record waits for others to share its call (unless a full
+   * record is ready); 0 puts whatever is queued whenever a call slot is free.
+   * @default 10 (DEFAULT_LINGER_MS)
+   */
+  lingerMs?: number;
   /** PutRecords calls in flight at once. @default 4 */
   maxPutsInFlight?: number;
   /** Records per call; at most Kinesis's 500. @default 500 */
@@ -116,9 +146,35 @@ interface Job {
 }
 
 interface Entry {
-  rec: OutRecord;
+  rec: UserRecord;
   job: Job;
+  /** performance.now() when it was queued */
+  at: number;
 }
+
+/** One Kinesis record of a call: an aggregate of user records of one bucket. */
+interface Put {
+  bucket: number;
+  entries: Entry[];
+  builder: AggregateBuilder;
+  /** Built when the call is made; a retry resends the same bytes. */
+  data: Buffer | undefined;
+}
+
+/**
+ * How long the oldest queued record waits for company. Records are split by player
+ * bucket, so without waiting each batch becomes one small Kinesis record per bucket;
+ * 10 ms gathers the plugins' flushes arriving meanwhile. At the seed's 70 k events/s
+ * (20 servers, 4 shards; bench/aggregation.bench.ts) that is 250-275 events per record,
+ * against about 115 with no wait, 380 with 20 ms, and 300 for the pre-aggregation layout
+ * of one unbucketed record per batch. It is small next to a PutRecords call (10-30 ms on
+ * AWS) and to any hunt window (>= 1 s), but it is gateway latency: set 0-2 ms where ack
+ * latency matters more than PUT cost.
+ */
+export const DEFAULT_LINGER_MS = 10;
+
+/** Default partition buckets when the shard count is not known. */
+export const DEFAULT_PARTITION_BUCKETS = 4;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -129,6 +185,8 @@ function errorCode(err: unknown): string {
 
 export class KinesisWriter {
   readonly metrics: GatewayMetrics;
+  readonly scheme: PartitionScheme;
+  readonly recordTargetBytes: number;
   private readonly sink: PutRecordsSink;
   private readonly stream: string;
   private readonly queue: PQueue;
@@ -141,6 +199,14 @@ export class KinesisWriter {
   private readonly recordRate: TokenBucket | undefined;
   private readonly byteRate: TokenBucket | undefined;
   private pending: Entry[] = [];
+  private readonly lingerMs: number;
+  /** Per bucket: data bytes of its queued user records. */
+  private readonly queuedBytes: Float64Array;
+  /** Buckets with a full record's worth queued. */
+  private full = 0;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  /** drain() calls in progress: while any is, nothing lingers. */
+  private draining = 0;
   /** Shared slow-down after throttling: every call waits until `nextPutAt`. */
   private throttleDelayMs = 0;
   private nextPutAt = 0;
@@ -149,6 +215,11 @@ export class KinesisWriter {
     this.sink = opts.sink;
     this.stream = opts.stream;
     this.metrics = opts.metrics ?? new GatewayMetrics();
+    this.scheme = opts.scheme ?? new PartitionScheme(opts.shardCount ?? DEFAULT_PARTITION_BUCKETS);
+    this.recordTargetBytes = checkRecordTarget(opts.recordTargetBytes ?? KINESIS_PUT_PAYLOAD_UNIT_BYTES);
+    this.lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
+    if (!(this.lingerMs >= 0)) throw new RangeError(`lingerMs=${this.lingerMs}: must be >= 0`);
+    this.queuedBytes = new Float64Array(this.scheme.buckets);
     const inFlight = opts.maxPutsInFlight ?? 4;
     if (!Number.isInteger(inFlight) || inFlight < 1) throw new RangeError(`maxPutsInFlight=${inFlight}: must be a positive integer`);
     this.queue = new PQueue({ concurrency: inFlight });
@@ -172,62 +243,147 @@ export class KinesisWriter {
   }
 
   /** Waits until the shards' write quota covers this call. */
-  private async pace(entries: Entry[]): Promise<void> {
+  private async pace(puts: Put[]): Promise<void> {
     if (!this.recordRate || !this.byteRate) return;
-    const bytes = entries.reduce((a, e) => a + e.rec.size, 0);
-    const wait = Math.max(this.recordRate.reserve(entries.length), this.byteRate.reserve(bytes));
+    const bytes = puts.reduce((a, p) => a + this.putSize(p), 0);
+    const wait = Math.max(this.recordRate.reserve(puts.length), this.byteRate.reserve(bytes));
     if (wait > 0) await sleep(wait);
   }
 
-  /** Resolves when every record is accepted by Kinesis; rejects with KinesisWriteError when one cannot be. */
-  write(records: readonly OutRecord[]): Promise<void> {
+  /**
+   * Resolves when every user record is in a Kinesis record Kinesis accepted; rejects with
+   * KinesisWriteError when one cannot be.
+   */
+  write(records: readonly UserRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     for (const r of records) {
-      if (r.size > KINESIS_MAX_RECORD_BYTES) {
-        return Promise.reject(new KinesisWriteError(`record ${r.key} is ${r.size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte limit`, 'RecordTooLarge'));
+      if (!(r.bucket >= 0 && r.bucket < this.scheme.buckets)) {
+        return Promise.reject(new RangeError(`user record ${r.key}: bucket ${r.bucket} outside 0..${this.scheme.buckets - 1} of this writer's partition scheme`));
+      }
+      const alone = new AggregateBuilder();
+      const size = alone.size + alone.growth(this.userRecord(r)) + this.pkBytes(r.bucket);
+      if (size > KINESIS_MAX_RECORD_BYTES) {
+        return Promise.reject(new KinesisWriteError(`user record ${r.key} makes a Kinesis record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte limit`, 'RecordTooLarge'));
       }
     }
     return new Promise<void>((resolve, reject) => {
       const job: Job = { remaining: records.length, settled: false, resolve, reject };
-      for (const rec of records) this.pending.push({ rec, job });
+      const at = performance.now();
+      for (const rec of records) {
+        this.pending.push({ rec, job, at });
+        this.track(rec, 1);
+      }
       this.schedule();
     });
   }
 
-  /** Records queued and not yet taken by a call. */
+  /** User records queued and not yet taken by a call. */
   get queued(): number {
     return this.pending.length;
   }
 
-  /** Waits until every queued record is settled (accepted or failed). */
+  /** Puts what is queued without lingering, and waits until every record is settled (accepted or failed). */
   async drain(): Promise<void> {
-    while (this.pending.length > 0 || this.queue.size > 0 || this.queue.pending > 0) await this.queue.onIdle();
+    this.draining++;
+    try {
+      for (;;) {
+        this.schedule();
+        if (this.pending.length === 0 && this.queue.size === 0 && this.queue.pending === 0) return;
+        await this.queue.onIdle();
+      }
+    } finally {
+      this.draining--;
+    }
   }
 
-  /** Keeps one call waiting for a slot while records are queued; it takes what is queued when it starts. */
+  private track(rec: UserRecord, sign: 1 | -1): void {
+    const b = rec.bucket;
+    const wasFull = this.queuedBytes[b]! >= this.recordTargetBytes;
+    this.queuedBytes[b]! += sign * rec.data.length;
+    const isFull = this.queuedBytes[b]! >= this.recordTargetBytes;
+    if (isFull !== wasFull) this.full += isFull ? 1 : -1;
+  }
+
+  /**
+   * Keeps one call waiting for a slot once records may go (the oldest has lingered, or a
+   * full record is ready); it takes what is queued when it starts.
+   */
   private schedule(): void {
-    if (this.pending.length > 0 && this.queue.size === 0) {
+    if (this.pending.length === 0 || this.queue.size > 0) return;
+    const wait = this.full > 0 || this.draining > 0 ? 0 : this.pending[0]!.at + this.lingerMs - performance.now();
+    if (wait <= 0) {
+      if (this.lingerTimer) clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
       void this.queue.add(() => this.runCall());
+      return;
     }
+    this.lingerTimer ??= setTimeout(() => {
+      this.lingerTimer = undefined;
+      this.schedule();
+    }, Math.ceil(wait));
   }
 
-  private takeChunk(): Entry[] {
+  private userRecord(r: UserRecord): { partitionKey: string; explicitHashKey: string; data: Buffer } {
+    return { partitionKey: this.scheme.keys[r.bucket]!, explicitHashKey: this.scheme.hashKeys[r.bucket]!, data: r.data };
+  }
+
+  private pkBytes(bucket: number): number {
+    return this.scheme.keys[bucket]!.length; // bucket keys are ASCII
+  }
+
+  /** What a Kinesis record counts against the record and call limits: data + partition key. */
+  private putSize(p: Put): number {
+    return p.builder.size + this.pkBytes(p.bucket);
+  }
+
+  /**
+   * Takes queued user records, in order, into the Kinesis records of one call: each
+   * bucket's records fill one aggregate up to the target, then the next. Stops at the
+   * call limits (500 records, 5 MiB); what is left waits for the next call.
+   */
+  private takeCall(): Put[] {
+    const pending = this.pending;
+    const open = new Map<number, Put>();
+    const puts: Put[] = [];
     let bytes = 0;
-    let n = 0;
-    while (n < this.pending.length && n < this.maxRecords) {
-      const size = this.pending[n]!.rec.size;
-      if (n > 0 && bytes + size > this.maxBytes) break;
+    let i = 0;
+    for (; i < pending.length; i++) {
+      const e = pending[i]!;
+      const b = e.rec.bucket;
+      const ur = this.userRecord(e.rec);
+      let p = open.get(b);
+      if (p) {
+        const grow = p.builder.growth(ur);
+        if (this.putSize(p) + grow <= this.recordTargetBytes) {
+          if (bytes + grow > this.maxBytes) break;
+          p.builder.add(ur, grow);
+          p.entries.push(e);
+          bytes += grow;
+          this.track(e.rec, -1);
+          continue;
+        }
+        open.delete(b); // full: later records of this bucket start a new aggregate
+      }
+      if (puts.length >= this.maxRecords) break;
+      const builder = new AggregateBuilder();
+      builder.add(ur);
+      p = { bucket: b, entries: [e], builder, data: undefined };
+      const size = this.putSize(p);
+      if (puts.length > 0 && bytes + size > this.maxBytes) break;
+      puts.push(p);
+      open.set(b, p);
       bytes += size;
-      n++;
+      this.track(e.rec, -1);
     }
-    return this.pending.splice(0, n);
+    this.pending = pending.slice(i);
+    return puts;
   }
 
   private async runCall(): Promise<void> {
-    const chunk = this.takeChunk();
+    const puts = this.takeCall();
     this.schedule();
-    if (chunk.length === 0) return;
-    await this.putWithRetries(chunk);
+    if (puts.length === 0) return;
+    await this.putWithRetries(puts);
   }
 
   private backoff(attempt: number): number {
@@ -244,52 +400,60 @@ export class KinesisWriter {
     this.throttleDelayMs = this.throttleDelayMs / 2 < this.baseDelayMs ? 0 : this.throttleDelayMs / 2;
   }
 
-  private async putWithRetries(chunk: Entry[]): Promise<void> {
-    let entries = chunk.filter((e) => !e.job.settled);
-    for (let attempt = 0; entries.length > 0; attempt++) {
+  private async putWithRetries(chunk: Put[]): Promise<void> {
+    // A record whose every write has failed already (elsewhere) is not sent.
+    const live = (p: Put) => p.entries.some((e) => !e.job.settled);
+    let puts = chunk.filter(live);
+    for (const p of puts) p.data = p.builder.build();
+    for (let attempt = 0; puts.length > 0; attempt++) {
       const wait = this.nextPutAt - Date.now();
       if (wait > 0) await sleep(wait);
-      if (attempt > 0) entries = entries.filter((e) => !e.job.settled);
-      if (entries.length === 0) return;
-      await this.pace(entries);
+      if (attempt > 0) puts = puts.filter(live);
+      if (puts.length === 0) return;
+      await this.pace(puts);
       const started = performance.now();
       let result: PutRecordsResult;
       try {
-        result = await this.sink.putRecords({ StreamName: this.stream, Records: entries.map((e) => ({ Data: e.rec.data, PartitionKey: e.rec.partitionKey })) });
+        result = await this.sink.putRecords({
+          StreamName: this.stream,
+          Records: puts.map((p) => ({ Data: p.data!, PartitionKey: this.scheme.keys[p.bucket]!, ExplicitHashKey: this.scheme.hashKeys[p.bucket]! })),
+        });
       } catch (err) {
         this.metrics.putCall((performance.now() - started) / 1000, attempt > 0);
         const code = errorCode(err);
-        this.metrics.entriesFailed(code, entries.length);
+        this.metrics.entriesFailed(code, puts.length);
         if (FATAL_CODES.has(code) || attempt + 1 >= this.maxAttempts) {
-          this.fail(entries, new KinesisWriteError(`PutRecords failed (${code}) after ${attempt + 1} attempt(s): ${(err as Error).message}`, code, { cause: err }));
+          this.fail(puts, new KinesisWriteError(`PutRecords failed (${code}) after ${attempt + 1} attempt(s): ${(err as Error).message}`, code, { cause: err }));
           return;
         }
         if (THROTTLE_CODES.has(code)) this.slowDown();
-        log.warn({ code, entries: entries.length, attempt }, 'PutRecords call failed; retrying');
+        log.warn({ code, records: puts.length, attempt }, 'PutRecords call failed; retrying');
         await sleep(this.backoff(attempt));
         continue;
       }
       this.metrics.putCall((performance.now() - started) / 1000, attempt > 0);
       const results = result.Records ?? [];
-      const failed: Entry[] = [];
+      const failed: Put[] = [];
       let throttled = false;
       let fatal: string | undefined;
       let accepted = 0;
-      entries.forEach((e, i) => {
+      let users = 0;
+      puts.forEach((p, i) => {
         const r = results[i];
         // A response with fewer results than entries is malformed: treat the missing ones as failed.
         const code = r === undefined ? 'MissingResult' : r.ErrorCode;
         if (code) {
-          failed.push(e);
+          failed.push(p);
           this.metrics.entriesFailed(code, 1);
           if (THROTTLE_CODES.has(code)) throttled = true;
           if (FATAL_CODES.has(code)) fatal = code;
         } else {
           accepted++;
-          this.accept(e);
+          users += p.entries.length;
+          for (const e of p.entries) this.accept(e);
         }
       });
-      this.metrics.recordsAccepted(accepted);
+      this.metrics.recordsAccepted(accepted, users);
       if (failed.length === 0) {
         this.speedUp();
         return;
@@ -300,8 +464,8 @@ export class KinesisWriter {
         return;
       }
       if (throttled) this.slowDown();
-      log.debug({ failed: failed.length, of: entries.length, attempt }, 'PutRecords partial failure; retrying the failed entries');
-      entries = failed;
+      log.debug({ failed: failed.length, of: puts.length, attempt }, 'PutRecords partial failure; retrying the failed entries');
+      puts = failed;
       await sleep(this.backoff(attempt));
     }
   }
@@ -315,12 +479,14 @@ export class KinesisWriter {
     }
   }
 
-  private fail(entries: Entry[], err: KinesisWriteError): void {
-    log.error({ code: err.code, entries: entries.length }, err.message);
-    for (const e of entries) {
-      if (!e.job.settled) {
-        e.job.settled = true;
-        e.job.reject(err);
+  private fail(puts: Put[], err: KinesisWriteError): void {
+    log.error({ code: err.code, records: puts.length }, err.message);
+    for (const p of puts) {
+      for (const e of p.entries) {
+        if (!e.job.settled) {
+          e.job.settled = true;
+          e.job.reject(err);
+        }
       }
     }
   }

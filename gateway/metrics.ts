@@ -22,8 +22,10 @@ export interface GatewayStats {
   seqGaps: number;
   /** Events in fresh batches. */
   events: number;
-  /** Kinesis records accepted (one per part). */
+  /** Kinesis records accepted (each a KPL aggregate of user records). */
   records: number;
+  /** User records (batch parts) in accepted Kinesis records. */
+  userRecords: number;
   /** PutRecords calls made, retries included. */
   putCalls: number;
   /** PutRecords calls that resent entries after a failure. */
@@ -55,6 +57,7 @@ export function emptyStats(): GatewayStats {
     seqGaps: 0,
     events: 0,
     records: 0,
+    userRecords: 0,
     putCalls: 0,
     putRetries: 0,
     failedEntries: 0,
@@ -80,6 +83,7 @@ export class GatewayMetrics {
   private readonly eventsTotal: Counter;
   private readonly bytesTotal: Counter;
   private readonly recordsTotal: Counter;
+  private readonly userRecordsTotal: Counter;
   private readonly putCallsTotal: Counter;
   private readonly putRetriesTotal: Counter;
   private readonly failedEntriesTotal: Counter<'code'>;
@@ -101,7 +105,8 @@ export class GatewayMetrics {
     this.seqGapsTotal = new Counter({ name: 'cairn_gateway_seq_gaps_total', help: 'Fresh batches whose seq skipped one or more seqs.', registers });
     this.eventsTotal = new Counter({ name: 'cairn_gateway_events_total', help: 'Events in fresh batches.', registers });
     this.bytesTotal = new Counter({ name: 'cairn_gateway_received_bytes_total', help: 'Bytes of binary frames received.', registers });
-    this.recordsTotal = new Counter({ name: 'cairn_gateway_kinesis_records_total', help: 'Kinesis records accepted.', registers });
+    this.recordsTotal = new Counter({ name: 'cairn_gateway_kinesis_records_total', help: 'Kinesis records accepted (KPL aggregates).', registers });
+    this.userRecordsTotal = new Counter({ name: 'cairn_gateway_kinesis_user_records_total', help: 'User records (batch parts) in accepted Kinesis records.', registers });
     this.putCallsTotal = new Counter({ name: 'cairn_gateway_kinesis_put_calls_total', help: 'PutRecords calls made, retries included.', registers });
     this.putRetriesTotal = new Counter({ name: 'cairn_gateway_kinesis_put_retries_total', help: 'PutRecords calls that resent entries after a failure.', registers });
     this.failedEntriesTotal = new Counter({
@@ -164,9 +169,11 @@ export class GatewayMetrics {
       this.putRetriesTotal.inc();
     }
   }
-  recordsAccepted(n: number): void {
+  recordsAccepted(n: number, userRecords: number): void {
     this.stats.records += n;
     this.recordsTotal.inc(n);
+    this.stats.userRecords += userRecords;
+    this.userRecordsTotal.inc(userRecords);
   }
   entriesFailed(code: string, n: number): void {
     this.stats.failedEntries += n;

@@ -17,10 +17,12 @@ import { logger } from '../protocol/log.js';
 import { bearerToken, tokensMatch } from './auth.js';
 import { checkRecordTarget } from './batch-records.js';
 import { Connection, type ConnectionContext } from './connection.js';
+import { answerQuery } from './queries.js';
 import { Delivery } from './delivery.js';
 import { DurableSeqs } from './durable-seqs.js';
-import { KinesisWriter, kinesisSink, type PutRecordsSink } from './kinesis-writer.js';
+import { DEFAULT_PARTITION_BUCKETS, KinesisWriter, kinesisSink, type PutRecordsSink } from './kinesis-writer.js';
 import { GatewayMetrics, type GatewayStats } from './metrics.js';
+import { PartitionScheme } from './partition-keys.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export type { GatewayStats } from './metrics.js';
@@ -41,8 +43,15 @@ export interface GatewayOptions {
   stream: string;
   /** Where the metrics are registered. @default a new Registry */
   registry?: Registry;
-  /** Target size of a Kinesis record, data plus partition key, 1 KiB to 1 MiB. @default 25 KiB (one PUT payload unit) */
+  /** Target size of an aggregated Kinesis record, data plus partition key, 1 KiB to 1 MiB. @default 25 KiB (one PUT payload unit) */
   recordTargetBytes?: number;
+  /**
+   * Partition buckets (gateway/partition-keys.ts): each player's events go to one, and
+   * each bucket to one slice of the hash key space. Every gateway instance writing to a
+   * stream must use the same value (and recordTargetBytes), so a resent batch splits
+   * into the same parts wherever it lands. @default shardCount, else 4
+   */
+  partitionBuckets?: number;
   /** PutRecords calls in flight at once. @default 4 */
   maxPutsInFlight?: number;
   /** How long a delivery's XREADGROUP blocks; bounds how long stopping a delivery takes. @default 1000 */
@@ -59,6 +68,8 @@ export interface GatewayOptions {
   shutdownWaitMs?: number;
   /** Shards of the stream, when known: puts are paced under the per-shard write quotas. @default undefined */
   shardCount?: number;
+  /** How long queued records wait for others to share a PutRecords call (see KinesisWriterOptions.lingerMs). @default 10 */
+  putLingerMs?: number;
   /** Retry tuning of the Kinesis writer (see KinesisWriterOptions). */
   putBaseDelayMs?: number;
   putMaxDelayMs?: number;
@@ -103,13 +114,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const shutdownWaitMs = positiveInt('shutdownWaitMs', opts.shutdownWaitMs, 10_000);
   const deliveryBlockMs = positiveInt('deliveryBlockMs', opts.deliveryBlockMs, 1000);
 
+  const scheme = configured(() => new PartitionScheme(opts.partitionBuckets ?? opts.shardCount ?? DEFAULT_PARTITION_BUCKETS));
   const metrics = new GatewayMetrics(opts.registry);
   const writer = configured(() => new KinesisWriter({
     sink: opts.sink ?? kinesisSink(opts.kinesis),
     stream: opts.stream,
     metrics,
+    scheme,
+    recordTargetBytes,
     maxPutsInFlight: positiveInt('maxPutsInFlight', opts.maxPutsInFlight, 4),
     ...(opts.shardCount !== undefined ? { shardCount: opts.shardCount } : {}),
+    ...(opts.putLingerMs !== undefined ? { lingerMs: opts.putLingerMs } : {}),
     ...(opts.putBaseDelayMs !== undefined ? { baseDelayMs: opts.putBaseDelayMs } : {}),
     ...(opts.putMaxDelayMs !== undefined ? { maxDelayMs: opts.putMaxDelayMs } : {}),
     ...(opts.putMaxAttempts !== undefined ? { maxAttempts: opts.putMaxAttempts } : {}),
@@ -124,7 +139,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     durable,
     writer,
     metrics,
-    recordTargetBytes,
     maxUnackedBytes,
     helloTimeoutMs,
     async claim(conn) {
@@ -142,6 +156,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       connections.delete(conn);
       if (conn.server !== undefined && byServer.get(conn.server) === conn) byServer.delete(conn.server);
     },
+    answerQuery: (q) => answerQuery(opts.redis, opts.keys, q),
     startDelivery(conn) {
       const d = new Delivery({
         redis: opts.redis,

@@ -23,8 +23,10 @@ export interface WorkerStats {
   staleCommits: number;
   /** shard leases held now */
   shardsHeld: number;
-  /** shard leases taken, lost or given back since start */
+  /** shard leases taken (free, expired or from the busiest worker), lost or given back since start */
   leaseChanges: number;
+  /** of those, leases taken over from the busiest live worker for balancing */
+  leasesStolen: number;
   /** records that are not Cairn event records: logged and skipped */
   badRecords: number;
   /** events inside valid records that are malformed: logged and skipped */
@@ -34,7 +36,7 @@ export interface WorkerStats {
 export function emptyStats(): WorkerStats {
   return {
     records: 0, events: 0, duplicates: 0, duplicateEvents: 0, lateEvents: 0, windowsClosed: 0, prizesCommitted: 0,
-    staleCommits: 0, shardsHeld: 0, leaseChanges: 0, badRecords: 0, badEvents: 0,
+    staleCommits: 0, shardsHeld: 0, leaseChanges: 0, leasesStolen: 0, badRecords: 0, badEvents: 0,
   };
 }
 
@@ -64,7 +66,7 @@ export class WorkerMetrics {
     this.windows = new Counter({ name: 'cairn_worker_windows_closed_total', help: 'Windows committed by this worker', registers });
     this.prizes = new Counter({ name: 'cairn_worker_prizes_committed_total', help: 'Prizes set by this worker', registers });
     this.stale = new Counter({ name: 'cairn_worker_stale_commits_total', help: 'Window commits rejected as stale', registers });
-    this.leases = new Counter({ name: 'cairn_worker_lease_changes_total', help: 'Shard leases acquired, lost or released', labelNames: ['change'], registers });
+    this.leases = new Counter({ name: 'cairn_worker_lease_changes_total', help: 'Shard leases acquired (free or expired), stolen (taken over from the busiest worker for balancing), lost or released', labelNames: ['change'], registers });
     this.held = new Gauge({ name: 'cairn_worker_shards_held', help: 'Shard leases held', registers });
     this.behind = new Gauge({ name: 'cairn_worker_windows_behind', help: 'Closable windows not yet closed, per hunt', labelNames: ['hunt'], registers });
     this.closeSeconds = new Histogram({
@@ -121,8 +123,9 @@ export class WorkerMetrics {
     this.stale.inc();
   }
 
-  leaseChange(change: 'acquired' | 'lost' | 'released', held: number): void {
+  leaseChange(change: 'acquired' | 'stolen' | 'lost' | 'released', held: number): void {
     this.stats.leaseChanges++;
+    if (change === 'stolen') this.stats.leasesStolen++;
     this.leases.inc({ change });
     this.stats.shardsHeld = held;
     this.held.set(held);

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { ID_PATTERN, windowMs, MIN_WINDOW_MS, type HuntEvent, type WireEvent } from '../../protocol/index.js';
 import type { EventRecord } from '../record-format.js';
 import type { RedisKeys } from '../redis-keys.js';
-import { encodePendingEvent, eventId } from './pending-events.js';
+import { pendingEntries } from './pending-events.js';
 import type { WorkerScripts } from './scripts.js';
 
 const ID_RE = new RegExp(ID_PATTERN);
@@ -79,16 +79,38 @@ function rulesWindow(rules: unknown): number | undefined {
 
 interface HuntPart {
   window: number | undefined;
-  /** flat (t, member, id) triples */
-  triples: (string | number)[];
+  events: HuntEvent[];
 }
+
+/**
+ * Window lengths already set in Redis, by key: the key is set once (SET NX) and never
+ * changes, so it is read at most once per hunt per process. Entries are grouped into
+ * one pending member per window only when the length is known (pending-events.ts).
+ */
+const knownWindows = new Map<string, number>();
+
+async function storedWindow(redis: Redis, keys: RedisKeys, hunt: string): Promise<number | undefined> {
+  const key = keys.window(hunt);
+  const known = knownWindows.get(key);
+  if (known !== undefined) return known;
+  const v = Number(await redis.get(key));
+  if (Number.isSafeInteger(v) && v > 0) {
+    if (knownWindows.size > 10_000) knownWindows.clear();
+    knownWindows.set(key, v);
+    return v;
+  }
+  return undefined;
+}
+
+/** How long batch-part and batch-done keys live after their last write: far beyond any resend (cf. DURABLE_TTL_MS). */
+export const BATCH_KEYS_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 export async function ingestRecord(redis: Redis, keys: RedisKeys, scripts: WorkerScripts, r: EventRecord): Promise<IngestResult> {
   const hunts = new Map<string, HuntPart>();
   let badEvents = 0;
   const part = (hunt: string): HuntPart => {
     let h = hunts.get(hunt);
-    if (!h) hunts.set(hunt, (h = { window: undefined, triples: [] }));
+    if (!h) hunts.set(hunt, (h = { window: undefined, events: [] }));
     return h;
   };
   for (const ev of r.ev) {
@@ -101,8 +123,7 @@ export async function ingestRecord(redis: Redis, keys: RedisKeys, scripts: Worke
       h.window ??= rulesWindow(ev.rules);
       // Rules events are folded too: a hunt's `schedule` starts it without any command.
       if (isNum(ev.t) && isInt(ev.e, 0) && isInt(ev.n, 0) && ev.rules && typeof ev.rules === 'object' && isStr(ev.hash)) {
-        const he: HuntEvent = { ...ev, server: r.s };
-        h.triples.push(he.t, encodePendingEvent(he), eventId(he));
+        h.events.push({ ...ev, server: r.s });
       }
       continue;
     }
@@ -114,16 +135,25 @@ export async function ingestRecord(redis: Redis, keys: RedisKeys, scripts: Worke
     }
     const h = part(he.hunt);
     if (he.k === 'start') h.window ??= rulesWindow(he.rules);
-    h.triples.push(he.t, encodePendingEvent(he), eventId(he));
+    h.events.push(he);
   }
 
   const k: string[] = [keys.hunts(), keys.batchParts(r.s, r.e, r.q), keys.batchDone(r.s, r.e), keys.watermark(r.s, r.e)];
-  const argv: (string | number)[] = [r.q, r.pt, r.np, String(r.wm), hunts.size];
-  for (const [hunt, h] of hunts) {
-    k.push(keys.closed(hunt), keys.pending(hunt), keys.late(hunt), keys.window(hunt));
-    argv.push(hunt, h.window === undefined ? '' : String(h.window), h.triples.length / 3, ...h.triples);
+  for (const hunt of hunts.keys()) k.push(keys.closed(hunt), keys.pending(hunt), keys.late(hunt), keys.window(hunt));
+  let res: [number, number, number, number, number, string];
+  for (let attempt = 0; ; attempt++) {
+    const argv: (string | number)[] = [r.q, r.pt, r.np, String(r.wm), BATCH_KEYS_TTL_MS, hunts.size];
+    for (const [hunt, h] of hunts) {
+      // Not set yet: this record's rules set it (SET NX); the script checks that the
+      // length the entries were grouped by is the one stored, else we group again.
+      const L = attempt === 0 ? ((await storedWindow(redis, keys, hunt)) ?? h.window) : undefined;
+      const entries = pendingEntries(h.events, L);
+      argv.push(hunt, h.window === undefined ? '' : String(h.window), L === undefined ? '' : String(L), entries.length);
+      for (const e of entries) argv.push(e.score, e.member, e.ids, e.n, e.last);
+    }
+    res = (await scripts.ingestRecord.run(redis, k, argv)) as typeof res;
+    if (res[0] !== -1 || attempt > 0) break;
   }
-  const res = (await scripts.ingestRecord.run(redis, k, argv)) as [number, number, number, number, number, string];
   return {
     applied: res[0] === 1,
     events: r.ev.length,

@@ -2,27 +2,34 @@
  * The worker's Redis scripts (one file each under ./lua/, bullmq style: the header of
  * each file states its KEYS, ARGV and output), read once at start-up and called by SHA.
  */
+import type { Redis } from 'ioredis';
 import { LuaScript, luaFile } from '../lua-script.js';
 
+/** The worker's scripts are plain LuaScripts (which pass large argument lists as one array). */
+export class WorkerScript extends LuaScript {}
+
 export interface WorkerScripts {
-  ingestRecord: LuaScript;
-  commitWindow: LuaScript;
-  acquireLease: LuaScript;
-  renewLease: LuaScript;
-  releaseLease: LuaScript;
-  checkpoint: LuaScript;
+  ingestRecord: WorkerScript;
+  commitWindow: WorkerScript;
+  acquireLease: WorkerScript;
+  stealLease: WorkerScript;
+  renewLease: WorkerScript;
+  releaseLease: WorkerScript;
+  checkpoint: WorkerScript;
 }
 
 let loaded: WorkerScripts | undefined;
 
 export function workerScripts(): WorkerScripts {
+  const file = (name: string) => new WorkerScript(luaFile(import.meta.url, `lua/${name}`));
   loaded ??= {
-    ingestRecord: new LuaScript(luaFile(import.meta.url, 'lua/ingest-record.lua')),
-    commitWindow: new LuaScript(luaFile(import.meta.url, 'lua/commit-window.lua')),
-    acquireLease: new LuaScript(luaFile(import.meta.url, 'lua/acquire-lease-2.lua')),
-    renewLease: new LuaScript(luaFile(import.meta.url, 'lua/renew-lease-2.lua')),
-    releaseLease: new LuaScript(luaFile(import.meta.url, 'lua/release-lease-2.lua')),
-    checkpoint: new LuaScript(luaFile(import.meta.url, 'lua/checkpoint-2.lua')),
+    ingestRecord: file('ingest-record.lua'),
+    commitWindow: file('commit-window.lua'),
+    acquireLease: file('acquire-lease-2.lua'),
+    stealLease: file('steal-lease-2.lua'),
+    renewLease: file('renew-lease-2.lua'),
+    releaseLease: file('release-lease-2.lua'),
+    checkpoint: file('checkpoint-2.lua'),
   };
   return loaded;
 }

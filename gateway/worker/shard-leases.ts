@@ -4,9 +4,13 @@
  * counter that only grows, so a worker that was paused past its TTL can neither
  * checkpoint nor keep reading once another took the shard over.
  *
- * Balancing, kept simple: live workers heartbeat into a ZSET; each aims for
- * ceil(readable shards / live workers) leases, takes free (or expired) ones up to that,
- * and gives back one per tick while it holds more. Split and merged shards: a child is
+ * Balancing: live workers heartbeat into a ZSET; each aims for ceil(readable shards /
+ * live workers) leases, takes free (or expired) ones up to that, and gives back one per
+ * tick while it holds more. When no lease is free and it still holds at least two fewer
+ * than the busiest live worker, it takes one lease over from that worker (#5: at most one
+ * at a time, once per tick): with 4 shards and 3 workers, 2/2/0 becomes 2/1/1, which
+ * giving back alone never reaches (nobody holds more than ceil(4/3) = 2). The new token
+ * fences the old holder out as a lease expiry would. Split and merged shards: a child is
  * readable only after each parent still listed has been read to its end.
  */
 import { ListShardsCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
@@ -17,15 +21,6 @@ import type { RedisKeys } from '../redis-keys.js';
 import type { WorkerMetrics } from './metrics.js';
 import { readCheckpoint, ShardReader, type ReaderContext, type ReaderEnd } from './shard-reader.js';
 import type { WorkerScripts } from './scripts.js';
-
-/**
- * ZSET worker id -> heartbeat deadline (ms), the live workers for balancing.
- * Not in RedisKeys yet (shared file): see the report; move it there as `workers()`.
- */
-export function workersKey(keys: RedisKeys): string {
-  const k = keys as RedisKeys & { workers?: () => string };
-  return typeof k.workers === 'function' ? k.workers() : `${keys.prefix}:workers`;
-}
 
 /** ListShards is limited to 1000 calls/s per account (AWS Kinesis API reference); we need far fewer. */
 const SHARD_LIST_REFRESH_MS = 5000;
@@ -81,7 +76,7 @@ export class ShardLeases {
     clearTimeout(this.timer);
     await this.ticking;
     await Promise.all([...this.held.keys()].map((s) => this.giveBack(s, 'released')));
-    await this.ctx.redis.zrem(workersKey(this.ctx.keys), this.ctx.workerId);
+    await this.ctx.redis.zrem(this.ctx.keys.workers(), this.ctx.workerId);
   }
 
   private async listShards(): Promise<Shard[]> {
@@ -120,9 +115,10 @@ export class ShardLeases {
     if (this.stopping) return;
     const { redis, keys, scripts, workerId, leaseMs, log } = this.ctx;
     const now = Date.now();
-    const wk = workersKey(keys);
+    const wk = keys.workers();
     await redis.multi().zadd(wk, now + leaseMs, workerId).zremrangebyscore(wk, '-inf', now).exec();
-    const live = Math.max(1, await redis.zcard(wk));
+    const liveIds = new Set(await redis.zrange(wk, 0, '-1'));
+    const live = Math.max(1, liveIds.size);
 
     for (const [shard, h] of [...this.held]) {
       const ok = await scripts.renewLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [workerId, String(h.token), leaseMs]);
@@ -142,6 +138,12 @@ export class ShardLeases {
       return;
     }
     if (this.held.size >= target) return;
+    await this.acquireFree(readable, target);
+    if (this.held.size < target && !this.stopping) await this.stealOne(readable, liveIds);
+  }
+
+  private async acquireFree(readable: string[], target: number): Promise<void> {
+    const { redis, keys, scripts, workerId, leaseMs, log } = this.ctx;
     // Start at a place that depends on the worker id, so workers starting together do not all race for shard 0.
     const offset = hashString(workerId) % Math.max(1, readable.length);
     const order = [...readable.slice(offset), ...readable.slice(0, offset)];
@@ -150,12 +152,48 @@ export class ShardLeases {
       if (this.held.has(shard)) continue;
       const token = Number(await scripts.acquireLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [workerId, leaseMs]));
       if (!token) continue;
-      const reader = new ShardReader(this.ctx, shard, token);
-      this.held.set(shard, { token, reader });
-      this.ctx.metrics.leaseChange('acquired', this.held.size);
+      this.startReading(shard, token, 'acquired');
       log.info({ shard, token }, 'shard lease acquired');
-      void reader.done.then((end) => this.readerEnded(shard, reader, end));
     }
+  }
+
+  /**
+   * Takes one lease over from the live worker holding the most, when that worker holds
+   * at least two more than this one (so the move narrows the gap and cannot bounce back)
+   * and is not over the target (then it gives leases back by itself).
+   * Ties go to the smallest worker id, so thieves agree on whom to take from.
+   */
+  private async stealOne(readable: string[], liveIds: Set<string>): Promise<void> {
+    const { redis, keys, scripts, workerId, leaseMs, log } = this.ctx;
+    if (!readable.length) return;
+    const target = Math.ceil(readable.length / Math.max(1, liveIds.size));
+    const owners = await redis.mget(readable.map((s) => keys.lease(s)));
+    const byOwner = new Map<string, string[]>();
+    readable.forEach((shard, i) => {
+      const o = owners[i];
+      // Only from live workers: a dead one's leases expire and are taken as free ones.
+      if (!o || o === workerId || !liveIds.has(o)) return;
+      let list = byOwner.get(o);
+      if (!list) byOwner.set(o, (list = []));
+      list.push(shard);
+    });
+    let busiest: [string, string[]] | undefined;
+    for (const entry of [...byOwner].sort(([a], [b]) => (a < b ? -1 : 1))) if (!busiest || entry[1].length > busiest[1].length) busiest = entry;
+    // A worker over the target gives leases back by itself, one per tick: wait for those rather than fence a live reader.
+    if (!busiest || busiest[1].length - this.held.size < 2 || busiest[1].length > target) return;
+    const [from, theirs] = busiest;
+    const shard = theirs.sort().at(-1)!;
+    const token = Number(await scripts.stealLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [from, workerId, leaseMs]));
+    if (!token) return;
+    this.startReading(shard, token, 'stolen');
+    log.info({ shard, token, from, theirs: theirs.length, mine: this.held.size }, 'shard lease taken over from the busiest worker for balancing');
+  }
+
+  private startReading(shard: string, token: number, change: 'acquired' | 'stolen'): void {
+    const reader = new ShardReader(this.ctx, shard, token);
+    this.held.set(shard, { token, reader });
+    this.ctx.metrics.leaseChange(change, this.held.size);
+    void reader.done.then((end) => this.readerEnded(shard, reader, end));
   }
 
   private async readerEnded(shard: string, reader: ShardReader, end: ReaderEnd): Promise<void> {

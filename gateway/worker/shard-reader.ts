@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../protocol/log.js';
+import { deaggregateRecords } from '../kpl-aggregation.js';
 import { decodeRecord, recordKey, type EventRecord } from '../record-format.js';
 import type { RedisKeys } from '../redis-keys.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -153,7 +154,7 @@ export class ShardReader {
     const { redis, keys, scripts, metrics, log } = this.ctx;
     // One script per record, all sent at once: ioredis pipelines them on the connection.
     await Promise.all(
-      records.map(async (rec) => {
+      deaggregateRecords(records).map(async (rec) => {
         let r: EventRecord;
         try {
           r = decodeRecord(rec.Data ?? new Uint8Array());

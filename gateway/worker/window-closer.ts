@@ -15,13 +15,19 @@
  * set. Ingest catches most (t < closed); the few that slip into pending while a commit
  * runs are found at the next close and moved there.
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { HuntEvent } from '../../protocol/index.js';
 import type { Logger } from '../../protocol/log.js';
-import { PRIZE_STREAM_RETENTION_MS, type RedisKeys } from '../redis-keys.js';
-import { emptyHuntState, foldWindow, type DecidedPrize, type HuntState } from './hunt-fold.js';
+import type { RedisKeys } from '../redis-keys.js';
+import { foldWindow, type DecidedPrize } from './hunt-fold.js';
+import { changedBuckets, commitWindow, loadPlayers, parseState, type CommitStatus } from './hunt-store.js';
 import type { WorkerMetrics } from './metrics.js';
-import { decodePendingEvent, eventId } from './pending-events.js';
+import { decodePendingMember, eventId } from './pending-events.js';
 import type { WorkerScripts } from './scripts.js';
+import { BATCH_KEYS_TTL_MS } from './record-ingest.js';
+
+export { commitWindow, readHuntState, type CommitArgs, type CommitStatus } from './hunt-store.js';
 
 export const DEFAULT_WINDOW_MS = 60_000;
 
@@ -30,6 +36,8 @@ export interface Frontier {
   wm: number | undefined;
   /** servers left out because they have been silent longer than the timeout */
   silent: string[];
+  /** the registry as read: server -> current epoch */
+  epochs: Map<string, number>;
 }
 
 /**
@@ -37,12 +45,21 @@ export interface Frontier {
  * current epoch). Undefined when there are no servers or one has no watermark yet:
  * nothing may close then. With `silentMs` > 0, a server from which no record has been
  * ingested for longer than that (Redis time) stops holding windows back (#5); its events
- * for windows closed meanwhile will be late. If every server is silent, all count.
+ * for windows closed meanwhile will be late. A server that has sent nothing at all is
+ * timed from `firstSeen(server, now)` (when the caller first saw it without a watermark),
+ * so a server that said hello and died before its first record cannot hold every hunt
+ * back forever. If every server is silent, all that have a watermark count.
  */
-export async function readFrontier(redis: Redis, keys: RedisKeys, silentMs = 0): Promise<Frontier> {
+export async function readFrontier(
+  redis: Redis,
+  keys: RedisKeys,
+  silentMs = 0,
+  firstSeen: (server: string, now: number) => number = (_s, now) => now,
+): Promise<Frontier> {
   const servers = await redis.hgetall(keys.servers());
   const entries = Object.entries(servers).sort(([a], [b]) => (a < b ? -1 : 1));
-  if (!entries.length) return { wm: undefined, silent: [] };
+  const epochs = new Map(entries.map(([s, e]) => [s, Number(e)]));
+  if (!entries.length) return { wm: undefined, silent: [], epochs };
   const p = redis.pipeline();
   p.time();
   for (const [server, epoch] of entries) p.hmget(keys.watermark(server, Number(epoch)), 'wm', 'at');
@@ -52,57 +69,47 @@ export async function readFrontier(redis: Redis, keys: RedisKeys, silentMs = 0):
   const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
   const all = entries.map(([server], i) => {
     const [wm, at] = res[i + 1]![1] as [string | null, string | null];
-    return { server, wm: wm === null ? undefined : Number(wm), silent: silentMs > 0 && at !== null && now - Number(at) > silentMs };
+    const since = at !== null ? Number(at) : firstSeen(server, now);
+    return { server, wm: wm === null ? undefined : Number(wm), silent: silentMs > 0 && now - since > silentMs };
   });
   const silent = all.filter((x) => x.silent).map((x) => x.server);
-  const holding = silent.length === all.length ? all : all.filter((x) => !x.silent);
+  // When every server is silent (all quiet at once), the ones that ever sent still hold windows at their watermarks.
+  const holding = silent.length === all.length ? all.filter((x) => x.wm !== undefined) : all.filter((x) => !x.silent);
   let min = Infinity;
   for (const x of holding) {
-    if (x.wm === undefined) return { wm: undefined, silent };
+    if (x.wm === undefined) return { wm: undefined, silent, epochs };
     min = Math.min(min, x.wm);
   }
-  return { wm: Number.isFinite(min) ? min : undefined, silent };
+  return { wm: Number.isFinite(min) ? min : undefined, silent, epochs };
 }
 
-export interface CommitArgs {
+/** What a commit hook is told about a window commit. */
+export interface WindowInfo {
   hunt: string;
-  /** the window start, or undefined for the hunt's first window (closed must be missing) */
-  expected: number | undefined;
   start: number;
   end: number;
-  state: HuntState;
-  prizes: DecidedPrize[];
-  /** pending members folded in this window */
-  folded: string[];
-  /** pending members of already-closed windows: removed and marked late */
-  late: { member: string; id: string }[];
 }
 
-export type CommitStatus = 'committed' | 'stale' | 'servers-changed';
+/**
+ * Fault-injection points around each window commit, for tests (the seed-incident test
+ * stops the process right before a commit, #5). Not for production use.
+ */
+export interface CommitHooks {
+  /** Called after the window was read and folded, right before its commit is sent. */
+  beforeCommit?(w: WindowInfo): void | Promise<void>;
+  /** Called with the outcome of each commit attempt, and how long its steps took (ms). */
+  afterCommit?(w: WindowInfo & { status: CommitStatus; newPrizes: number; ms: CloseTimings }): void;
+}
 
-/** Runs lua/commit-window.lua once; see its header for the contract. */
-export async function commitWindow(redis: Redis, keys: RedisKeys, scripts: WorkerScripts, a: CommitArgs): Promise<{ status: CommitStatus; newPrizes: number }> {
-  const servers = new Set(await redis.hkeys(keys.servers()));
-  for (const p of a.prizes) servers.add(p.server);
-  const list = [...servers].sort();
-  const index = new Map(list.map((s, i) => [s, i + 1]));
-  const k = [keys.closed(a.hunt), keys.state(a.hunt), keys.prizes(a.hunt), keys.pending(a.hunt), keys.late(a.hunt), keys.servers(), ...list.map((s) => keys.prizeStream(s))];
-  const argv: (string | number)[] = [
-    a.expected === undefined ? '' : String(a.expected),
-    a.hunt,
-    String(a.start),
-    String(a.end),
-    JSON.stringify(a.state),
-    PRIZE_STREAM_RETENTION_MS,
-    list.length,
-    ...list,
-    a.prizes.length,
-  ];
-  for (const p of a.prizes) argv.push(p.reason, JSON.stringify(p), index.get(p.server)!, p.player, p.item, p.count);
-  argv.push(a.folded.length, ...a.folded, a.late.length);
-  for (const l of a.late) argv.push(l.member, l.id);
-  const [status, newPrizes] = (await scripts.commitWindow.run(redis, k, argv)) as [number, number];
-  return { status: status === 1 ? 'committed' : status === 0 ? 'stale' : 'servers-changed', newPrizes };
+/** Where a window close spends its time, in ms. */
+export interface CloseTimings {
+  /** pending events read and decoded */
+  read: number;
+  /** players' finds read */
+  players: number;
+  fold: number;
+  /** commit arguments built, script run */
+  commit: number;
 }
 
 export interface CloserContext {
@@ -114,15 +121,22 @@ export interface CloserContext {
   graceMs: number;
   /** 0: a server holds windows back however long it is silent */
   silentServerMs: number;
+  hooks?: CommitHooks;
 }
 
-/** How many registry changes in a row one window commit tolerates before giving up until the next pass. */
+/** How many retries in a row (registry or pending changed under the commit) before waiting for the next pass. */
 const MAX_COMMIT_RETRIES = 5;
 
 export class WindowCloser {
   private running: Promise<void> | undefined;
   private again = false;
   private silent = new Set<string>();
+  /** server -> Redis time this closer first saw it registered without any watermark */
+  private readonly noWatermarkSince = new Map<string, number>();
+  /** server -> epoch last seen in the registry, to expire an epoch's keys once a newer one said hello */
+  private readonly epochs = new Map<string, number>();
+  private readonly id = randomBytes(6).toString('hex');
+  private commits = 0;
 
   constructor(private readonly ctx: CloserContext) {}
 
@@ -152,7 +166,15 @@ export class WindowCloser {
 
   private async pass(): Promise<void> {
     const { redis, keys } = this.ctx;
-    const f = await readFrontier(redis, keys, this.ctx.silentServerMs);
+    const seen = new Set<string>();
+    const f = await readFrontier(redis, keys, this.ctx.silentServerMs, (server, now) => {
+      seen.add(server);
+      let since = this.noWatermarkSince.get(server);
+      if (since === undefined) this.noWatermarkSince.set(server, (since = now));
+      return since;
+    });
+    for (const s of this.noWatermarkSince.keys()) if (!seen.has(s)) this.noWatermarkSince.delete(s);
+    await this.expireOldEpochs(f.epochs);
     const now = new Set(f.silent);
     for (const s of now) if (!this.silent.has(s)) this.ctx.log.warn({ server: s, silentMs: this.ctx.silentServerMs }, 'server silent past the timeout: it no longer holds windows back; its events for windows closed meanwhile will be late');
     for (const s of this.silent) if (!now.has(s)) this.ctx.log.info({ server: s }, 'silent server is back');
@@ -161,6 +183,30 @@ export class WindowCloser {
     if (frontier === undefined) return;
     const hunts = (await redis.smembers(keys.hunts())).sort();
     for (const hunt of hunts) await this.closeHunt(hunt, frontier);
+  }
+
+  /**
+   * Retention (#5): a (server, epoch)'s watermark and batch keys are read only while that
+   * epoch is the server's current one. Once a newer epoch said hello (the plugin restarted)
+   * they get a TTL long enough for any record of the old epoch still in the stream
+   * (BATCH_KEYS_TTL_MS). Only changes this closer sees are handled; keys of an epoch that
+   * was replaced while no worker ran stay (they are small).
+   */
+  private async expireOldEpochs(now: Map<string, number>): Promise<void> {
+    const { redis, keys } = this.ctx;
+    const p = redis.pipeline();
+    let n = 0;
+    for (const [server, epoch] of now) {
+      const before = this.epochs.get(server);
+      if (before !== undefined && before < epoch) {
+        p.pexpire(keys.watermark(server, before), BATCH_KEYS_TTL_MS);
+        p.pexpire(keys.batchDone(server, before), BATCH_KEYS_TTL_MS);
+        n++;
+      }
+      this.epochs.set(server, epoch);
+    }
+    for (const s of this.epochs.keys()) if (!now.has(s)) this.epochs.delete(s);
+    if (n) await p.exec();
   }
 
   private async closeHunt(hunt: string, frontier: number): Promise<void> {
@@ -185,29 +231,33 @@ export class WindowCloser {
       if (start + L > limit) return;
 
       const began = performance.now();
-      const raw = await redis.zrangebyscore(keys.pending(hunt), '-inf', `(${start + L}`, 'WITHSCORES');
-      const folded: string[] = [];
-      const late: { member: string; id: string }[] = [];
-      const events = [];
-      for (let i = 0; i + 1 < raw.length; i += 2) {
-        const member = raw[i]!;
-        const t = Number(raw[i + 1]);
-        let ev;
+      const members = await redis.zrangebyscore(keys.pending(hunt), '-inf', `(${start + L}`);
+      const late: string[] = [];
+      const events: HuntEvent[] = [];
+      const suspects = new Set<string>();
+      for (const member of members) {
+        let evs;
         try {
-          ev = decodePendingEvent(member);
+          evs = decodePendingMember(member);
         } catch (err) {
           // Cannot come from ingest (it encodes what it validated); drop it rather than wedge the hunt.
           log.error({ hunt, member: member.slice(0, 200), err: (err as Error).message }, 'undecodable pending event dropped');
           metrics.badEvent();
-          folded.push(member);
           continue;
         }
-        if (t < start) {
-          late.push({ member, id: eventId(ev) });
-          continue;
+        for (const ev of evs) {
+          if (ev.t < start) {
+            late.push(eventId(ev));
+            continue;
+          }
+          // The same entry in two records (pending-events.ts) is harmless to the fold, except that a suspect one would count twice.
+          if (ev.k === 'enter' && ev.sus === 1) {
+            const id = eventId(ev);
+            if (suspects.has(id)) continue;
+            suspects.add(id);
+          }
+          events.push(ev);
         }
-        folded.push(member);
-        events.push(ev);
       }
       let end = start + L;
       if (!events.length) {
@@ -217,24 +267,40 @@ export class WindowCloser {
         end = next[1] === undefined ? lastReady : Math.min(lastReady, Math.floor(Number(next[1]) / L) * L);
         end = Math.max(end, start + L);
       }
-      const state: HuntState = stateRaw ? (JSON.parse(stateRaw) as HuntState) : emptyHuntState(hunt);
-      const prizes = foldWindow(state, events);
+      const readAt = performance.now();
+      const { state, legacy } = parseState(hunt, stateRaw);
+      const named = new Set<string>();
+      for (const ev of events) if (ev.k === 'enter') named.add(ev.p);
+      for (const p of legacy) named.add(p);
+      const buckets = await loadPlayers(redis, keys, state, named);
+      const loadedAt = performance.now();
+      const changed = new Set(legacy);
+      const prizes: DecidedPrize[] = foldWindow(state, events, changed);
+      const foldedAt = performance.now();
+
+      const w = { hunt, start, end };
+      await this.ctx.hooks?.beforeCommit?.(w);
       const res = await commitWindow(redis, keys, scripts, {
-        hunt, expected: closedRaw === null ? undefined : start, start, end, state, prizes, folded, late,
+        hunt, expected: closedRaw === null ? undefined : start, start, end, state, commitId: `${this.id}-${++this.commits}`,
+        prizes, players: changedBuckets(state, changed, buckets), read: members.length, late,
       });
-      if (res.status === 'committed') {
+      const doneAt = performance.now();
+      const ms: CloseTimings = { read: readAt - began, players: loadedAt - readAt, fold: foldedAt - loadedAt, commit: doneAt - foldedAt };
+      this.ctx.hooks?.afterCommit?.({ ...w, ...res, ms });
+      if (res.status === 'committed' || res.status === 'resent') {
         retries = 0;
         metrics.windowClosed((performance.now() - began) / 1000, res.newPrizes);
+        if (res.status === 'resent') log.info({ hunt, start }, 'window commit was applied before the connection dropped; its resend changed nothing');
         if (late.length) {
           metrics.lateEvents(late.length);
-          log.warn({ hunt, ids: late.map((l) => l.id), closed: start }, 'late events found pending for a closed window: not folded');
+          log.warn({ hunt, ids: late.slice(0, 100), count: late.length, closed: start }, 'late events found pending for a closed window: not folded');
         }
-        log.debug({ hunt, start, end, events: events.length, prizes: prizes.length, newPrizes: res.newPrizes }, 'window closed');
+        log.debug({ hunt, start, end, events: events.length, prizes: prizes.length, newPrizes: res.newPrizes, ms }, 'window closed');
       } else if (res.status === 'stale') {
         metrics.staleCommit();
-        log.debug({ hunt, start }, 'window already closed by another worker');
+        log.info({ hunt, start }, 'stale window commit rejected: another worker closed the window first');
       } else if (++retries > MAX_COMMIT_RETRIES) {
-        log.warn({ hunt, start }, 'server registry keeps changing during commit; retrying on the next pass');
+        log.warn({ hunt, start, status: res.status }, 'server registry or pending events keep changing during commit; retrying on the next pass');
         return;
       }
     }

@@ -8,6 +8,8 @@
  *   shard-reader.ts   GetRecords loop of one shard, checkpoints
  *   record-ingest.ts  one record -> pending events + batch watermark (lua/ingest-record.lua)
  *   window-closer.ts  frontier, windows, fold, commit (lua/commit-window.lua)
+ *   hunt-store.ts     where a hunt's folded state lives: a small blob plus players in buckets
+ *   pending-events.ts how events wait for their window (one member per record and window)
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -20,11 +22,11 @@ import type { RedisKeys } from '../redis-keys.js';
 import { WorkerMetrics, type WorkerStats } from './metrics.js';
 import { workerScripts } from './scripts.js';
 import { ShardLeases } from './shard-leases.js';
-import { WindowCloser } from './window-closer.js';
+import { WindowCloser, type CommitHooks } from './window-closer.js';
 
 export type { WorkerStats } from './metrics.js';
 export type { DecidedPrize } from './hunt-fold.js';
-export { readDecidedPrizes } from './window-closer.js';
+export { readDecidedPrizes, readHuntState, type CommitHooks } from './window-closer.js';
 export { redisSettingsWarnings } from './redis-settings.js';
 
 export interface WorkerOptions {
@@ -49,6 +51,8 @@ export interface WorkerOptions {
   silentServerMs?: number;
   /** Where metrics are registered. @default a new Registry of its own */
   registry?: Registry;
+  /** Fault-injection points around window commits, for tests only. @default none */
+  hooks?: CommitHooks;
 }
 
 export interface Worker {
@@ -98,7 +102,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   const log = logger('worker').child({ worker: o.workerId });
   const metrics = new WorkerMetrics(opts.registry);
   const scripts = workerScripts();
-  const closer = new WindowCloser({ redis, keys, scripts, metrics, log, graceMs: o.graceMs, silentServerMs: o.silentServerMs });
+  const closer = new WindowCloser({ redis, keys, scripts, metrics, log, graceMs: o.graceMs, silentServerMs: o.silentServerMs, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
 
   let stopped = false;
   let closeTimer: NodeJS.Timeout | undefined;

@@ -4,11 +4,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kinesisSink } from '../../gateway/kinesis-writer.js';
-import { recordKey } from '../../gateway/record-format.js';
+import { isAggregated } from '../../gateway/kpl-aggregation.js';
+import { PartitionScheme } from '../../gateway/partition-keys.js';
 import { CloseCode, ErrorCode, Op, type WireEvent } from '../../protocol/index.js';
 import { RecordingSink } from './fault-sink.js';
 import { startHarness, type Harness } from './harness.js';
-import { eventually, joins, readAll, readEventRecords, sleep, startKinesis, TestClient, type Kinesis } from './support.js';
+import { batchesDownstream, canonical, eventually, joins, libDeaggregate, readAll, readEventRecords, sleep, startKinesis, TestClient, type Kinesis } from './support.js';
 
 let kinesis: Kinesis;
 beforeAll(async () => {
@@ -41,11 +42,23 @@ describe('batches into Kinesis', () => {
     ];
     client.sendBatch(1, ev, 1002);
     expect((await client.next(Op.Ack)).seq).toBe(1);
+    // The player's discrete events in the player's bucket, the session's delta in the session's.
+    const scheme = new PartitionScheme(3);
     const recs = await readEventRecords(kinesis.client, h.stream);
-    expect(recs).toEqual([expect.objectContaining({ v: 1, s: 'srv-a', e: 7, q: 1, pt: 0, np: 1, wm: 1002, ev })]);
-    expect(recs[0]!.partitionKey).toBe('srv-a/7/1/0');
+    const byBucket = new Map<string, WireEvent[]>();
+    for (const [b, e] of [[scheme.ofPlayer('p1'), ev[0]!], [scheme.ofSession('srv-a', 1), ev[1]!], [scheme.ofPlayer('p1'), ev[2]!]] as const) {
+      byBucket.set(`b${b}`, [...(byBucket.get(`b${b}`) ?? []), e]);
+    }
+    expect(recs.length).toBe(byBucket.size);
+    for (const r of recs) {
+      expect(r).toMatchObject({ v: 1, s: 'srv-a', e: 7, q: 1, np: recs.length, wm: 1002, ev: byBucket.get(r.partitionKey) });
+      expect(r.kinesisPartitionKey).toBe(r.partitionKey);
+      expect(r.explicitHashKey).toBe(scheme.hashKeys[Number(r.partitionKey.slice(1))]);
+    }
+    expect(canonical([...batchesDownstream(recs).values()][0]!.ev)).toEqual(canonical(ev));
     expect(await h.redis.get(h.keys.durable('srv-a', 7))).toBe('1');
-    expect(h.gw.stats()).toMatchObject({ batches: 1, events: 3, records: 1, duplicateBatches: 0 });
+    expect(h.gw.stats()).toMatchObject({ batches: 1, events: 3, userRecords: recs.length, duplicateBatches: 0 });
+    expect(h.gw.stats().records).toBeLessThanOrEqual(recs.length);
   });
 
   it('writes a heartbeat (no events) as one record carrying the watermark', async () => {
@@ -56,7 +69,7 @@ describe('batches into Kinesis', () => {
     expect(await readEventRecords(kinesis.client, h.stream)).toEqual([expect.objectContaining({ q: 1, pt: 0, np: 1, wm: 123_456, ev: [] })]);
   });
 
-  it('splits a large batch into parts under the record target, spread over the shards', async () => {
+  it('splits a large batch into parts under the record target, one bucket per shard, every shard used', async () => {
     h = await startHarness(kinesis, { recordTargetBytes: 4096 }, 4);
     const { client } = await hello('srv-a');
     const ev = joins(2000);
@@ -67,15 +80,21 @@ describe('batches into Kinesis', () => {
     expect(np).toBeGreaterThan(10);
     expect(recs.length).toBe(np);
     for (const r of recs) {
-      expect(r.bytes).toBeLessThanOrEqual(4096);
+      expect(r.kinesisBytes).toBeLessThanOrEqual(4096);
       expect(r).toMatchObject({ s: 'srv-a', e: 1, q: 1, np, wm: 99 });
     }
-    const parts = [...recs].sort((a, b) => a.pt - b.pt);
-    expect(parts.map((r) => r.pt)).toEqual([...Array(np).keys()]);
-    expect(parts.flatMap((r) => r.ev)).toEqual(ev);
-    // Distinct partition keys per part: with this many parts every shard gets some.
-    const used = new Set((await readAll(kinesis.client, h.stream)).map((r) => r.shardId));
-    expect(used.size).toBe(4);
+    const [batch] = batchesDownstream(recs).values();
+    expect(canonical(batch!.ev)).toEqual(canonical(ev));
+    // Buckets are exact slices of the hash key space: with one per shard, each shard holds exactly one.
+    const bucketsByShard = new Map<string, Set<string>>();
+    for (const r of recs) bucketsByShard.set(r.shardId, (bucketsByShard.get(r.shardId) ?? new Set()).add(r.partitionKey));
+    expect(bucketsByShard.size).toBe(4);
+    for (const keys of bucketsByShard.values()) expect(keys.size).toBe(1);
+    // Every Kinesis record is KPL-aggregated and passes aws-kinesis-agg's checksum.
+    for (const r of await readAll(kinesis.client, h.stream)) {
+      expect(isAggregated(r.data)).toBe(true);
+      expect(libDeaggregate(r).length).toBeGreaterThanOrEqual(1);
+    }
   });
 
   it('pipelines batches of one connection but acks them in seq order', async () => {
@@ -85,12 +104,42 @@ describe('batches into Kinesis', () => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'hold', gate } : undefined));
     h = await startHarness(kinesis, { sink, maxPutsInFlight: 4 });
     const { client } = await hello('srv-a');
-    for (let s = 1; s <= 5; s++) client.sendBatch(s, joins(5, s * 5));
+    client.sendBatch(1, joins(5, 5));
+    await eventually(() => sink.calls.length === 1, 5000, 'batch 1 in its (held) call');
+    for (let s = 2; s <= 5; s++) client.sendBatch(s, joins(5, s * 5));
     await eventually(() => sink.calls.length >= 2, 5000, 'later batches written');
     await sleep(50);
     expect(client.messages.filter((m) => m.op === Op.Ack)).toEqual([]);
     release();
     expect(await client.acks(5)).toEqual([1, 2, 3, 4, 5]);
+  });
+  it('makes batches whose writes finish together durable with one Redis raise, and still acks each in order', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'hold', gate } : undefined));
+    h = await startHarness(kinesis, { sink }, 1);
+    // Watch, on a connection of its own, every durable raise of this test's server (its key prefix is unique).
+    const monitor = await h.redis.monitor();
+    const durableKey = h.keys.durable('srv-a', 1);
+    const raises: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      // set-durable-2.lua: KEYS[1] is the durable key (the hello script has the server registry first).
+      if (args[0]?.toLowerCase() === 'evalsha' && args[3] === durableKey) raises.push(args[5]!);
+    });
+    try {
+      const { client } = await hello('srv-a');
+      for (let s = 1; s <= 10; s++) client.sendBatch(s, joins(3, s * 3));
+      await eventually(() => h!.gw.stats().batches === 10, 5000, 'all batches received');
+      release();
+      expect(await client.acks(10)).toEqual([...Array(10).keys()].map((i) => i + 1));
+      expect(await h.redis.get(durableKey)).toBe('10');
+      // Batch 1 alone (its write finished first), then the others in one or two raises: far fewer than ten.
+      expect(raises.length).toBeGreaterThanOrEqual(1);
+      expect(raises.length, raises.join(' ')).toBeLessThanOrEqual(3);
+      expect(raises[raises.length - 1]).toBe('10');
+    } finally {
+      monitor.disconnect();
+    }
   });
 });
 
@@ -108,8 +157,9 @@ describe('resends and gaps', () => {
     b.client.sendBatch(2, joins(2, 2)); // resent: its ack was "lost"
     b.client.sendBatch(3, joins(2, 4));
     expect(await b.client.acks(2)).toEqual([2, 3]);
-    const recs = await readEventRecords(kinesis.client, h.stream);
-    expect(recs.map(recordKey).sort()).toEqual(['srv-a/3/1/0', 'srv-a/3/2/0', 'srv-a/3/3/0']);
+    const down = batchesDownstream(await readEventRecords(kinesis.client, h.stream));
+    expect([...down.keys()].sort()).toEqual(['srv-a/3/1', 'srv-a/3/2', 'srv-a/3/3']);
+    for (const b of down.values()) expect(b.copies).toBe(1);
     expect(h.gw.stats()).toMatchObject({ batches: 4, duplicateBatches: 1 });
   });
 
@@ -125,7 +175,7 @@ describe('resends and gaps', () => {
     b.client.sendBatch(1, joins(1));
     expect((await b.client.next(Op.Ack)).seq).toBe(1);
     expect(gw2.stats().duplicateBatches).toBe(1);
-    expect((await readEventRecords(kinesis.client, h.stream)).length).toBe(1);
+    expect([...batchesDownstream(await readEventRecords(kinesis.client, h.stream)).values()].map((b) => b.copies)).toEqual([1]);
   });
 
   it('acks a duplicate on the same connection after the batch it duplicates', async () => {
@@ -135,7 +185,7 @@ describe('resends and gaps', () => {
     client.sendBatch(1, joins(1));
     client.sendBatch(2, joins(1, 1));
     expect(await client.acks(3)).toEqual([1, 1, 2]);
-    expect((await readEventRecords(kinesis.client, h.stream)).length).toBe(2);
+    expect((await readEventRecords(kinesis.client, h.stream)).length).toBe(2); // one event per batch: one user record each
   });
 
   it('logs and counts a seq gap, still writes the batch, and writes a skipped seq that arrives late', async () => {
@@ -147,8 +197,8 @@ describe('resends and gaps', () => {
     expect(h.gw.stats().seqGaps).toBe(1);
     client.sendBatch(3, joins(1, 3)); // reordered, not a resend
     expect((await client.next(Op.Ack)).seq).toBe(3);
-    const keys = (await readEventRecords(kinesis.client, h.stream)).map(recordKey).sort();
-    expect(keys).toEqual(['srv-a/1/1/0', 'srv-a/1/3/0', 'srv-a/1/4/0']);
+    const down = batchesDownstream(await readEventRecords(kinesis.client, h.stream));
+    expect([...down.keys()].sort()).toEqual(['srv-a/1/1', 'srv-a/1/3', 'srv-a/1/4']);
     expect(h.gw.stats().duplicateBatches).toBe(0);
   });
 });
@@ -206,6 +256,6 @@ describe('limits and failures', () => {
     await closing;
     expect((await client.next(Op.Ack)).seq).toBe(1);
     expect((await client.closed).code).toBe(CloseCode.GoingAway);
-    expect((await readEventRecords(kinesis.client, h.stream)).length).toBe(1);
+    expect([...batchesDownstream(await readEventRecords(kinesis.client, h.stream)).keys()]).toEqual(['srv-a/1/1']);
   });
 });

@@ -5,13 +5,17 @@
  * put succeeded, and calls held until released.
  */
 import type { PutRecordsResult, PutRecordsSink } from '../../gateway/kinesis-writer.js';
+import { deaggregate, isAggregated } from '../../gateway/kpl-aggregation.js';
+import { decodeRecord, recordKey } from '../../gateway/record-format.js';
 
 type Input = Parameters<PutRecordsSink['putRecords']>[0];
 
 export interface CallLog {
   at: number;
-  /** Partition keys in request order (the gateway's keys equal the records' idempotency keys). */
+  /** Partition keys in request order. */
   keys: string[];
+  /** Per Kinesis record, in request order, the idempotency keys of the user records it carries. */
+  userKeys: string[][];
   /** Data + partition key bytes of the call. */
   bytes: number;
   fault: Fault['kind'] | 'none';
@@ -19,7 +23,7 @@ export interface CallLog {
 
 export type Fault =
   /** Entries whose index `fail` maps to an error code are reported failed and not forwarded. */
-  | { kind: 'partial'; fail: (index: number, key: string) => string | undefined }
+  | { kind: 'partial'; fail: (index: number, userKeys: string[]) => string | undefined }
   /** Every entry reported failed with ProvisionedThroughputExceededException. */
   | { kind: 'throttle-entries' }
   /** The whole call rejected with ProvisionedThroughputExceededException. */
@@ -42,9 +46,10 @@ export class RecordingSink implements PutRecordsSink {
 
   async putRecords(input: Input): Promise<PutRecordsResult> {
     const keys = input.Records.map((r) => r.PartitionKey);
+    const userKeys = input.Records.map((r) => userRecordKeys(r.Data));
     const bytes = input.Records.reduce((a, r) => a + r.Data.length + Buffer.byteLength(r.PartitionKey), 0);
     const fault = this.plan(this.calls.length, input);
-    this.calls.push({ at: performance.now(), keys, bytes, fault: fault?.kind ?? 'none' });
+    this.calls.push({ at: performance.now(), keys, userKeys, bytes, fault: fault?.kind ?? 'none' });
     switch (fault?.kind) {
       case undefined:
         return this.inner.putRecords(input);
@@ -62,7 +67,7 @@ export class RecordingSink implements PutRecordsSink {
         await this.inner.putRecords(input);
         throw Object.assign(new Error('socket timed out after the request was sent'), { name: 'TimeoutError' });
       case 'partial': {
-        const codes = input.Records.map((r, i) => fault.fail(i, r.PartitionKey));
+        const codes = input.Records.map((_, i) => fault.fail(i, userKeys[i]!));
         const forward = input.Records.filter((_, i) => codes[i] === undefined);
         const inner = forward.length ? await this.inner.putRecords({ StreamName: input.StreamName, Records: forward }) : { Records: [] };
         if (inner.FailedRecordCount) throw new Error('inner put failed entries; this wrapper does not merge those');
@@ -74,6 +79,12 @@ export class RecordingSink implements PutRecordsSink {
       }
     }
   }
+}
+
+/** Idempotency keys of the user records in one Kinesis record's data (aggregated or plain). */
+export function userRecordKeys(data: Uint8Array): string[] {
+  const users = isAggregated(data) ? deaggregate(data).map((u) => u.data) : [data];
+  return users.map((d) => recordKey(decodeRecord(d)));
 }
 
 /** A deterministic pseudo-random source (mulberry32), so fault patterns repeat run to run. */

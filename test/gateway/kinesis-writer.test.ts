@@ -4,13 +4,14 @@
  * fault-injecting wrapper. Then the faults the wrapper exists for, one at a time.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { batchToRecords, type OutRecord } from '../../gateway/batch-records.js';
+import { batchToRecords, type UserRecord } from '../../gateway/batch-records.js';
 import { KinesisWriteError, KinesisWriter, kinesisSink, type KinesisWriterOptions } from '../../gateway/kinesis-writer.js';
 import { GatewayMetrics } from '../../gateway/metrics.js';
+import { PartitionScheme } from '../../gateway/partition-keys.js';
 import { recordKey } from '../../gateway/record-format.js';
 import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT } from '../../protocol/limits.js';
 import { chaosPlan, RecordingSink } from './fault-sink.js';
-import { joins, newStream, readEventRecords, startKinesis, type Kinesis } from './support.js';
+import { eventsByKey, eventually, joins, newStream, readEventRecords, startKinesis, type Kinesis } from './support.js';
 
 let kinesis: Kinesis;
 beforeAll(async () => {
@@ -20,16 +21,31 @@ afterAll(async () => {
   await kinesis.stop();
 });
 
-/** `n` batches of `events` join events each, as records. */
-function batches(n: number, events: number, targetBytes = 25 * 1024, server = 'srv-a'): OutRecord[][] {
-  return Array.from({ length: n }, (_, i) => batchToRecords({ server, epoch: 1, seq: i + 1, wm: i }, joins(events, i * events), targetBytes));
+/** Three buckets: joins of distinct players spread over them, so records aggregate per bucket. */
+const THREE = new PartitionScheme(3);
+/** One bucket: every user record may share an aggregate, so sizes alone decide how records pack. */
+const ONE = new PartitionScheme(1);
+
+/** `n` batches of `events` join events each, as user records. */
+function batches(n: number, events: number, targetBytes = 25 * 1024, scheme = THREE, server = 'srv-a'): UserRecord[][] {
+  return Array.from({ length: n }, (_, i) => batchToRecords({ server, epoch: 1, seq: i + 1, wm: i }, joins(events, i * events), { scheme, targetBytes }));
 }
 
-/** About `n` records of about `approxBytes` each (one big batch split at that target). */
-function bigRecords(n: number, approxBytes: number): OutRecord[] {
-  const perEvent = 60;
-  return batchToRecords({ server: 'srv-big', epoch: 1, seq: 1, wm: 0 }, joins(Math.ceil((n * approxBytes) / perEvent)), approxBytes);
+/**
+ * `n` batches, each one user record of more than half of `targetBytes`: no two share an
+ * aggregate, so every user record is a Kinesis record of its own (in the ONE scheme).
+ */
+function unshareable(n: number, targetBytes: number): UserRecord[][] {
+  const perEvent = 60; // a join is about 60 bytes of msgpack
+  const recs = Array.from({ length: n }, (_, i) =>
+    batchToRecords({ server: 'srv-big', epoch: 1, seq: i + 1, wm: 0 }, joins(Math.floor((targetBytes * 0.8) / perEvent), i * 1000), { scheme: ONE, targetBytes }),
+  );
+  for (const r of recs) expect(r.length).toBe(1);
+  return recs;
 }
+
+/** The user records' identity and contents, for comparing copies. */
+const body = (r: { s: string; e: number; q: number; pt: number; np: number; wm: number; ev: unknown[] }) => JSON.stringify([r.s, r.e, r.q, r.pt, r.np, r.wm, r.ev]);
 
 const fast: Partial<KinesisWriterOptions> = { baseDelayMs: 5, maxDelayMs: 50 };
 
@@ -46,7 +62,7 @@ for (const impl of impls) {
     beforeEach(async () => {
       stream = await newStream(kinesis.client, 3);
       sink = impl.sink(kinesis);
-      writer = new KinesisWriter({ sink, stream, maxPutsInFlight: 3, ...fast });
+      writer = new KinesisWriter({ sink, stream, scheme: THREE, maxPutsInFlight: 3, ...fast });
     });
     afterEach(async () => {
       await writer.drain();
@@ -59,45 +75,66 @@ for (const impl of impls) {
       const byKey = new Map<string, string>();
       for (const r of stored) {
         const k = recordKey(r);
-        const body = JSON.stringify(r);
-        if (byKey.has(k)) expect(byKey.get(k), `duplicate ${k} differs`).toBe(body);
-        byKey.set(k, body);
+        if (byKey.has(k)) expect(byKey.get(k), `duplicate ${k} differs`).toBe(body(r));
+        byKey.set(k, body(r));
       }
       const expected = all.flat().map((r) => r.key);
       expect([...byKey.keys()].sort()).toEqual([...expected].sort());
       // Duplicates only where a call timed out after Kinesis stored it.
       if (!sink.calls.some((c) => c.fault === 'timeout-after-success')) expect(stored.length).toBe(expected.length);
-      expect(writer.metrics.stats.records).toBeGreaterThanOrEqual(expected.length);
+      expect(writer.metrics.stats.userRecords).toBeGreaterThanOrEqual(expected.length);
+      // Aggregated: far fewer Kinesis records than user records, each holding one bucket's.
+      expect(writer.metrics.stats.records).toBeLessThan(expected.length / 2);
+      for (const r of stored) expect(r.partitionKey).toBe(r.kinesisPartitionKey);
       expect(sink.calls.some((c) => c.fault !== 'none')).toBe(impl.faults);
     });
 
     it('never puts more than 500 records in one call', async () => {
-      const recs = batches(1300, 1); // one record per batch: well over 500 records in all
-      const n = recs.flat().length;
-      expect(n).toBeGreaterThan(KINESIS_MAX_RECORDS_PER_PUT * 2);
-      await Promise.all(recs.map((r) => writer.write(r)));
+      const w = new KinesisWriter({ sink, stream, scheme: ONE, recordTargetBytes: 1024, maxPutsInFlight: 3, ...fast });
+      const recs = unshareable(1300, 1024); // one Kinesis record each: well over 500 records in all
+      await Promise.all(recs.map((r) => w.write(r)));
       expect(sink.calls.length).toBeGreaterThanOrEqual(3);
       for (const c of sink.calls) expect(c.keys.length).toBeLessThanOrEqual(KINESIS_MAX_RECORDS_PER_PUT);
-      expect(new Set((await readEventRecords(kinesis.client, stream)).map(recordKey)).size).toBe(n);
+      expect(sink.calls.some((c) => c.keys.length > 100)).toBe(true);
+      expect(new Set((await readEventRecords(kinesis.client, stream)).map(recordKey)).size).toBe(recs.length);
     });
 
     it('never puts more than 5 MiB (partition keys included) in one call', async () => {
-      const recs = bigRecords(80, 200 * 1024); // ~16 MB in 200 KiB records
-      const total = recs.reduce((a, r) => a + r.size, 0);
+      const target = 200 * 1024;
+      const w = new KinesisWriter({ sink, stream, scheme: ONE, recordTargetBytes: target, maxPutsInFlight: 3, ...fast });
+      const recs = unshareable(80, target).flat(); // ~13 MB in 160 KB records
+      const total = recs.reduce((a, r) => a + r.data.length, 0);
       expect(total).toBeGreaterThan(KINESIS_MAX_BYTES_PER_PUT * 2);
-      await writer.write(recs);
+      await w.write(recs);
       expect(sink.calls.length).toBeGreaterThanOrEqual(3);
       for (const c of sink.calls) expect(c.bytes).toBeLessThanOrEqual(KINESIS_MAX_BYTES_PER_PUT);
       expect(new Set((await readEventRecords(kinesis.client, stream)).map(recordKey)).size).toBe(recs.length);
     });
 
+    it('packs each bucket into aggregates up to the record target, never mixing buckets', async () => {
+      const target = 4096;
+      const w = new KinesisWriter({ sink, stream, scheme: THREE, recordTargetBytes: target, maxPutsInFlight: 1, ...fast });
+      const recs = batches(30, 40, target);
+      await Promise.all(recs.map((r) => w.write(r)));
+      for (const c of sink.calls) expect(c.bytes / c.keys.length).toBeLessThanOrEqual(target);
+      const stored = await readEventRecords(kinesis.client, stream);
+      expect(new Set(stored.map(recordKey)).size).toBe(recs.flat().length);
+      for (const r of stored) {
+        expect(r.partitionKey).toBe(r.kinesisPartitionKey);
+        expect(r.explicitHashKey).toBe(THREE.hashKeys[THREE.keys.indexOf(r.partitionKey)]);
+        expect(r.kinesisBytes).toBeLessThanOrEqual(target);
+      }
+      // Queued records share records: after the first call, calls carry many user records each.
+      expect(Math.max(...sink.calls.map((c) => Math.max(...c.userKeys.map((u) => u.length))))).toBeGreaterThan(1);
+    });
+
     it('fails a write at once on an error no retry can fix (missing stream)', async () => {
-      const w = new KinesisWriter({ sink, stream: `${stream}-missing`, ...fast, maxAttempts: 1000 });
-      const started = Date.now();
+      const w = new KinesisWriter({ sink, stream: `${stream}-missing`, scheme: THREE, ...fast, maxAttempts: 1000 });
       const err = await w.write(batches(1, 3)[0]!).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KinesisWriteError);
-      // The chaos sink may throttle first, but a missing stream is not retried for long.
-      expect(Date.now() - started).toBeLessThan(5000);
+      expect((err as KinesisWriteError).code).toBe('ResourceNotFoundException');
+      // The chaos sink may fault first, but the first call that reaches kinesalite ends it (it calms after 40 calls).
+      expect(sink.calls.length).toBeLessThanOrEqual(41);
     });
   });
 }
@@ -113,13 +150,15 @@ describe('KinesisWriter under injected faults', () => {
       call === 0 ? { kind: 'partial', fail: (i) => (i % 3 === 0 ? 'ProvisionedThroughputExceededException' : i % 3 === 1 ? 'InternalFailure' : undefined) } : undefined,
     );
     const metrics = new GatewayMetrics();
-    const writer = new KinesisWriter({ sink, stream, metrics, maxPutsInFlight: 1, ...fast });
-    const recs = batches(1, 400, 1024)[0]!;
+    const writer = new KinesisWriter({ sink, stream, metrics, scheme: ONE, recordTargetBytes: 1024, maxPutsInFlight: 1, ...fast });
+    const recs = batches(1, 400, 1024, ONE)[0]!;
     expect(recs.length).toBeGreaterThan(10);
     await writer.write(recs);
     expect(sink.calls.length).toBe(2);
-    const failed = sink.calls[0]!.keys.filter((_, i) => i % 3 !== 2);
-    expect(sink.calls[1]!.keys).toEqual(failed);
+    expect(sink.calls[0]!.keys.length).toBeGreaterThan(10);
+    const failed = sink.calls[0]!.userKeys.filter((_, i) => i % 3 !== 2);
+    // The failed Kinesis records, and only those, are sent again, as they were.
+    expect(sink.calls[1]!.userKeys).toEqual(failed);
     const stored = await readEventRecords(kinesis.client, stream);
     expect(stored.map(recordKey).sort()).toEqual(recs.map((r) => r.key).sort());
     expect(metrics.stats.putRetries).toBe(1);
@@ -132,32 +171,33 @@ describe('KinesisWriter under injected faults', () => {
   it('slows down on throttling: the gap between calls doubles while Kinesis keeps throttling', async () => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call < 4 ? (call % 2 ? { kind: 'throttle-call' } : { kind: 'throttle-entries' }) : undefined));
     // random() = 0 turns the jittered per-entry backoff off, leaving only the shared throttle delay.
-    const writer = new KinesisWriter({ sink, stream, maxPutsInFlight: 1, baseDelayMs: 40, maxDelayMs: 2000, random: () => 0 });
-    await writer.write(batches(1, 10)[0]!);
+    const writer = new KinesisWriter({ sink, stream, scheme: THREE, maxPutsInFlight: 1, baseDelayMs: 40, maxDelayMs: 2000, random: () => 0 });
+    const recs = batches(1, 10)[0]!;
+    await writer.write(recs);
     expect(sink.calls.length).toBe(5);
     const gaps = sink.calls.slice(1).map((c, i) => c.at - sink.calls[i]!.at);
-    // 40, 80, 160, 320 ms (timers may fire a little late, never early; allow 2 ms of clock rounding).
+    // 40, 80, 160, 320 ms: timers may fire late, never early (allow 2 ms of clock rounding).
     gaps.forEach((g, i) => expect(g).toBeGreaterThanOrEqual(40 * 2 ** i - 2));
-    expect(gaps[3]!).toBeGreaterThan(gaps[0]! * 4);
-    expect((await readEventRecords(kinesis.client, stream)).length).toBe(1);
+    expect([...eventsByKey(await readEventRecords(kinesis.client, stream)).keys()].sort()).toEqual(recs.map((r) => r.key).sort());
   });
 
   it('throttling of one call also delays calls of other writes (shared slow-down)', async () => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'throttle-call' } : undefined));
-    const writer = new KinesisWriter({ sink, stream, maxPutsInFlight: 2, baseDelayMs: 200, maxDelayMs: 2000, random: () => 0 });
+    const writer = new KinesisWriter({ sink, stream, scheme: THREE, maxPutsInFlight: 2, baseDelayMs: 200, maxDelayMs: 2000, random: () => 0 });
     const first = writer.write(batches(1, 5)[0]!);
     await new Promise((r) => setTimeout(r, 20)); // the first call has been throttled by now
     const t0 = performance.now();
-    await writer.write(batchToRecords({ server: 'other', epoch: 1, seq: 1, wm: 0 }, joins(3)));
+    await writer.write(batches(1, 3, undefined, THREE, 'other')[0]!);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(150);
     await first;
   });
 
   it('a timeout after a successful put writes the records twice, each copy carrying the same idempotency key', async () => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'timeout-after-success' } : undefined));
-    const writer = new KinesisWriter({ sink, stream, maxPutsInFlight: 1, ...fast });
+    const writer = new KinesisWriter({ sink, stream, scheme: THREE, recordTargetBytes: 2048, maxPutsInFlight: 1, ...fast });
     const recs = batches(1, 300, 2048)[0]!;
     await writer.write(recs);
+    expect(sink.calls.length).toBe(2);
     const stored = await readEventRecords(kinesis.client, stream);
     expect(stored.length).toBe(recs.length * 2);
     const counts = new Map<string, number>();
@@ -168,7 +208,7 @@ describe('KinesisWriter under injected faults', () => {
 
   it('gives up after maxAttempts and rejects the write with the last error code', async () => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), () => ({ kind: 'throttle-entries' }));
-    const writer = new KinesisWriter({ sink, stream, maxAttempts: 3, ...fast });
+    const writer = new KinesisWriter({ sink, stream, scheme: THREE, maxAttempts: 3, ...fast });
     const err = (await writer.write(batches(1, 5)[0]!).catch((e: unknown) => e)) as KinesisWriteError;
     expect(err).toBeInstanceOf(KinesisWriteError);
     expect(sink.calls.length).toBe(3);
@@ -176,17 +216,65 @@ describe('KinesisWriter under injected faults', () => {
 
   it('paces puts under the per-shard record quota when the shard count is known', async () => {
     const sink = new RecordingSink(kinesisSink(kinesis.client));
-    // 1 shard at 200 records/s: a full bucket covers the first 200, the other 400 take 2 s.
-    const writer = new KinesisWriter({ sink, stream, shardCount: 1, perShardRecordsPerSec: 200, maxRecordsPerPut: 100 });
+    // 1 shard at 200 Kinesis records/s: a full bucket covers the first 200, the other 400 take 2 s.
+    const writer = new KinesisWriter({ sink, stream, scheme: ONE, recordTargetBytes: 1024, shardCount: 1, perShardRecordsPerSec: 200, maxRecordsPerPut: 100 });
     const t0 = performance.now();
-    await Promise.all(batches(600, 1).map((r) => writer.write(r)));
-    const elapsed = performance.now() - t0;
-    expect(elapsed).toBeGreaterThanOrEqual(1900);
-    expect(elapsed).toBeLessThan(6000);
+    await Promise.all(unshareable(600, 1024).map((r) => writer.write(r)));
+    // Timers never fire early, so this lower bound cannot fail by chance.
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1900);
+    expect(sink.calls.reduce((a, c) => a + c.keys.length, 0)).toBe(600);
     // Per second after the first burst, never more than the quota plus one call.
     const t = sink.calls[0]!.at;
     const inFirst1500 = sink.calls.filter((c) => c.at - t < 1500).reduce((a, c) => a + c.keys.length, 0);
     expect(inFirst1500).toBeLessThanOrEqual(200 + 300 + 100);
+  });
+
+  it('lingers: records queued within lingerMs of the oldest share one call; with 0 each write goes at once', async () => {
+    const sink = new RecordingSink(kinesisSink(kinesis.client));
+    const lingering = new KinesisWriter({ sink, stream, scheme: THREE, lingerMs: 50, ...fast });
+    const recs = batches(6, 4);
+    await Promise.all(recs.map((r) => lingering.write(r)));
+    expect(sink.calls.length).toBe(1);
+    // Every batch's records of one bucket in one aggregate: one Kinesis record per bucket.
+    expect(sink.calls[0]!.keys.length).toBe(new Set(recs.flat().map((r) => r.bucket)).size);
+
+    const eager = new RecordingSink(kinesisSink(kinesis.client));
+    const immediate = new KinesisWriter({ sink: eager, stream, scheme: THREE, lingerMs: 0, maxPutsInFlight: 8, ...fast });
+    await Promise.all(recs.map((r) => immediate.write(r)));
+    expect(eager.calls.length).toBeGreaterThan(1);
+  });
+
+  it('does not linger once a full record\'s worth is queued', async () => {
+    const sink = new RecordingSink(kinesisSink(kinesis.client));
+    const writer = new KinesisWriter({ sink, stream, scheme: ONE, recordTargetBytes: 4096, lingerMs: 600_000, ...fast });
+    // Two records of more than half the target: a full record's worth, so no 10-minute wait.
+    await writer.write(unshareable(2, 4096).flat());
+    expect(sink.calls.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('drain() puts what lingers at once', async () => {
+    const sink = new RecordingSink(kinesisSink(kinesis.client));
+    // A linger longer than the test timeout: only drain() can get these records out in time.
+    const writer = new KinesisWriter({ sink, stream, scheme: THREE, lingerMs: 120_000, ...fast });
+    const written = writer.write(batches(1, 5)[0]!);
+    await writer.drain();
+    await written;
+    expect(sink.calls.length).toBe(1);
+    expect(writer.queued).toBe(0);
+  });
+
+  it('a stuck call does not hold back other writes', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'hold', gate } : undefined));
+    const writer = new KinesisWriter({ sink, stream, scheme: ONE, lingerMs: 1, maxPutsInFlight: 4, ...fast });
+    const [a, b] = batches(2, 3, undefined, ONE);
+    const stuck = writer.write(a!);
+    await eventually(() => sink.calls.length === 1, 5000, 'first call');
+    await writer.write(b!); // resolves while the first call is still held
+    expect(sink.calls.length).toBe(2);
+    release();
+    await stuck;
   });
 
   it('keeps at most maxPutsInFlight calls in flight', async () => {
@@ -204,8 +292,8 @@ describe('KinesisWriter under injected faults', () => {
         }
       },
     };
-    const writer = new KinesisWriter({ sink, stream, maxPutsInFlight: 2, maxRecordsPerPut: 5 });
-    await Promise.all(batches(20, 50, 1024).map((r) => writer.write(r)));
+    const writer = new KinesisWriter({ sink, stream, scheme: ONE, recordTargetBytes: 1024, maxPutsInFlight: 2, maxRecordsPerPut: 5 });
+    await Promise.all(unshareable(40, 1024).map((r) => writer.write(r)));
     expect(peak).toBe(2);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -45,6 +46,7 @@ export async function newStream(client: KinesisClient, shards = 2): Promise<stri
 export interface StoredRecord {
   shardId: string;
   partitionKey: string;
+  sequenceNumber: string;
   data: Buffer;
 }
 
@@ -56,7 +58,7 @@ export async function readAll(client: KinesisClient, stream: string): Promise<St
     let it = (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
     for (;;) {
       const res = await client.send(new GetRecordsCommand({ ShardIterator: it!, Limit: 10_000 }));
-      for (const r of res.Records ?? []) out.push({ shardId: shard.ShardId!, partitionKey: r.PartitionKey!, data: Buffer.from(r.Data!) });
+      for (const r of res.Records ?? []) out.push({ shardId: shard.ShardId!, partitionKey: r.PartitionKey!, sequenceNumber: r.SequenceNumber!, data: Buffer.from(r.Data!) });
       if (!res.Records?.length || !res.NextShardIterator) break;
       it = res.NextShardIterator;
     }
@@ -64,8 +66,121 @@ export async function readAll(client: KinesisClient, stream: string): Promise<St
   return out;
 }
 
-export async function readEventRecords(client: KinesisClient, stream: string): Promise<(EventRecord & { bytes: number; partitionKey: string })[]> {
-  return (await readAll(client, stream)).map((r) => ({ ...decodeRecord(r.data), bytes: r.data.length + Buffer.byteLength(r.partitionKey), partitionKey: r.partitionKey }));
+/** A user record as the reference deaggregator (awslabs' aws-kinesis-agg) gives it. */
+export interface LibUserRecord {
+  partitionKey: string;
+  explicitPartitionKey?: string;
+  sequenceNumber: string;
+  subSequenceNumber?: number;
+  /** base64 */
+  data: string;
+}
+
+interface AwsKinesisAgg {
+  deaggregateSync(
+    record: { partitionKey: string; sequenceNumber: string; data: string },
+    computeChecksums: boolean,
+    done: (err: Error | null | undefined, users?: LibUserRecord[]) => void,
+  ): void;
+  RecordAggregator: new (onReady?: (err: Error | null, encoded?: { partitionKey: string; data: Buffer; ExplicitHashKey?: string }) => void) => {
+    addUserRecord(r: { partitionKey: string; explicitHashKey?: string; data: Buffer }): void;
+    aggregateRecords(records: { partitionKey: string; explicitHashKey?: string; data: Buffer }[], forceFlush: boolean, onReady?: (err: Error | null, encoded?: { partitionKey: string; data: Buffer }) => void): void;
+    build(): { partitionKey: string; data: Buffer; ExplicitHashKey?: string } | undefined;
+  };
+}
+
+/** awslabs/kinesis-aggregation's Node module (its own typings reference aws-sdk v2 and aws-lambda, which we do not install). */
+export const awsKinesisAgg = createRequire(import.meta.url)('aws-kinesis-agg') as AwsKinesisAgg;
+
+/** The user records of a stored record, deaggregated by aws-kinesis-agg with its MD5 checksum verified. */
+export function libDeaggregate(rec: { partitionKey: string; sequenceNumber?: string; data: Buffer }): LibUserRecord[] {
+  let out: LibUserRecord[] | undefined;
+  let failure: Error | undefined;
+  awsKinesisAgg.deaggregateSync({ partitionKey: rec.partitionKey, sequenceNumber: rec.sequenceNumber ?? '0', data: rec.data.toString('base64') }, true, (err, users) => {
+    if (err) failure = err;
+    else out = users;
+  });
+  if (failure) throw failure;
+  return out!;
+}
+
+export interface ReadUserRecord extends EventRecord {
+  shardId: string;
+  /** Partition key and explicit hash key of the user record. */
+  partitionKey: string;
+  explicitHashKey: string | undefined;
+  /** Partition key of the Kinesis record that carried it. */
+  kinesisPartitionKey: string;
+  sequenceNumber: string;
+  subSequenceNumber: number | undefined;
+  /** Data + partition key bytes of the Kinesis record that carried it. */
+  kinesisBytes: number;
+}
+
+/**
+ * Every user record in the stream, read back from kinesalite and deaggregated with
+ * aws-kinesis-agg (checksums verified), decoded as the worker decodes them.
+ */
+export async function readEventRecords(client: KinesisClient, stream: string): Promise<ReadUserRecord[]> {
+  const out: ReadUserRecord[] = [];
+  for (const r of await readAll(client, stream)) {
+    for (const u of libDeaggregate(r)) {
+      out.push({
+        ...decodeRecord(Buffer.from(u.data, 'base64')),
+        shardId: r.shardId,
+        partitionKey: u.partitionKey,
+        explicitHashKey: u.explicitPartitionKey,
+        kinesisPartitionKey: r.partitionKey,
+        sequenceNumber: r.sequenceNumber,
+        subSequenceNumber: u.subSequenceNumber,
+        kinesisBytes: r.data.length + Buffer.byteLength(r.partitionKey),
+      });
+    }
+  }
+  return out;
+}
+
+/** The events of stored user records, one list per distinct idempotency key (copies must be identical). */
+export function eventsByKey(records: readonly EventRecord[]): Map<string, WireEvent[]> {
+  const byKey = new Map<string, WireEvent[]>();
+  for (const r of records) {
+    const k = `${r.s}/${r.e}/${r.q}/${r.pt}`;
+    const prev = byKey.get(k);
+    if (prev && JSON.stringify(prev) !== JSON.stringify(r.ev)) throw new Error(`two copies of ${k} differ`);
+    byKey.set(k, r.ev);
+  }
+  return byKey;
+}
+
+/**
+ * What downstream holds, per batch (server/epoch/seq): its events, parts in part order,
+ * deduplicated by idempotency key. Throws when two copies of a key differ, when a batch
+ * lacks a part, or when its parts disagree on the part count or watermark.
+ */
+export function batchesDownstream(records: readonly EventRecord[]): Map<string, { wm: number; ev: WireEvent[]; copies: number }> {
+  const byKey = eventsByKey(records);
+  const parts = new Map<string, { np: number; wm: number; pts: Map<number, WireEvent[]>; copies: number }>();
+  for (const r of records) {
+    const b = `${r.s}/${r.e}/${r.q}`;
+    let p = parts.get(b);
+    if (!p) parts.set(b, (p = { np: r.np, wm: r.wm, pts: new Map(), copies: 0 }));
+    if (p.np !== r.np || p.wm !== r.wm) throw new Error(`batch ${b}: parts disagree on np or wm`);
+    p.copies++;
+    p.pts.set(r.pt, byKey.get(`${b}/${r.pt}`)!);
+  }
+  const out = new Map<string, { wm: number; ev: WireEvent[]; copies: number }>();
+  for (const [b, p] of parts) {
+    if (p.pts.size !== p.np) throw new Error(`batch ${b}: ${p.pts.size} of ${p.np} parts downstream`);
+    const ev = [...Array(p.np).keys()].flatMap((pt) => p.pts.get(pt)!);
+    out.set(b, { wm: p.wm, ev, copies: p.copies / p.np });
+  }
+  return out;
+}
+
+/** Sorts events by (epoch, counter) for discrete ones, then time: a batch's events whatever the bucket split. */
+export function canonical(ev: readonly WireEvent[]): WireEvent[] {
+  const key = (e: WireEvent) => JSON.stringify(e);
+  return [...ev].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** Polls until `fn` returns a truthy value or the timeout passes. */

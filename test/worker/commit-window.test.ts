@@ -8,14 +8,15 @@ import type { RedisKeys } from '../../gateway/redis-keys.js';
 import { emptyHuntState, type DecidedPrize } from '../../gateway/worker/hunt-fold.js';
 import { encodePendingEvent } from '../../gateway/worker/pending-events.js';
 import { workerScripts } from '../../gateway/worker/scripts.js';
-import { commitWindow, readDecidedPrizes, WindowCloser, type CommitArgs } from '../../gateway/worker/window-closer.js';
+import { commitWindow, readDecidedPrizes, readHuntState, WindowCloser, type CommitArgs } from '../../gateway/worker/window-closer.js';
+import { changedBuckets, loadPlayers, playerBucket, playersKey } from '../../gateway/worker/hunt-store.js';
 import { ingestRecord } from '../../gateway/worker/record-ingest.js';
 import { WorkerMetrics } from '../../gateway/worker/metrics.js';
 import { logger } from '../../protocol/log.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, toRecords } from './support/fixture.js';
 import { testRedis } from '../support/redis.js';
 import { readStream } from './support/harness.js';
-import { T0 } from './support/small-hunt.js';
+import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
 import type { HuntEvent } from '../../protocol/index.js';
 
 const H = 'h1';
@@ -38,15 +39,19 @@ const prize = (reason: string, player: string, server = 'srv-a'): DecidedPrize =
 const ev = (n: number, t: number): HuntEvent => ({ k: 'enter', e: 1, n, t, p: `p${n}`, hunt: H, tr: 'rock', region: 'r', at: [0, 0, 0], server: 'srv-a' });
 
 function args(over: Partial<CommitArgs> = {}): CommitArgs {
-  return { hunt: H, expected: undefined, start: T0, end: T0 + 10_000, state: emptyHuntState(H), prizes: [prize('treasure:rock:1', 'p1')], folded: [], late: [], ...over };
+  return {
+    hunt: H, expected: undefined, start: T0, end: T0 + 10_000, state: emptyHuntState(H), commitId: `c-${++commits}`,
+    prizes: [prize('treasure:rock:1', 'p1')], players: [], read: 0, late: [], ...over,
+  };
 }
+let commits = 0;
 const kinds = async (server: string) => (await readStream(redis, keys, server)).map((e) => (e.kind === 'prize' ? `prize ${e.reason}` : `closed ${e.start - T0}-${e.end - T0}`));
 
 describe('commit-window.lua', () => {
   it('two workers committing the same window at once: one commits, the other is stale; the prize is set and appended once', async () => {
     const members = [encodePendingEvent(ev(1, T0 + 1)), encodePendingEvent(ev(2, T0 + 2))];
     await redis.zadd(keys.pending(H), T0 + 1, members[0]!, T0 + 2, members[1]!);
-    const res = await Promise.all([commitWindow(redis, keys, scripts, args({ folded: members })), commitWindow(redis, keys, scripts, args({ folded: members }))]);
+    const res = await Promise.all([commitWindow(redis, keys, scripts, args({ read: 2 })), commitWindow(redis, keys, scripts, args({ read: 2 }))]);
     expect(res.map((x) => x.status).sort()).toEqual(['committed', 'stale']);
     expect(res.map((x) => x.newPrizes).sort()).toEqual([0, 1]);
     expect(await redis.get(keys.closed(H))).toBe(String(T0 + 10_000));
@@ -61,7 +66,7 @@ describe('commit-window.lua', () => {
     const member = encodePendingEvent(ev(1, T0 + 25_000));
     await redis.zadd(keys.pending(H), T0 + 25_000, member);
     // A worker that was paused computed [T0+10s, T0+20s) from an old `closed`.
-    const res = await commitWindow(redis, keys, scripts, args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, folded: [member] }));
+    const res = await commitWindow(redis, keys, scripts, args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, read: 0 }));
     expect(res).toEqual({ status: 'stale', newPrizes: 0 });
     // A first-window commit (closed must be missing) is stale too once closed exists.
     expect((await commitWindow(redis, keys, scripts, args())).status).toBe('stale');
@@ -87,21 +92,72 @@ describe('commit-window.lua', () => {
   });
 
   it('refuses when a registered server has no stream key in the call (registry changed under it)', async () => {
-    const k = [keys.closed(H), keys.state(H), keys.prizes(H), keys.pending(H), keys.late(H), keys.servers(), keys.prizeStream('srv-a')];
-    const argv = ['', H, String(T0), String(T0 + 10_000), '{}', 1000, 1, 'srv-a', 0, 0, 0];
+    const k = [keys.closed(H), keys.state(H), keys.prizes(H), keys.pending(H), keys.late(H), keys.servers(), playersKey(keys, H), keys.prizeStream('srv-a')];
+    const argv = ['', H, String(T0), String(T0 + 10_000), '{}', 1000, 0, 1, 'srv-a', 0, 0, 0];
     expect(await scripts.commitWindow.run(redis, k, argv)).toEqual([-1, 0]);
     expect(await redis.exists(keys.closed(H), keys.prizeStream('srv-a'))).toBe(0);
   });
 
-  it('removes thousands of folded members and moves late ones to the late set', async () => {
+  it('refuses when the pending events below the window end are not the ones read (one arrived since): nothing written', async () => {
+    await redis.zadd(keys.pending(H), T0 + 1, encodePendingEvent(ev(1, T0 + 1)), T0 + 2, encodePendingEvent(ev(2, T0 + 2)));
+    // Read when only the first was there.
+    const res = await commitWindow(redis, keys, scripts, args({ read: 1 }));
+    expect(res).toEqual({ status: 'pending-changed', newPrizes: 0 });
+    expect(await redis.exists(keys.closed(H), keys.state(H), keys.prizes(H), keys.prizeStream('srv-a'))).toBe(0);
+    expect(await redis.zcard(keys.pending(H))).toBe(2);
+  });
+
+  it('the same commit applied twice (a resend after its reply was lost) is recognised, not counted stale, and writes nothing more', async () => {
+    const a = args({ prizes: [prize('treasure:rock:1', 'p1'), prize('treasure:rock:2', 'p2')] });
+    expect(await commitWindow(redis, keys, scripts, a)).toEqual({ status: 'committed', newPrizes: 2 });
+    const streamA = await kinds('srv-a');
+    expect(await commitWindow(redis, keys, scripts, a)).toEqual({ status: 'resent', newPrizes: 2 });
+    expect(await kinds('srv-a')).toEqual(streamA);
+    // Another commit of the same window (same content, another worker) is stale, not "resent".
+    expect((await commitWindow(redis, keys, scripts, { ...a, commitId: 'other' })).status).toBe('stale');
+  });
+
+  it('removes every pending member below the window end, marks late ids, and writes the changed players\' buckets', async () => {
     const members = Array.from({ length: 1800 }, (_, i) => encodePendingEvent(ev(i + 1, T0 + i)));
     await redis.zadd(keys.pending(H), ...members.flatMap((m, i) => [String(T0 + i), m]));
-    const late = encodePendingEvent(ev(5000, T0 - 1));
-    await redis.zadd(keys.pending(H), T0 - 1, late);
-    const res = await commitWindow(redis, keys, scripts, args({ prizes: [], folded: members, late: [{ member: late, id: 'srv-a/1/5000' }] }));
+    await redis.zadd(keys.pending(H), T0 - 1, encodePendingEvent(ev(5000, T0 - 1)));
+    const keep = encodePendingEvent(ev(6000, T0 + 10_000));
+    await redis.zadd(keys.pending(H), T0 + 10_000, keep);
+    const state = emptyHuntState(H);
+    state.players = { p1: { f: { rock: T0 + 1 }, lt: T0 + 1, ls: 'srv-a' }, 'p"2': { f: { rock: T0 + 2, hill: T0 + 3 }, lt: T0 + 3, ls: 'srv-b' } };
+    const loaded = await loadPlayers(redis, keys, emptyHuntState(H), Object.keys(state.players));
+    const res = await commitWindow(redis, keys, scripts, args({ prizes: [], state, players: changedBuckets(state, Object.keys(state.players), loaded), read: 1801, late: ['srv-a/1/5000'] }));
     expect(res.status).toBe('committed');
-    expect(await redis.zcard(keys.pending(H))).toBe(0);
+    expect(await redis.zrange(keys.pending(H), 0, '-1')).toEqual([keep]);
     expect(await redis.smembers(keys.late(H))).toEqual(['srv-a/1/5000']);
+    const back = await readHuntState(redis, keys, H);
+    expect(back?.players).toEqual(state.players);
+    // The state blob itself no longer carries the players.
+    expect(JSON.parse((await redis.get(keys.state(H)))!).players).toEqual({});
+  });
+
+  it('a player bucket is rewritten whole: players already in it are kept', async () => {
+    const before = emptyHuntState(H);
+    for (let i = 0; i < 200_000; i += 997) before.players[`old-${i}`] = { f: { rock: T0 + i }, lt: T0 + i, ls: 'srv-a' };
+    // A player that shares old-0's bucket.
+    let mate = 0;
+    while (playerBucket(`mate-${mate}`) !== playerBucket('old-0')) mate++;
+    before.players[`mate-${mate}`] = { f: { rock: T0 + 5 }, lt: T0 + 5, ls: 'srv-c' };
+    let loaded = await loadPlayers(redis, keys, emptyHuntState(H), Object.keys(before.players));
+    await commitWindow(redis, keys, scripts, args({ prizes: [], state: before, players: changedBuckets(before, Object.keys(before.players), loaded) }));
+    // The next window, loaded the way the closer does: only the named players' buckets.
+    const next = JSON.parse((await redis.get(keys.state(H)))!) as ReturnType<typeof emptyHuntState>;
+    next.players = {};
+    loaded = await loadPlayers(redis, keys, next, ['newcomer', 'old-0']);
+    expect(Object.keys(next.players).sort()).toEqual([`mate-${mate}`, 'old-0']);
+    next.players.newcomer = { f: { rock: T0 + 10_001 }, lt: T0 + 10_001, ls: 'srv-b' };
+    next.players['old-0']!.f.hill = T0 + 10_002;
+    await commitWindow(redis, keys, scripts, args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, prizes: [], state: next, players: changedBuckets(next, ['newcomer', 'old-0'], loaded) }));
+    const back = await readHuntState(redis, keys, H);
+    expect(Object.keys(back!.players).length).toBe(Object.keys(before.players).length + 1);
+    expect(back!.players['old-0']!.f).toEqual({ rock: T0, hill: T0 + 10_002 });
+    expect(back!.players['old-997']).toEqual(before.players['old-997']);
+    expect(back!.players[`mate-${mate}`]).toEqual(before.players[`mate-${mate}`]);
   });
 
   it('two closers racing over the same windows: one commits each window, the other reloads and carries on; prizes equal expected.json, once', async () => {
@@ -124,5 +180,27 @@ describe('commit-window.lua', () => {
     // Every window was committed exactly once between them: one closed entry per window per server.
     const closedA = (await readStream(redis, keys, 'srv-a')).filter((e) => e.kind === 'closed');
     expect(closedA.length).toBe(m1.stats.windowsClosed + m2.stats.windowsClosed);
+  });
+});
+
+describe('ingest-record.lua', () => {
+  it('groups a record\'s entries into one pending member per window, and finds them late or pending as a whole', async () => {
+    const a = new EventMaker('srv-a');
+    await ingestRecord(redis, keys, scripts, rec('srv-a', 1, T0, [a.rulesEv(T0)]));
+    const res = await ingestRecord(redis, keys, scripts, rec('srv-a', 2, T0 + 20_000, [a.enter(T0 + 1, 'x'), a.enter(T0 + 2, 'y'), a.enter(T0 + 10_001, 'z')]));
+    expect(res).toMatchObject({ applied: true, stored: 3, late: 0 });
+    // rules + a chunk of two (window 0) + one entry (window 1)
+    expect(await redis.zcard(keys.pending(SMALL))).toBe(3);
+  });
+
+  it('a chunk that would straddle `closed` (windows closed with another length) is sent again one member per event', async () => {
+    const a = new EventMaker('srv-a');
+    await ingestRecord(redis, keys, scripts, rec('srv-a', 1, T0, [a.rulesEv(T0)]));
+    await redis.set(keys.closed(SMALL), String(T0 + 5000));
+    const early = a.enter(T0 + 1000, 'early');
+    const res = await ingestRecord(redis, keys, scripts, rec('srv-a', 2, T0 + 20_000, [early, a.enter(T0 + 7000, 'later')]));
+    expect(res).toMatchObject({ applied: true, stored: 1, late: 1 });
+    expect(await redis.smembers(keys.late(SMALL))).toEqual([`srv-a/1/${early.n}`]);
+    expect((await redis.zrangebyscore(keys.pending(SMALL), T0 + 5000, '+inf')).map((m) => JSON.parse(m)[5])).toEqual(['later']);
   });
 });

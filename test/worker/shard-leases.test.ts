@@ -2,13 +2,12 @@
  * Shard leases, fencing tokens and checkpoints, with real kinesalite and Redis; the
  * crash cases run a worker in a process of its own and SIGKILL or SIGSTOP it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SplitShardCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { workerScripts } from '../../gateway/worker/scripts.js';
-import { TEST_REDIS_URL } from '../support/redis.js';
+import { killWorkerChildren, spawnWorker } from './support/worker-child.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords } from './support/fixture.js';
 import { finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
@@ -18,7 +17,6 @@ import type { EventRecord } from '../../gateway/record-format.js';
 let kinesis: Kinesis;
 let endpoint: string;
 let env: Env | undefined;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   kinesis = await startKinesis();
@@ -28,59 +26,13 @@ afterAll(async () => {
   await kinesis.stop();
 });
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGKILL');
-      await once(c, 'exit');
-    }
-  }
+  await killWorkerChildren();
   await env?.cleanup();
   env = undefined;
 });
 
 const scripts = workerScripts();
 const shardIds = (n: number) => Array.from({ length: n }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
-
-interface Child {
-  proc: ChildProcess;
-  /** resolves with the stats it printed on SIGTERM */
-  stats(): Promise<Record<string, number>>;
-}
-
-async function spawnWorker(e: Env, workerId: string, leaseMs: number): Promise<Child> {
-  const file = new URL('./support/worker-process.ts', import.meta.url).pathname;
-  const proc = spawn(process.execPath, ['--import', 'tsx', file], {
-    env: {
-      ...process.env,
-      CAIRN_TEST_REDIS_URL: TEST_REDIS_URL,
-      CAIRN_TEST_KINESIS_ENDPOINT: endpoint,
-      CAIRN_TEST_PREFIX: e.keys.prefix,
-      CAIRN_TEST_STREAM: e.stream,
-      CAIRN_TEST_WORKER_ID: workerId,
-      CAIRN_TEST_LEASE_MS: String(leaseMs),
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(proc);
-  const lines = createInterface({ input: proc.stdout! });
-  let statsLine: ((s: string) => void) | undefined;
-  const ready = new Promise<void>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`worker process exited with ${code} before it was ready`)));
-    lines.on('line', (l) => {
-      if (l.startsWith('ready ')) resolve();
-      if (l.startsWith('stats ')) statsLine?.(l.slice(6));
-    });
-  });
-  await ready;
-  return {
-    proc,
-    async stats() {
-      const got = new Promise<string>((resolve) => (statsLine = resolve));
-      proc.kill('SIGTERM');
-      return JSON.parse(await got) as Record<string, number>;
-    },
-  };
-}
 
 function fixtureRecords(window: string, seed: number): { records: EventRecord[]; servers: Record<string, number>; end: number } {
   const fx = fixtureEvents(fixtureRules(window));
@@ -111,6 +63,39 @@ describe('shard leases', () => {
     await w1.stop();
     await waitFor('w2 holds all four', async () => w2.shards().length === 4, 20_000);
     expect(w2.stats().shardsHeld).toBe(4);
+  });
+
+  it('a worker that cannot get a free lease takes exactly one from the busiest worker: 2/2/0 becomes 2/1/1', async () => {
+    env = await testEnv(kinesis.client, 'steal', 4);
+    const w1 = await env.start({ workerId: 'w1', leaseMs: 1200 });
+    const w2 = await env.start({ workerId: 'w2', leaseMs: 1200 });
+    await waitFor('2/2', async () => w1.shards().length === 2 && w2.shards().length === 2, 20_000);
+    // ceil(4 / 3) = 2: neither w1 nor w2 is over target, so neither gives a lease back; only taking one over balances.
+    const w3 = await env.start({ workerId: 'w3', leaseMs: 1200 });
+    await waitFor('w3 holds one', async () => w3.shards().length === 1 && w1.shards().length + w2.shards().length === 3, 20_000);
+    // Several more ticks (every lease TTL / 3): nothing else moves.
+    await sleep(2500);
+    expect(w3.shards().length).toBe(1);
+    expect(w3.stats().leasesStolen).toBe(1);
+    expect(w1.stats().leasesStolen + w2.stats().leasesStolen).toBe(0);
+    expect([w1.shards().length, w2.shards().length].sort()).toEqual([1, 2]);
+    expect([...w1.shards(), ...w2.shards(), ...w3.shards()].sort()).toEqual(shardIds(4));
+    for (const w of [w1, w2, w3]) for (const s of w.shards()) expect(await env.redis.get(env.keys.lease(s))).toBe(w.workerId);
+    // The new holder's token fences the old holder's checkpoint out.
+    const [stolen] = w3.shards() as [string];
+    const token = Number(await env.redis.get(env.keys.leaseToken(stolen)));
+    expect(await scripts.checkpoint.run(env.redis, [env.keys.leaseToken(stolen), env.keys.checkpoint(stolen)], [String(token - 1), '1', '0'])).toBe(0);
+  });
+
+  it('takes no lease from a worker that holds only one more (5 shards, 3/2: already balanced)', async () => {
+    env = await testEnv(kinesis.client, 'nosteal', 5);
+    const w1 = await env.start({ workerId: 'w1', leaseMs: 1200 });
+    await waitFor('w1 holds all five', async () => w1.shards().length === 5);
+    const w2 = await env.start({ workerId: 'w2', leaseMs: 1200 });
+    await waitFor('3/2', async () => w1.shards().length + w2.shards().length === 5 && Math.abs(w1.shards().length - w2.shards().length) === 1, 20_000);
+    await sleep(2500);
+    expect(Math.abs(w1.shards().length - w2.shards().length)).toBe(1);
+    expect(w1.stats().leasesStolen + w2.stats().leasesStolen).toBe(0);
   });
 
   it('a lease taken over fences the old holder: its checkpoint is refused, it lets go, then retakes the shard with a larger token', async () => {
@@ -203,7 +188,7 @@ describe('worker crashes (separate processes)', () => {
     env = await testEnv(kinesis.client, 'kill9', 4);
     const b = fixtureRecords('20s', 91);
     await registerServers(env.redis, env.keys, b.servers);
-    const child = await spawnWorker(env, 'doomed', 1000);
+    const child = await spawnWorker(env, endpoint, 'doomed', { leaseMs: 1000 });
     await waitFor('child holds all shards', async () => (await Promise.all(shardIds(4).map((s) => env!.redis.get(env!.keys.lease(s))))).every((o) => o === 'doomed'));
     const third = Math.floor(b.records.length / 3);
     await env.put(b.records.slice(0, third), 91);
@@ -221,7 +206,7 @@ describe('worker crashes (separate processes)', () => {
     env = await testEnv(kinesis.client, 'sigstop', 4);
     const b = fixtureRecords('15s', 93);
     await registerServers(env.redis, env.keys, b.servers);
-    const child = await spawnWorker(env, 'sleeper', 1000);
+    const child = await spawnWorker(env, endpoint, 'sleeper', { leaseMs: 1000 });
     await waitFor('child holds all shards', async () => (await Promise.all(shardIds(4).map((s) => env!.redis.get(env!.keys.lease(s))))).every((o) => o === 'sleeper'));
     const half = Math.floor(b.records.length / 2);
     await env.put(b.records.slice(0, half), 93);

@@ -35,6 +35,10 @@ afterEach(async () => {
 const SETTLE_MS = 400;
 
 const winners = async (e: Env) => (await readDecidedPrizes(e.redis, e.keys, SMALL)).map((p) => `${p.reason}=${p.player}@${p.server}`);
+const wmOfEpoch = async (e: Env, server: string, epoch: number) => {
+  const v = await e.redis.hget(e.keys.watermark(server, epoch), 'wm');
+  return v === null ? undefined : Number(v);
+};
 const wmOf = async (e: Env, server: string) => {
   const v = await e.redis.hget(e.keys.watermark(server, 1), 'wm');
   return v === null ? undefined : Number(v);
@@ -88,6 +92,9 @@ describe('worker windows', () => {
     expect(await wmOf(env, 'srv-a')).toBeUndefined();
     expect(await env.redis.hget(env.keys.batchDone('srv-a', 1), '2')).toBe(String(T0 + 30_000));
     expect(await env.redis.smembers(env.keys.batchParts('srv-a', 1, 1))).toEqual(['0']);
+    // Retention: a batch still missing a part does not keep its keys forever.
+    expect(await env.redis.pttl(env.keys.batchParts('srv-a', 1, 1))).toBeGreaterThan(0);
+    expect(await env.redis.pttl(env.keys.batchDone('srv-a', 1))).toBeGreaterThan(0);
     await sleep(SETTLE_MS);
     expect(await closedThrough(env.redis, env.keys, SMALL)).toBeUndefined();
 
@@ -188,6 +195,36 @@ describe('worker windows', () => {
     await env.put([rec('srv-b', 2, T0 + 40_000, [b.enter(T0 + 2000, 'pb')])]);
     await waitFor('srv-b event late', async () => w.stats().lateEvents === 1);
     expect(await winners(env)).toEqual(['treasure:rock:1=pa@srv-a']);
+  });
+
+  it('a server that said hello and never sent a record stops holding windows back after the silent timeout', async () => {
+    env = await testEnv(kinesis.client, 'mute', 2);
+    const a = new EventMaker('srv-a');
+    await registerServers(env.redis, env.keys, { 'srv-a': 1, 'srv-mute': 1 });
+    await env.start({ silentServerMs: 500 });
+    await env.put([rec('srv-a', 1, T0 + 30_000, [a.rulesEv(T0), a.start(T0), a.enter(T0 + 3000, 'pa')])]);
+    // Held back at first (srv-mute may still send), then closed without it: it has no watermark at all, not even an old one.
+    await waitFor('windows closed without srv-mute', async () => (await closedThrough(env!.redis, env!.keys, SMALL)) === T0 + 30_000, 10_000);
+    expect(await env.redis.exists(env.keys.watermark('srv-mute', 1))).toBe(0);
+    expect(await winners(env)).toEqual(['treasure:rock:1=pa@srv-a']);
+  });
+
+  it('retention: once a newer epoch of a server said hello, the old epoch\'s watermark keys expire; the current ones do not', async () => {
+    env = await testEnv(kinesis.client, 'epochs', 1);
+    const a1 = new EventMaker('srv-a', 1);
+    const a2 = new EventMaker('srv-a', 2);
+    await registerServers(env.redis, env.keys, { 'srv-a': 1 });
+    const w = await env.start();
+    await env.put([rec('srv-a', 1, T0 + 1000, [a1.rulesEv(T0), a1.start(T0)], 0, 1, 1), rec('srv-a', 3, T0 + 2000, [], 0, 1, 1)]);
+    await waitFor('epoch 1 records read', async () => w.stats().records === 2);
+    expect(await env.redis.pttl(env.keys.watermark('srv-a', 1))).toBe(-1);
+    // The plugin restarts: epoch 2 says hello (the gateway's registry), then sends.
+    await registerServers(env.redis, env.keys, { 'srv-a': 2 });
+    await env.put([rec('srv-a', 1, T0 + 5000, [a2.enter(T0 + 4000, 'p')], 0, 1, 2)]);
+    await waitFor('old epoch keys given a TTL', async () => (await env!.redis.pttl(env!.keys.watermark('srv-a', 1))) > 0);
+    expect(await env.redis.pttl(env.keys.batchDone('srv-a', 1))).toBeGreaterThan(0); // seq 3 waits for seq 2 there
+    await waitFor('epoch 2 watermark', async () => (await wmOfEpoch(env!, 'srv-a', 2)) === T0 + 5000);
+    expect(await env.redis.pttl(env.keys.watermark('srv-a', 2))).toBe(-1);
   });
 
   it('bad options and a missing stream fail at start with a clear error', async () => {

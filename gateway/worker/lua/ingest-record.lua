@@ -14,13 +14,19 @@
     KEYS[7 + 4h]   late         SET ids of events that arrived after their window closed
     KEYS[8 + 4h]   window       STRING window length in ms
 
-    ARGV[1] seq  ARGV[2] part  ARGV[3] parts (np)  ARGV[4] batch watermark  ARGV[5] H
+    ARGV[1] seq  ARGV[2] part  ARGV[3] parts (np)  ARGV[4] batch watermark
+    ARGV[5] TTL in ms of the batch part and batch done keys  ARGV[6] H
     then for each hunt, in KEYS order:
-      hunt id, window ms ('' when the record carries no rules for it), m,
-      then m triples: event time, member (canonical JSON of the event), event id
+      hunt id, window ms ('' when the record carries no rules for it),
+      window ms the entries were grouped by ('' when not grouped), m,
+      then m x (score: event time, or the first one's for a chunk; member (pending-events.ts);
+      its event ids comma-separated; its number of events; the last one's time)
 
   Output: { applied, stored, duplicateEvents, late, next, wm }
-    applied          1, or 0 when this part was already ingested (nothing changed)
+    applied          1, or 0 when this part was already ingested (nothing changed), or -1
+                     when the entries were grouped by a window length other than the one
+                     stored, or a chunk straddles the hunt's `closed` (nothing changed:
+                     send them again one member per event)
     stored           events added to pending
     duplicateEvents  events already pending (ZADD no-op)
     late             events newly recorded as late (t < closed)
@@ -37,26 +43,51 @@ if tonumber(seq) < nxt
   return { 0, 0, 0, 0, nxt, redis.call('HGET', KEYS[4], 'wm') or '' }
 end
 
+-- Check every hunt's grouping before writing anything, so a refused record changes nothing.
+local a = 7
+for h = 0, tonumber(ARGV[6]) - 1 do
+  local grouped = ARGV[a + 2]
+  if grouped ~= '' then
+    local stored = redis.call('GET', KEYS[8 + 4 * h]) or ARGV[a + 1]
+    if stored ~= grouped then return { -1, 0, 0, 0, nxt, redis.call('HGET', KEYS[4], 'wm') or '' } end
+  end
+  local m = tonumber(ARGV[a + 3])
+  local closed = redis.call('GET', KEYS[5 + 4 * h])
+  closed = closed and tonumber(closed)
+  a = a + 4
+  for _ = 1, m do
+    -- A chunk lies in one window and `closed` is a window end, unless windows were closed
+    -- by the default length before the hunt's rules set its own: then refuse the chunk.
+    if closed and tonumber(ARGV[a]) < closed and tonumber(ARGV[a + 4]) >= closed then
+      return { -1, 0, 0, 0, nxt, redis.call('HGET', KEYS[4], 'wm') or '' }
+    end
+    a = a + 5
+  end
+end
+
 local stored, dups, late = 0, 0, 0
-local a = 6
-for h = 0, tonumber(ARGV[5]) - 1 do
+a = 7
+for h = 0, tonumber(ARGV[6]) - 1 do
   local base = 5 + 4 * h
-  local hunt, win, m = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  a = a + 3
+  local hunt, win, m = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 3])
+  a = a + 4
   redis.call('SADD', KEYS[1], hunt)
   if win ~= '' then redis.call('SET', KEYS[base + 3], win, 'NX') end
   local closed = redis.call('GET', KEYS[base])
   closed = closed and tonumber(closed)
   for _ = 1, m do
-    local t = tonumber(ARGV[a])
+    local t, n = tonumber(ARGV[a]), tonumber(ARGV[a + 3])
+    -- No chunk straddles `closed` (checked above): it is late exactly when its first event is.
     if closed and t < closed then
-      late = late + redis.call('SADD', KEYS[base + 2], ARGV[a + 2])
+      for id in string.gmatch(ARGV[a + 2], '[^,]+') do
+        late = late + redis.call('SADD', KEYS[base + 2], id)
+      end
     else
       local added = redis.call('ZADD', KEYS[base + 1], ARGV[a], ARGV[a + 1])
-      stored = stored + added
-      dups = dups + 1 - added
+      stored = stored + added * n
+      dups = dups + (1 - added) * n
     end
-    a = a + 3
+    a = a + 5
   end
 end
 
@@ -64,8 +95,13 @@ end
 local now = redis.call('TIME')
 redis.call('HSET', KEYS[4], 'at', string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)))
 redis.call('SADD', KEYS[2], part)
-if redis.call('SCARD', KEYS[2]) >= nparts then
+if redis.call('SCARD', KEYS[2]) < nparts then
+  -- A batch whose last part never comes (it cannot: the gateway acks a batch only when
+  -- every part is in Kinesis) must not keep its key forever.
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+else
   redis.call('HSET', KEYS[3], seq, ARGV[4])
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
   redis.call('DEL', KEYS[2])
   local wm = redis.call('HGET', KEYS[4], 'wm')
   local moved = false

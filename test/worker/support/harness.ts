@@ -10,10 +10,11 @@ import type { Redis } from 'ioredis';
 import { parseDuration } from '../../../protocol/index.js';
 import { ensureStream, makeKinesisClient, startKinesalite } from '../../../gateway/kinesis-client.js';
 import { encodeRecord, type EventRecord } from '../../../gateway/record-format.js';
-import type { RedisKeys } from '../../../gateway/redis-keys.js';
 import { parsePrizeStreamEntry, type PrizeStreamEntry } from '../../../gateway/prize-stream.js';
 import { startWorker, type Worker, type WorkerOptions } from '../../../gateway/worker/worker.js';
-import { testRedis } from '../../support/redis.js';
+import { deletePrefix, testRedis, uniquePrefix } from '../../support/redis.js';
+import { connectRedis } from '../../../gateway/redis-connect.js';
+import { RedisKeys } from '../../../gateway/redis-keys.js';
 
 export interface Kinesis {
   client: KinesisClient;
@@ -45,9 +46,12 @@ export interface Env {
   cleanup(): Promise<void>;
 }
 
-/** A stream of its own (with `shards` shards) and a Redis prefix of its own. */
-export async function testEnv(kinesis: KinesisClient, name: string, shards: number): Promise<Env> {
-  const r = await testRedis(`worker-${name}`);
+/**
+ * A stream of its own (with `shards` shards) and a Redis prefix of its own, on the shared
+ * test Redis or on `redisUrl` (a Redis the test started, or a proxy in front of one).
+ */
+export async function testEnv(kinesis: KinesisClient, name: string, shards: number, redisUrl?: string): Promise<Env> {
+  const r = redisUrl === undefined ? await testRedis(`worker-${name}`) : await redisAt(redisUrl, name);
   const stream = `cairn-test-${name}-${randomBytes(4).toString('hex')}`;
   await ensureStream(kinesis, stream, shards);
   const workers: Worker[] = [];
@@ -69,6 +73,20 @@ export async function testEnv(kinesis: KinesisClient, name: string, shards: numb
     },
   };
   return env;
+}
+
+async function redisAt(url: string, name: string): Promise<Awaited<ReturnType<typeof testRedis>>> {
+  const redis = await connectRedis(url);
+  const prefix = uniquePrefix(`worker-${name}`);
+  return {
+    redis,
+    prefix,
+    keys: new RedisKeys(prefix),
+    async cleanup() {
+      await deletePrefix(redis, prefix).catch(() => {});
+      redis.disconnect();
+    },
+  };
 }
 
 /** Puts records in the order given, each under a random partition key (so they scatter over the shards). */

@@ -2,17 +2,45 @@
  * A worker in a process of its own, so tests can SIGKILL or SIGSTOP it. Configured by
  * environment (CAIRN_TEST_* below); prints "ready <workerId>" once started and, on
  * SIGTERM, stops and prints "stats <json>".
+ *
+ * With CAIRN_TEST_COMMIT_HOOKS=1 it reports every window commit attempt
+ * ("commit <status> <hunt> <start> <newPrizes>"), and after an "arm" line on stdin its
+ * next commit attempt prints "pausing <hunt> <start> <end>" and stops the whole process
+ * with SIGSTOP right before the commit is sent: the seed incident, a worker frozen with a
+ * window in hand (#5). SIGCONT lets the commit go on.
  */
+import { writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { connectRedis } from '../../../gateway/redis-connect.js';
 import { makeKinesisClient } from '../../../gateway/kinesis-client.js';
 import { RedisKeys } from '../../../gateway/redis-keys.js';
-import { startWorker } from '../../../gateway/worker/worker.js';
+import { startWorker, type CommitHooks } from '../../../gateway/worker/worker.js';
 
 const env = (name: string): string => {
   const v = process.env[name];
   if (!v) throw new Error(`${name} is required`);
   return v;
 };
+
+let armed = false;
+let hooks: CommitHooks | undefined;
+if (process.env.CAIRN_TEST_COMMIT_HOOKS === '1') {
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'arm') armed = true;
+  });
+  hooks = {
+    beforeCommit(w) {
+      if (!armed) return;
+      armed = false;
+      // Synchronous write: the line is in the pipe before the process stops.
+      writeSync(1, `pausing ${w.hunt} ${w.start} ${w.end}\n`);
+      process.kill(process.pid, 'SIGSTOP');
+    },
+    afterCommit(w) {
+      writeSync(1, `commit ${w.status} ${w.hunt} ${w.start} ${w.newPrizes}\n`);
+    },
+  };
+}
 
 const redis = await connectRedis(env('CAIRN_TEST_REDIS_URL'));
 const kinesis = makeKinesisClient(env('CAIRN_TEST_KINESIS_ENDPOINT'));
@@ -24,12 +52,13 @@ const worker = await startWorker({
   workerId: env('CAIRN_TEST_WORKER_ID'),
   leaseMs: Number(env('CAIRN_TEST_LEASE_MS')),
   pollMs: 20,
+  ...(hooks ? { hooks } : {}),
 });
-process.stdout.write(`ready ${worker.workerId}\n`);
+writeSync(1, `ready ${worker.workerId}\n`);
 process.once('SIGTERM', () => {
   void (async () => {
     await worker.stop();
-    process.stdout.write(`stats ${JSON.stringify(worker.stats())}\n`);
+    writeSync(1, `stats ${JSON.stringify(worker.stats())}\n`);
     redis.disconnect();
     kinesis.destroy();
     process.exit(0);

@@ -72,7 +72,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const registry = opts.registry ?? new Registry();
     let gateway: Gateway | undefined;
     if (opts.gateway) {
-      gateway = await startGateway({ port: opts.port ?? config.gatewayPort, token: config.token, redis, keys, kinesis: k.client, stream, registry, shardCount: config.kinesisShards });
+      gateway = await startGateway({ port: opts.port ?? config.gatewayPort, token: config.token, redis, keys, kinesis: k.client, stream, registry, shardCount: config.kinesisShards, recordTargetBytes: config.recordBytes, putLingerMs: config.putLingerMs });
       stops.push(() => gateway!.close());
     }
     const workers: Worker[] = [];

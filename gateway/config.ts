@@ -24,6 +24,10 @@ export interface EnvConfig {
   graceMs: number;
   /** A server with no record for this long (wall clock) stops holding windows back; 0 = never. @default 300000 */
   silentServerMs: number;
+  /** Target size of an aggregated Kinesis record; every gateway of a stream must agree. @default 25600 (one PUT payload unit) */
+  recordBytes: number;
+  /** How long a PutRecords call waits for more records to aggregate. @default 10 */
+  putLingerMs: number;
 }
 
 const KNOWN = [
@@ -36,6 +40,8 @@ const KNOWN = [
   'CAIRN_TOKEN',
   'CAIRN_WINDOW_GRACE_MS',
   'CAIRN_SILENT_SERVER_MS',
+  'CAIRN_KINESIS_RECORD_BYTES',
+  'CAIRN_PUT_LINGER_MS',
   'CAIRN_LOG_LEVEL',
   'CAIRN_GATEWAY_URL',
   'CAIRN_TEST_REDIS_URL',
@@ -71,5 +77,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): Readonly<En
     token: env.CAIRN_TOKEN ?? 'cairn-dev-token',
     graceMs: int(env, 'CAIRN_WINDOW_GRACE_MS', 0, 0, 3_600_000),
     silentServerMs: int(env, 'CAIRN_SILENT_SERVER_MS', 300_000, 0, 86_400_000),
+    recordBytes: int(env, 'CAIRN_KINESIS_RECORD_BYTES', 25 * 1024, 4096, 1024 * 1024),
+    putLingerMs: int(env, 'CAIRN_PUT_LINGER_MS', 10, 0, 1000),
   });
 }

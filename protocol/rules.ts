@@ -118,43 +118,58 @@ function schemaMessage(e: ErrorObject): { path: string; message: string } {
   return { path: e.instancePath, message: e.message ?? 'is not valid' };
 }
 
-function semanticIssues(rules: HuntRules): { path: string; message: string; severity: 'error' | 'warning' }[] {
+const RANKS_RE = /^[1-9][0-9]*(-[1-9][0-9]*)?$/;
+const DURATION_RE = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
+const rankSpan = (lo: number, hi: number) => (lo === hi ? `rank ${lo} gets` : `ranks ${lo}-${hi} get`);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/**
+ * What the schema cannot express. Defensive about shapes, so it also runs on a document
+ * that failed the schema: a modder sees every problem in one pass, not the next one
+ * after each fix.
+ */
+function semanticIssues(doc: unknown): { path: string; message: string; severity: 'error' | 'warning' }[] {
   const out: { path: string; message: string; severity: 'error' | 'warning' }[] = [];
+  const rules = obj(doc);
+  const treasures = arr(rules.treasures).map(obj);
   const seen = new Map<string, number>();
-  rules.treasures.forEach((t, i) => {
+  treasures.forEach((t, i) => {
+    if (typeof t.id !== 'string') return;
     const first = seen.get(t.id);
     if (first !== undefined) out.push({ path: `/treasures/${i}/id`, message: `duplicate treasure id "${t.id}" (also /treasures/${first}/id)`, severity: 'error' });
     else seen.set(t.id, i);
   });
-  const checkPrizes = (prizes: PrizeRule[], base: string) => {
-    const ranges = prizes.map((p, i) => ({ i, r: parseRanks(p.ranks) }));
-    for (const { i, r } of ranges) {
-      if (r[1] < r[0]) out.push({ path: `${base}/${i}/ranks`, message: `range "${prizes[i]!.ranks}" ends before it starts`, severity: 'error' });
+  const checkPrizes = (list: unknown, base: string) => {
+    const prizes = arr(list).map(obj);
+    const ranges = prizes.flatMap((p, i) => (typeof p.ranks === 'string' && RANKS_RE.test(p.ranks) ? [{ i, text: p.ranks, r: parseRanks(p.ranks) }] : []));
+    for (const { i, text, r } of ranges) {
+      if (r[1] < r[0]) out.push({ path: `${base}/${i}/ranks`, message: `range "${text}" ends before it starts`, severity: 'error' });
     }
     const sorted = ranges.filter(({ r }) => r[1] >= r[0]).sort((a, b) => a.r[0] - b.r[0]);
     for (let k = 1; k < sorted.length; k++) {
       const a = sorted[k - 1]!;
       const b = sorted[k]!;
       if (b.r[0] <= a.r[1]) {
-        out.push({ path: `${base}/${b.i}/ranks`, message: `ranks "${prizes[b.i]!.ranks}" overlap "${prizes[a.i]!.ranks}" (${base}/${a.i}/ranks)`, severity: 'error' });
+        out.push({ path: `${base}/${b.i}/ranks`, message: `ranks "${b.text}" overlap "${a.text}" (${base}/${a.i}/ranks)`, severity: 'error' });
       } else if (b.r[0] > a.r[1] + 1) {
-        out.push({ path: `${base}/${b.i}/ranks`, message: `ranks ${a.r[1] + 1}-${b.r[0] - 1} get no prize; is that intended?`, severity: 'warning' });
+        out.push({ path: `${base}/${b.i}/ranks`, message: `${rankSpan(a.r[1] + 1, b.r[0] - 1)} no prize; is that intended?`, severity: 'warning' });
       }
     }
     if (sorted[0] && sorted[0].r[0] > 1) {
-      out.push({ path: `${base}/${sorted[0].i}/ranks`, message: `ranks 1-${sorted[0].r[0] - 1} get no prize; is that intended?`, severity: 'warning' });
+      out.push({ path: `${base}/${sorted[0].i}/ranks`, message: `${rankSpan(1, sorted[0].r[0] - 1)} no prize; is that intended?`, severity: 'warning' });
     }
   };
-  rules.treasures.forEach((t, i) => checkPrizes(t.prizes, `/treasures/${i}/prizes`));
-  if (rules.completion) checkPrizes(rules.completion.prizes, '/completion/prizes');
-  if (rules.window !== undefined && parseDuration(rules.window) < MIN_WINDOW_MS) {
+  treasures.forEach((t, i) => checkPrizes(t.prizes, `/treasures/${i}/prizes`));
+  if (rules.completion !== undefined) checkPrizes(obj(rules.completion).prizes, '/completion/prizes');
+  if (typeof rules.window === 'string' && DURATION_RE.test(rules.window) && parseDuration(rules.window) < MIN_WINDOW_MS) {
     out.push({ path: '/window', message: `must be at least ${MIN_WINDOW_MS / 1000}s`, severity: 'error' });
   }
-  const s = rules.schedule;
-  const start = s?.start !== undefined ? Date.parse(s.start) : undefined;
-  const end = s?.end !== undefined ? Date.parse(s.end) : undefined;
-  if (s?.start !== undefined && Number.isNaN(start)) out.push({ path: '/schedule/start', message: 'must be an ISO 8601 time like "2026-12-01T18:00:00Z"', severity: 'error' });
-  if (s?.end !== undefined && Number.isNaN(end)) out.push({ path: '/schedule/end', message: 'must be an ISO 8601 time like "2026-12-01T19:00:00Z"', severity: 'error' });
+  const s = obj(rules.schedule);
+  const start = typeof s.start === 'string' ? Date.parse(s.start) : undefined;
+  const end = typeof s.end === 'string' ? Date.parse(s.end) : undefined;
+  if (start !== undefined && Number.isNaN(start)) out.push({ path: '/schedule/start', message: 'must be an ISO 8601 time like "2026-12-01T18:00:00Z"', severity: 'error' });
+  if (end !== undefined && Number.isNaN(end)) out.push({ path: '/schedule/end', message: 'must be an ISO 8601 time like "2026-12-01T19:00:00Z"', severity: 'error' });
   if (start !== undefined && end !== undefined && !Number.isNaN(start) && !Number.isNaN(end) && end <= start) {
     out.push({ path: '/schedule/end', message: 'must be after /schedule/start', severity: 'error' });
   }
@@ -189,20 +204,27 @@ export function checkRulesText(text: string, file: string): RulesCheck {
     return { issues };
   }
   const doc: unknown = JSON.parse(text);
-  if (!validateSchema(doc)) {
+  const valid = validateSchema(doc);
+  if (!valid) {
+    const found = (validateSchema.errors ?? []).map(schemaMessage);
+    // "missing `radius`" says nothing new next to "`raduis`: unknown key, did you mean `radius`?".
+    const suggested = new Set(found.flatMap(({ path, message }) => {
+      const m = /did you mean `([^`]+)`\?$/.exec(message);
+      return m ? [`${path.slice(0, path.lastIndexOf('/'))}\0${m[1]}`] : [];
+    }));
     const seen = new Set<string>();
-    for (const e of validateSchema.errors ?? []) {
-      const { path, message } = schemaMessage(e);
+    for (const { path, message } of found) {
+      const missing = /^missing required key `([^`]+)`$/.exec(message);
+      if (missing && suggested.has(`${path}\0${missing[1]}`)) continue;
       const key = `${path}\0${message}`;
       if (seen.has(key)) continue;
       seen.add(key);
       issues.push(at(path, message, 'error'));
     }
-    return { issues };
   }
-  const rules = doc as HuntRules;
-  for (const s of semanticIssues(rules)) issues.push(at(s.path, s.message, s.severity));
-  return issues.some((i) => i.severity === 'error') ? { issues } : { rules, issues };
+  for (const s of semanticIssues(doc)) issues.push(at(s.path, s.message, s.severity));
+  issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+  return valid && !issues.some((i) => i.severity === 'error') ? { rules: doc as HuntRules, issues } : { issues };
 }
 
 /** Reads and validates a rules file; throws RulesError listing every error. */

@@ -54,6 +54,21 @@ describe('hunt rules', () => {
     expect(msgs).toContainEqual(expect.stringMatching(/\/schedule\/end: must be after \/schedule\/start/));
   });
 
+  it('reports schema and semantic problems together, in file order, without a redundant "missing" next to a misspelling', () => {
+    const doc = base();
+    doc.treasures[0].raduis = doc.treasures[0].radius;
+    delete doc.treasures[0].radius;
+    doc.treasures[1].id = doc.treasures[0].id;
+    doc.window = '100ms';
+    const msgs = messages(doc);
+    expect(msgs).toContainEqual(expect.stringMatching(/`raduis`: unknown key, did you mean `radius`\?/));
+    expect(msgs.some((m) => m.includes('missing required key `radius`'))).toBe(false);
+    expect(msgs).toContainEqual(expect.stringMatching(/\/treasures\/1\/id: duplicate treasure id "oak"/));
+    expect(msgs).toContainEqual(expect.stringMatching(/\/window: must be at least 1s/));
+    const lines = msgs.map((m) => Number(m.split(':')[1]));
+    expect(lines).toEqual([...lines].sort((a, b) => a - b));
+  });
+
   it('warns about ranks left without a prize but accepts the file', () => {
     const doc = base();
     doc.treasures[0].prizes = [{ ranks: '1', item: 'a', count: 1 }, { ranks: '5-6', item: 'b', count: 1 }];

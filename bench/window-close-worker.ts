@@ -18,6 +18,7 @@ import { ingestRecord } from '../gateway/worker/record-ingest.js';
 import { workerScripts } from '../gateway/worker/scripts.js';
 import { WorkerMetrics } from '../gateway/worker/metrics.js';
 import { WindowCloser } from '../gateway/worker/window-closer.js';
+import { rng } from '../plugin/hosts/sim-host.js';
 
 export const REGIONS = 23;
 export const PLAYERS_PER_REGION = 10_000;
@@ -50,16 +51,7 @@ export function benchRules(): HuntRules {
 }
 
 /** Small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = rng;
 
 /** One server's records for one window: `players` finds at random times in [from, from + WINDOW_MS), then a heartbeat past its end. */
 function serverRecords(r: HuntRules, region: number, epoch: number, firstSeq: number, from: number, players: number, playerBase: number, withStart: boolean): EventRecord[] {

@@ -12,21 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { windowMs, type HuntRules } from '../protocol/index.js';
 import { logger } from '../protocol/log.js';
-import { CairnPlugin } from '../plugin/cairn-plugin.js';
+import { CairnPlugin, type PrizeView } from '../plugin/cairn-plugin.js';
 import { ReplayHost } from '../plugin/hosts/replay-host.js';
 import { readTraceChunks, summarizeTrace, type TraceSummary } from '../plugin/hosts/trace.js';
 
 const log = logger('replay');
 
-export interface ReplayPrize {
-  hunt: string;
-  reason: string;
-  player: string;
-  server: string;
-  item: string;
-  count: number;
-  status: 'granted' | 'pending';
-}
+/** A prize as the replay reports it: what the plugin that grants it recorded (DESIGN.md "Replay"). */
+export type ReplayPrize = PrizeView;
 
 export interface ReplayOptions {
   hunts: HuntRules[];

@@ -131,7 +131,7 @@ export class HuntCommands {
 }
 
 /** Looks up the hunt named by the first argument, or answers with the known ids. */
-function huntArg(ctx: CommandContext): LoadedHunt | undefined {
+export function huntArg(ctx: CommandContext): LoadedHunt | undefined {
   const id = ctx.args[0]!;
   const hunt = ctx.hunts.get(id);
   if (hunt) return hunt;

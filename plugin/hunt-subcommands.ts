@@ -6,7 +6,7 @@
  */
 import type { QueryKind } from '../protocol/index.js';
 import { logger } from '../protocol/log.js';
-import { ADMIN_PERMISSION, ROOT, type CommandContext, type Subcommand } from './commands.js';
+import { ADMIN_PERMISSION, ROOT, huntArg, type CommandContext, type Subcommand } from './commands.js';
 
 const log = logger('plugin');
 
@@ -40,13 +40,8 @@ export interface CommandServices {
 
 const when = (t: number | null | undefined) => (t ? new Date(t).toISOString().slice(11, 19) : 'never');
 
-function huntOr(ctx: CommandContext): string | undefined {
-  const id = ctx.args[0]!;
-  if (ctx.hunts.get(id)) return id;
-  const ids = ctx.hunts.ids();
-  ctx.reply(ids.length ? `Unknown hunt "${id}". Known hunts: ${ids.join(', ')}.` : `Unknown hunt "${id}": no hunts are loaded.`);
-  return undefined;
-}
+/** The hunt id named by the first argument, or undefined after answering with the known ids. */
+const huntOr = (ctx: CommandContext): string | undefined => huntArg(ctx)?.rules.id;
 
 /** Runs a query and replies with its rendering, or with why it failed. */
 function ask(ctx: CommandContext, services: CommandServices, q: Parameters<CommandServices['query']>[0], render: (data: Record<string, unknown>) => string[]): void {

@@ -7,6 +7,7 @@
 import type { PutRecordsResult, PutRecordsSink } from '../../gateway/kinesis-writer.js';
 import { deaggregate, isAggregated } from '../../gateway/kpl-aggregation.js';
 import { decodeRecord, recordKey } from '../../gateway/record-format.js';
+import { rng } from '../../plugin/hosts/sim-host.js';
 
 type Input = Parameters<PutRecordsSink['putRecords']>[0];
 
@@ -88,16 +89,7 @@ export function userRecordKeys(data: Uint8Array): string[] {
 }
 
 /** A deterministic pseudo-random source (mulberry32), so fault patterns repeat run to run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded = rng;
 
 /** A mix of every fault on about half the calls; no call faults after `calmAfter` calls, so writes finish. */
 export function chaosPlan(seed: number, calmAfter = 40): (call: number) => Fault | undefined {

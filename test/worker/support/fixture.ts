@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { loadRulesFile, rulesHash, type DiscreteEvent, type HuntRules, type WireEvent } from '../../../protocol/index.js';
 import { TreasureIndex, Triggers, type Entry } from '../../../plugin/triggers.js';
 import type { EventRecord } from '../../../gateway/record-format.js';
+import { rng } from '../../../plugin/hosts/sim-host.js';
 
 export const FIXTURE_DIR = new URL('../../fixtures/sample-hunt/', import.meta.url).pathname;
 
@@ -112,16 +113,7 @@ export function fixtureEvents(rules: HuntRules, epoch = 1): FixtureEvents {
 }
 
 /** Small deterministic PRNG (mulberry32), so a failing split can be reproduced from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = rng;
 
 export function shuffle<T>(xs: T[], rnd: () => number): T[] {
   for (let i = xs.length - 1; i > 0; i--) {

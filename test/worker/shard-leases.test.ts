@@ -89,9 +89,11 @@ describe('shard leases', () => {
 
   it('takes no lease from a worker that holds only one more (5 shards, 3/2: already balanced)', async () => {
     env = await testEnv(kinesis.client, 'nosteal', 5);
-    const w1 = await env.start({ workerId: 'w1', leaseMs: 1200 });
+    // A TTL well above any event-loop stall of a loaded machine: a lease that merely
+    // expired would move a shard and look like imbalance.
+    const w1 = await env.start({ workerId: 'w1', leaseMs: 3000 });
     await waitFor('w1 holds all five', async () => w1.shards().length === 5);
-    const w2 = await env.start({ workerId: 'w2', leaseMs: 1200 });
+    const w2 = await env.start({ workerId: 'w2', leaseMs: 3000 });
     await waitFor('3/2', async () => w1.shards().length + w2.shards().length === 5 && Math.abs(w1.shards().length - w2.shards().length) === 1, 20_000);
     await sleep(2500);
     expect(Math.abs(w1.shards().length - w2.shards().length)).toBe(1);

@@ -67,7 +67,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const keys = new RedisKeys(prefix);
     const k = await resolveKinesis(config.kinesisEndpoint, opts.embedded);
     stops.push(() => k.stop());
-    const stream = opts.isolate && k.endpoint !== undefined && config.kinesisEndpoint ? `${config.kinesisStream}-${runId}` : config.kinesisStream;
+    // An embedded kinesalite is this run's alone; a shared Kinesis gets a stream per run.
+    const stream = opts.isolate && config.kinesisEndpoint ? `${config.kinesisStream}-${runId}` : config.kinesisStream;
     await ensureStream(k.client, stream, config.kinesisShards);
     const registry = opts.registry ?? new Registry();
     let gateway: Gateway | undefined;

@@ -32,12 +32,23 @@ export function parseRanks(text: string): [number, number] {
   return [lo, hi];
 }
 
-/** The prize for rank r, or undefined when no range contains it. */
+/**
+ * Each prize list's ranges, parsed once per list object: the worker asks for every find
+ * (#5 benchmark: a window of 230 k finds spent a third of its fold parsing ranks).
+ */
+const rankTables = new WeakMap<readonly PrizeRule[], { lo: number; hi: number; rule: PrizeRule }[]>();
+
+/** The prize for rank r (the first whose range holds it), or undefined when no range does. */
 export function prizeForRank(prizes: readonly PrizeRule[], rank: number): PrizeRule | undefined {
-  for (const p of prizes) {
-    const [lo, hi] = parseRanks(p.ranks);
-    if (rank >= lo && rank <= hi) return p;
+  let table = rankTables.get(prizes);
+  if (!table) {
+    table = prizes.map((rule) => {
+      const [lo, hi] = parseRanks(rule.ranks);
+      return { lo, hi, rule };
+    });
+    rankTables.set(prizes, table);
   }
+  for (const x of table) if (rank >= x.lo && rank <= x.hi) return x.rule;
   return undefined;
 }
 

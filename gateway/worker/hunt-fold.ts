@@ -4,7 +4,7 @@
  * window decides. Deterministic: the events are sorted here, ties broken by the
  * contract's order, so batching, sharding and arrival order cannot change a prize.
  */
-import { parseRanks, type HuntEvent, type HuntRules, type PrizeRule } from '../../protocol/index.js';
+import { prizeForRank, type HuntEvent, type HuntRules } from '../../protocol/index.js';
 
 export interface PlayerFinds {
   /** treasure id -> find time */
@@ -98,8 +98,9 @@ function applySchedule(state: HuntState, t: number): void {
 }
 
 /**
- * Per-rules lookups, computed once per rules object rather than per event (#5 benchmark:
- * a window of 230 k entries spent a third of its fold in findIndex and rank parsing).
+ * Treasure positions by id, computed once per rules object rather than per event (#5
+ * benchmark: a window of 230 k entries spent a third of its fold in findIndex and rank
+ * parsing; ranks are cached in protocol's prizeForRank).
  */
 const treasureIndexes = new WeakMap<HuntRules, Map<string, number>>();
 function treasureIndex(rules: HuntRules, id: string): number {
@@ -112,20 +113,6 @@ function treasureIndex(rules: HuntRules, id: string): number {
   return m.get(id) ?? -1;
 }
 
-const prizeTables = new WeakMap<readonly PrizeRule[], { lo: number; hi: number; rule: PrizeRule }[]>();
-/** prizeForRank with each `ranks` parsed once per rules object (the first rule whose range holds the rank). */
-function prizeFor(prizes: readonly PrizeRule[], rank: number): PrizeRule | undefined {
-  let table = prizeTables.get(prizes);
-  if (!table) {
-    table = prizes.map((rule) => {
-      const [lo, hi] = parseRanks(rule.ranks);
-      return { lo, hi, rule };
-    });
-    prizeTables.set(prizes, table);
-  }
-  for (const x of table) if (rank >= x.lo && rank <= x.hi) return x.rule;
-  return undefined;
-}
 
 /**
  * Folds one window's events into `state` (mutated) and returns the prizes they decide.
@@ -186,13 +173,13 @@ export function foldWindow(state: HuntState, events: HuntEvent[], changed?: Set<
     finds.lt = ev.t;
     finds.ls = ev.server;
     changed?.add(ev.p);
-    const prize = prizeFor(treasure.prizes, rank);
+    const prize = prizeForRank(treasure.prizes, rank);
     if (prize) {
       prizes.push({ hunt: state.hunt, reason: `treasure:${ev.tr}:${rank}`, player: ev.p, server: ev.server, item: prize.item, count: prize.count, t: ev.t });
     }
     if (rules.completion && rules.treasures.every((t) => finds.f[t.id] !== undefined)) {
       const crank = ++state.completions;
-      const cprize = prizeFor(rules.completion.prizes, crank);
+      const cprize = prizeForRank(rules.completion.prizes, crank);
       if (cprize) {
         prizes.push({ hunt: state.hunt, reason: `completion:${crank}`, player: ev.p, server: ev.server, item: cprize.item, count: cprize.count, t: ev.t });
       }

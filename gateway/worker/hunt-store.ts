@@ -21,11 +21,6 @@ import { PRIZE_STREAM_RETENTION_MS, type RedisKeys } from '../redis-keys.js';
 import { emptyHuntState, type DecidedPrize, type HuntState, type PlayerFinds } from './hunt-fold.js';
 import type { WorkerScripts } from './scripts.js';
 
-/** HASH bucket -> JSON finds of the bucket's players, of one hunt (RedisKeys.players). */
-export function playersKey(keys: RedisKeys, hunt: string): string {
-  return keys.players(hunt);
-}
-
 /** Buckets of the players hash. Changing it would need a migration of every stored hunt. */
 export const PLAYER_BUCKETS = 65_536;
 
@@ -86,7 +81,7 @@ export async function loadPlayers(redis: Redis, keys: RedisKeys, state: HuntStat
   }
   if (!loaded.size) return loaded;
   const buckets = [...loaded.keys()];
-  const key = playersKey(keys, state.hunt);
+  const key = keys.players(state.hunt);
   // A hunt nobody has found anything in yet (its first windows) has nothing to read.
   if (buckets.length > 64 && (await redis.exists(key)) === 0) return loaded;
   const pipe = redis.pipeline();
@@ -156,7 +151,7 @@ export async function readHuntState(redis: Redis, keys: RedisKeys, hunt: string)
   const { state } = parseState(hunt, raw);
   let cursor = '0';
   do {
-    const [next, kv] = await redis.hscan(playersKey(keys, hunt), cursor, 'COUNT', 1000);
+    const [next, kv] = await redis.hscan(keys.players(hunt), cursor, 'COUNT', 1000);
     cursor = next;
     for (let i = 0; i + 1 < kv.length; i += 2) {
       const stored = JSON.parse(kv[i + 1]!) as Record<string, StoredFinds>;
@@ -195,7 +190,7 @@ export async function commitWindow(redis: Redis, keys: RedisKeys, scripts: Worke
   for (const p of a.prizes) servers.add(p.server);
   const list = [...servers].sort();
   const index = new Map(list.map((s, i) => [s, i + 1]));
-  const k = [keys.closed(a.hunt), keys.state(a.hunt), keys.prizes(a.hunt), keys.pending(a.hunt), keys.late(a.hunt), keys.servers(), playersKey(keys, a.hunt)];
+  const k = [keys.closed(a.hunt), keys.state(a.hunt), keys.prizes(a.hunt), keys.pending(a.hunt), keys.late(a.hunt), keys.servers(), keys.players(a.hunt)];
   for (const s of list) k.push(keys.prizeStream(s));
   const blob: StoredState = { ...a.state, players: {}, commit: a.commitId };
   const argv: (string | number)[] = [

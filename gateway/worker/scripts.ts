@@ -5,23 +5,20 @@
 import type { Redis } from 'ioredis';
 import { LuaScript, luaFile } from '../lua-script.js';
 
-/** The worker's scripts are plain LuaScripts (which pass large argument lists as one array). */
-export class WorkerScript extends LuaScript {}
-
 export interface WorkerScripts {
-  ingestRecord: WorkerScript;
-  commitWindow: WorkerScript;
-  acquireLease: WorkerScript;
-  stealLease: WorkerScript;
-  renewLease: WorkerScript;
-  releaseLease: WorkerScript;
-  checkpoint: WorkerScript;
+  ingestRecord: LuaScript;
+  commitWindow: LuaScript;
+  acquireLease: LuaScript;
+  stealLease: LuaScript;
+  renewLease: LuaScript;
+  releaseLease: LuaScript;
+  checkpoint: LuaScript;
 }
 
 let loaded: WorkerScripts | undefined;
 
 export function workerScripts(): WorkerScripts {
-  const file = (name: string) => new WorkerScript(luaFile(import.meta.url, `lua/${name}`));
+  const file = (name: string) => new LuaScript(luaFile(import.meta.url, `lua/${name}`));
   loaded ??= {
     ingestRecord: file('ingest-record.lua'),
     commitWindow: file('commit-window.lua'),

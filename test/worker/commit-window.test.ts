@@ -9,7 +9,7 @@ import { emptyHuntState, type DecidedPrize } from '../../gateway/worker/hunt-fol
 import { encodePendingEvent } from '../../gateway/worker/pending-events.js';
 import { workerScripts } from '../../gateway/worker/scripts.js';
 import { commitWindow, readDecidedPrizes, readHuntState, WindowCloser, type CommitArgs } from '../../gateway/worker/window-closer.js';
-import { changedBuckets, loadPlayers, playerBucket, playersKey } from '../../gateway/worker/hunt-store.js';
+import { changedBuckets, loadPlayers, playerBucket } from '../../gateway/worker/hunt-store.js';
 import { ingestRecord } from '../../gateway/worker/record-ingest.js';
 import { WorkerMetrics } from '../../gateway/worker/metrics.js';
 import { logger } from '../../protocol/log.js';
@@ -92,7 +92,7 @@ describe('commit-window.lua', () => {
   });
 
   it('refuses when a registered server has no stream key in the call (registry changed under it)', async () => {
-    const k = [keys.closed(H), keys.state(H), keys.prizes(H), keys.pending(H), keys.late(H), keys.servers(), playersKey(keys, H), keys.prizeStream('srv-a')];
+    const k = [keys.closed(H), keys.state(H), keys.prizes(H), keys.pending(H), keys.late(H), keys.servers(), keys.players(H), keys.prizeStream('srv-a')];
     const argv = ['', H, String(T0), String(T0 + 10_000), '{}', 1000, 0, 1, 'srv-a', 0, 0, 0];
     expect(await scripts.commitWindow.run(redis, k, argv)).toEqual([-1, 0]);
     expect(await redis.exists(keys.closed(H), keys.prizeStream('srv-a'))).toBe(0);

@@ -25,10 +25,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
-import { ensureStream, makeKinesisClient } from '../gateway/kinesis-client.js';
+import { ensureStream, makeKinesisClient } from '../backend/kinesis/client.js';
 import { kinesisSink, type PutRecordsResult, type PutRecordsSink } from '../gateway/kinesis-writer.js';
-import { connectRedis, DEFAULT_REDIS_URL, resolveRedis } from '../gateway/redis-connect.js';
-import { RedisKeys } from '../gateway/redis-keys.js';
+import { connectRedis, DEFAULT_REDIS_URL, resolveRedis } from '../backend/redis/connect.js';
+import { RedisKeys } from '../backend/redis/keys.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { decodePluginMessage, encode, Op, PROTOCOL_VERSION } from '../protocol/index.js';
 import { botsFor, kinesaliteProcess, SEED_EVENTS_PER_SEC, simWorkload, type SimBatch } from './aggregation.bench.js';
@@ -203,7 +203,7 @@ function batchKeyOf(d: Uint8Array): string | undefined {
 /** Wraps a sink, noting for each batch the [start, end] of every call that carried part of it. */
 async function timedSink(inner: PutRecordsSink): Promise<{ sink: PutRecordsSink; calls: Map<string, [number, number][]> }> {
   // Aggregated records (this gateway) or plain ones (the gateway before aggregation).
-  const kpl = await import('../gateway/kpl-aggregation.js').catch(() => undefined);
+  const kpl = await import('../backend/kinesis/kpl-aggregation.js').catch(() => undefined);
   const calls = new Map<string, [number, number][]>();
   return {
     calls,

@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRulesFile } from '../protocol/index.js';
-import { loadEnvConfig } from '../gateway/config.js';
+import { loadEnvConfig } from '../backend/config.js';
 import { startStack } from '../cli/stack.js';
 import { replay } from '../cli/replay.js';
 import { rng } from '../plugin/hosts/sim-host.js';

@@ -10,14 +10,14 @@
  * Prints one line of JSON: { ingestMs, events, closeMs, prizes }.
  */
 import { rulesHash, type DiscreteEvent, type HuntRules } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
-import { connectRedis } from '../gateway/redis-connect.js';
-import { RedisKeys } from '../gateway/redis-keys.js';
-import type { EventRecord } from '../gateway/record-format.js';
-import { ingestRecord } from '../gateway/worker/record-ingest.js';
-import { workerScripts } from '../gateway/worker/scripts.js';
-import { WorkerMetrics } from '../gateway/worker/metrics.js';
-import { WindowCloser } from '../gateway/worker/window-closer.js';
+import { logger } from '../common/log.js';
+import { connectRedis } from '../backend/redis/connect.js';
+import { RedisKeys } from '../backend/redis/keys.js';
+import type { EventRecord } from '../backend/kinesis/record-format.js';
+import { ingestRecord } from '../worker/record-ingest.js';
+import { workerScripts } from '../worker/scripts.js';
+import { WorkerMetrics } from '../worker/metrics.js';
+import { WindowCloser } from '../worker/window-closer.js';
 import { rng } from '../plugin/hosts/sim-host.js';
 
 export const REGIONS = 23;

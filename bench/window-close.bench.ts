@@ -4,7 +4,7 @@
  * region: 230 k finds in one window. Measured:
  *
  *   closeMs      frontier read -> pending read, fold, commit (lua/commit-window.lua) done,
- *                for that window (the closer of gateway/worker/window-closer.ts, on real
+ *                for that window (the closer of worker/window-closer.ts, on real
  *                Redis, in a process of its own: bench/window-close-worker.ts), with the
  *                time of each step
  *   nextCloseMs  the next window (2.3 k finds) of the same hunt, now 230 k players deep:
@@ -30,9 +30,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import type { Host } from '../plugin/host.js';
-import { connectRedis, DEFAULT_REDIS_URL, resolveRedis } from '../gateway/redis-connect.js';
-import { RedisKeys } from '../gateway/redis-keys.js';
-import { makeKinesisClient } from '../gateway/kinesis-client.js';
+import { connectRedis, DEFAULT_REDIS_URL, resolveRedis } from '../backend/redis/connect.js';
+import { RedisKeys } from '../backend/redis/keys.js';
+import { makeKinesisClient } from '../backend/kinesis/client.js';
 import { startGateway } from '../gateway/server.js';
 import { fmt, percentile, type BenchResult } from './run.js';
 import { benchRules, NEXT_PLAYERS_PER_REGION, pad, PLAYERS_PER_REGION, REGIONS } from './window-close-worker.js';

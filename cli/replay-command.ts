@@ -1,7 +1,7 @@
 /** `cairn replay --rules FILE --trace FILE [--json] [--gateway URL]` */
 import { loadRulesFile } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
-import { loadEnvConfig } from '../gateway/config.js';
+import { logger } from '../common/log.js';
+import { loadEnvConfig } from '../backend/config.js';
 import { parse, UsageError } from './main.js';
 import { summarizeTrace } from '../plugin/hosts/trace.js';
 import { replay, type ReplayResult } from './replay.js';

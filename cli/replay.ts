@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { windowMs, type HuntRules } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import { CairnPlugin, type PrizeView } from '../plugin/cairn-plugin.js';
 import { ReplayHost } from '../plugin/hosts/replay-host.js';
 import { readTraceChunks, summarizeTrace, type TraceSummary } from '../plugin/hosts/trace.js';

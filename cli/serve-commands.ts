@@ -6,9 +6,9 @@
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { logger } from '../protocol/log.js';
-import { loadEnvConfig } from '../gateway/config.js';
-import { redisSettingsWarnings } from '../gateway/worker/worker.js';
+import { logger } from '../common/log.js';
+import { loadEnvConfig } from '../backend/config.js';
+import { redisSettingsWarnings } from '../worker/worker.js';
 import { parse } from './main.js';
 import { startStack, type Stack } from './stack.js';
 

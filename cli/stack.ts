@@ -8,13 +8,13 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { logger } from '../protocol/log.js';
-import type { EnvConfig } from '../gateway/config.js';
-import { connectRedis, resolveRedis } from '../gateway/redis-connect.js';
-import { ensureStream, resolveKinesis } from '../gateway/kinesis-client.js';
-import { RedisKeys } from '../gateway/redis-keys.js';
+import { logger } from '../common/log.js';
+import type { EnvConfig } from '../backend/config.js';
+import { connectRedis, resolveRedis } from '../backend/redis/connect.js';
+import { ensureStream, resolveKinesis } from '../backend/kinesis/client.js';
+import { RedisKeys } from '../backend/redis/keys.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
-import { startWorker, type Worker } from '../gateway/worker/worker.js';
+import { startWorker, type Worker } from '../worker/worker.js';
 
 const log = logger('stack');
 

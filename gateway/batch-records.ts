@@ -20,10 +20,10 @@
  */
 import { CloseCode, ErrorCode, ProtocolError, encode, type WireEvent } from '../protocol/index.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
-import { AggregateBuilder, KPL_FRAMING_BYTES } from './kpl-aggregation.js';
+import { AggregateBuilder, KPL_FRAMING_BYTES } from '../backend/kinesis/kpl-aggregation.js';
 import { eventSlices } from './frame-events.js';
-import { bucketer, PartitionScheme } from './partition-keys.js';
-import { RECORD_FORMAT_VERSION, recordKey, type EventRecord } from './record-format.js';
+import { bucketer, PartitionScheme } from '../backend/kinesis/partition-keys.js';
+import { RECORD_FORMAT_VERSION, recordKey, type EventRecord } from '../backend/kinesis/record-format.js';
 
 /** One user record (part of a batch), ready to be aggregated into a Kinesis record of its bucket. */
 export interface UserRecord {

@@ -32,7 +32,7 @@ import {
   type Query,
   type WindowClosed,
 } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import { tokensMatch } from './auth.js';
 import { batchToRecords } from './batch-records.js';
 import type { Delivery } from './delivery.js';

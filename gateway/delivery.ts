@@ -26,10 +26,10 @@
 import type { Redis } from 'ioredis';
 import { Histogram, type Registry } from 'prom-client';
 import { Op, type Prize, type WindowClosed } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import type { GatewayMetrics } from './metrics.js';
-import { parsePrizeStreamEntry } from './prize-stream.js';
-import { DELIVERY_GROUP, type RedisKeys } from './redis-keys.js';
+import { parsePrizeStreamEntry } from '../backend/prize-stream.js';
+import { DELIVERY_GROUP, type RedisKeys } from '../backend/redis/keys.js';
 
 const log = logger('gateway');
 

@@ -5,8 +5,8 @@
  * still recognised (#4 item 1).
  */
 import type { Redis } from 'ioredis';
-import { LuaScript, luaFile } from './lua-script.js';
-import type { RedisKeys } from './redis-keys.js';
+import { LuaScript, luaFile } from '../backend/redis/lua-script.js';
+import type { RedisKeys } from '../backend/redis/keys.js';
 
 /**
  * How long a (server, epoch)'s durable seq is kept after its last batch. A plugin

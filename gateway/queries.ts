@@ -5,9 +5,9 @@
  */
 import type { Redis } from 'ioredis';
 import type { Query } from '../protocol/index.js';
-import type { HuntState } from './worker/hunt-fold.js';
-import { parseState, readHuntState } from './worker/hunt-store.js';
-import type { RedisKeys } from './redis-keys.js';
+import type { HuntState } from '../hunt/hunt-fold.js';
+import { parseState, readHuntState } from '../hunt/hunt-store.js';
+import type { RedisKeys } from '../backend/redis/keys.js';
 
 export interface LeaderboardRow {
   rank: number;

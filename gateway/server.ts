@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CairnError, ErrorCode, MAX_FRAME_BYTES } from '../protocol/index.js';
 import { KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import { bearerToken, tokensMatch } from './auth.js';
 import { checkRecordTarget } from './batch-records.js';
 import { Connection, type ConnectionContext } from './connection.js';
@@ -22,8 +22,8 @@ import { Delivery } from './delivery.js';
 import { DurableSeqs } from './durable-seqs.js';
 import { DEFAULT_PARTITION_BUCKETS, KinesisWriter, kinesisSink, type PutRecordsSink } from './kinesis-writer.js';
 import { GatewayMetrics, type GatewayStats } from './metrics.js';
-import { PartitionScheme } from './partition-keys.js';
-import type { RedisKeys } from './redis-keys.js';
+import { PartitionScheme } from '../backend/kinesis/partition-keys.js';
+import type { RedisKeys } from '../backend/redis/keys.js';
 
 export type { GatewayStats } from './metrics.js';
 

@@ -18,7 +18,7 @@ import { mkdir } from 'node:fs/promises';
 import { Registry } from 'prom-client';
 import { CairnError, ErrorCode, type DiscreteEvent, type EnterEvent, type HuntRules, type Prize, type WindowClosed } from '../protocol/index.js';
 import { ID_PATTERN } from '../protocol/limits.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import { Coalescer, type CoalescerOptions } from './coalescer.js';
 import { HuntCommands, type EventDraft } from './commands.js';
 import { bumpEpoch } from './epoch.js';

@@ -10,7 +10,7 @@
  */
 import type { DiscreteEvent } from '../protocol/index.js';
 import { parseDuration } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import type { Host } from './host.js';
 import type { HuntCatalog, LoadedHunt } from './hunt-catalog.js';
 

@@ -7,7 +7,7 @@
  */
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 
 export const EPOCH_FILE = 'epoch';
 

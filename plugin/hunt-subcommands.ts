@@ -5,7 +5,7 @@
  * state; the answer arrives asynchronously and is sent to the asker when it comes.
  */
 import type { QueryKind } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import { ADMIN_PERMISSION, ROOT, huntArg, type CommandContext, type Subcommand } from './commands.js';
 
 const log = logger('plugin');

@@ -32,7 +32,7 @@ import {
   type WindowClosed,
 } from '../protocol/index.js';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import type { Outbox } from './outbox.js';
 
 const log = logger('plugin');

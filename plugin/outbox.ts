@@ -15,7 +15,7 @@
  */
 import { decodePluginMessage, isDiscrete, type Batch, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../protocol/index.js';
 import { MAX_BATCH_EVENTS, MAX_FRAME_BYTES } from '../protocol/limits.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import { encodeBatch as encodeBatchFrame } from './batch-encoder.js';
 
 const log = logger('plugin');

@@ -31,7 +31,7 @@
 import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Prize } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import { syncDir } from './epoch.js';
 import type { Host } from './host.js';
 

@@ -20,7 +20,7 @@
  * meanwhile, since the watermark must not pass an event still in the file.
  */
 import type { DiscreteEvent, WireEvent } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import type { Coalescer } from './coalescer.js';
 import type { Link } from './link.js';
 import type { Outbox } from './outbox.js';

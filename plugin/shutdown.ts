@@ -2,7 +2,7 @@
  * The plugin's way out: what stop() leaves for the next start, and stopping on a signal
  * in standalone use (issue 3).
  */
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 import type { Outbox } from './outbox.js';
 import type { Spill } from './spill.js';
 

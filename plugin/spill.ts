@@ -22,7 +22,7 @@ import { closeSync, fsyncSync, openSync, readSync, renameSync, writeSync, ftrunc
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { DiscreteEvent } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { logger } from '../common/log.js';
 
 export const SPILL_FILE = 'spill.ndjson';
 

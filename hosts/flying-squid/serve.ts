@@ -13,11 +13,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadEnvConfig } from '../../gateway/config.js';
+import { loadEnvConfig } from '../../backend/config.js';
 import { startStack, type Stack } from '../../cli/stack.js';
 import { loadRulesFile } from '../../protocol/index.js';
-import { startCairnOnFlyingSquid, type FlyingSquidHostOptions } from '../../plugin/hosts/flying-squid.js';
-import type { FsItemConstructor, FsServer } from '../../plugin/hosts/flying-squid-api.js';
+import { startCairnOnFlyingSquid, type FlyingSquidHostOptions } from './adapter.js';
+import type { FsItemConstructor, FsServer } from './flying-squid-api.js';
 
 const require = createRequire(import.meta.url);
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { batchToRecords, checkRecordTarget, userRecordBudget, type UserRecord } from '../../gateway/batch-records.js';
 import { eventSlices } from '../../gateway/frame-events.js';
-import { AggregateBuilder } from '../../gateway/kpl-aggregation.js';
-import { PartitionScheme } from '../../gateway/partition-keys.js';
-import { decodeRecord, encodeRecord, recordKey } from '../../gateway/record-format.js';
+import { AggregateBuilder } from '../../backend/kinesis/kpl-aggregation.js';
+import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { decodeRecord, encodeRecord, recordKey } from '../../backend/kinesis/record-format.js';
 import { encode, Op, ProtocolError, type WireEvent } from '../../protocol/index.js';
 import { joins } from './support.js';
 

@@ -4,8 +4,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kinesisSink } from '../../gateway/kinesis-writer.js';
-import { isAggregated } from '../../gateway/kpl-aggregation.js';
-import { PartitionScheme } from '../../gateway/partition-keys.js';
+import { isAggregated } from '../../backend/kinesis/kpl-aggregation.js';
+import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { CloseCode, ErrorCode, Op, type WireEvent } from '../../protocol/index.js';
 import { RecordingSink } from './fault-sink.js';
 import { startHarness, type Harness } from './harness.js';

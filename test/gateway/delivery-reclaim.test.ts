@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Histogram } from 'prom-client';
 import { Delivery, DELIVERY_LATENCY_METRIC, ensureDeliveryGroup } from '../../gateway/delivery.js';
 import { GatewayMetrics } from '../../gateway/metrics.js';
-import { DELIVERY_GROUP, type RedisKeys } from '../../gateway/redis-keys.js';
+import { DELIVERY_GROUP, type RedisKeys } from '../../backend/redis/keys.js';
 import type { Prize, WindowClosed } from '../../protocol/index.js';
 import { testRedis } from '../support/redis.js';
 

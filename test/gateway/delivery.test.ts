@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureDeliveryGroup } from '../../gateway/delivery.js';
-import { DELIVERY_GROUP } from '../../gateway/redis-keys.js';
+import { DELIVERY_GROUP } from '../../backend/redis/keys.js';
 import { Op, type GatewayMessage } from '../../protocol/index.js';
 import { startHarness, type Harness } from './harness.js';
 import { eventually, sleep, startKinesis, TestClient, type Kinesis } from './support.js';

@@ -9,7 +9,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kinesisSink } from '../../gateway/kinesis-writer.js';
-import { recordKey } from '../../gateway/record-format.js';
+import { recordKey } from '../../backend/kinesis/record-format.js';
 import { CloseCode, Op, type WireEvent } from '../../protocol/index.js';
 import { chaosPlan, RecordingSink, userRecordKeys, type Fault } from './fault-sink.js';
 import { startHarness, type Harness } from './harness.js';

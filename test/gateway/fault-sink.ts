@@ -5,8 +5,8 @@
  * put succeeded, and calls held until released.
  */
 import type { PutRecordsResult, PutRecordsSink } from '../../gateway/kinesis-writer.js';
-import { deaggregate, isAggregated } from '../../gateway/kpl-aggregation.js';
-import { decodeRecord, recordKey } from '../../gateway/record-format.js';
+import { deaggregate, isAggregated } from '../../backend/kinesis/kpl-aggregation.js';
+import { decodeRecord, recordKey } from '../../backend/kinesis/record-format.js';
 import { rng } from '../../plugin/hosts/sim-host.js';
 
 type Input = Parameters<PutRecordsSink['putRecords']>[0];

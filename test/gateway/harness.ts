@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import type { RedisKeys } from '../../gateway/redis-keys.js';
+import type { RedisKeys } from '../../backend/redis/keys.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/server.js';
 import { testRedis } from '../support/redis.js';
 import { newStream, TOKEN, type Kinesis, type TestClient } from './support.js';

@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { batchToRecords, type UserRecord } from '../../gateway/batch-records.js';
 import { KinesisWriteError, KinesisWriter, kinesisSink, type KinesisWriterOptions } from '../../gateway/kinesis-writer.js';
 import { GatewayMetrics } from '../../gateway/metrics.js';
-import { PartitionScheme } from '../../gateway/partition-keys.js';
-import { recordKey } from '../../gateway/record-format.js';
+import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { recordKey } from '../../backend/kinesis/record-format.js';
 import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT } from '../../protocol/limits.js';
 import { chaosPlan, RecordingSink } from './fault-sink.js';
 import { eventsByKey, eventually, joins, newStream, readEventRecords, startKinesis, type Kinesis } from './support.js';

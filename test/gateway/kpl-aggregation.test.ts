@@ -15,9 +15,9 @@ import {
   KPL_MAGIC,
   varintSize,
   type UserRecordIn,
-} from '../../gateway/kpl-aggregation.js';
-import { bucketer, PartitionScheme } from '../../gateway/partition-keys.js';
-import { decodeRecord, encodeRecord } from '../../gateway/record-format.js';
+} from '../../backend/kinesis/kpl-aggregation.js';
+import { bucketer, PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { decodeRecord, encodeRecord } from '../../backend/kinesis/record-format.js';
 import { awsKinesisAgg, libDeaggregate } from './support.js';
 
 const scheme = new PartitionScheme(7);

@@ -12,8 +12,8 @@ import {
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { WebSocket } from 'ws';
-import { ensureStream, makeKinesisClient, startKinesalite } from '../../gateway/kinesis-client.js';
-import { decodeRecord, type EventRecord } from '../../gateway/record-format.js';
+import { ensureStream, makeKinesisClient, startKinesalite } from '../../backend/kinesis/client.js';
+import { decodeRecord, type EventRecord } from '../../backend/kinesis/record-format.js';
 import { decodeGatewayMessage, encode, Op, PROTOCOL_VERSION, type GatewayMessage, type WireEvent } from '../../protocol/index.js';
 
 export const TOKEN = 'test-token-0123456789';

@@ -12,9 +12,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { batchToRecords, type UserRecord } from '../../gateway/batch-records.js';
 import { KinesisWriter, kinesisSink } from '../../gateway/kinesis-writer.js';
-import { PartitionScheme } from '../../gateway/partition-keys.js';
-import { encodeRecord, type EventRecord } from '../../gateway/record-format.js';
-import { readDecidedPrizes } from '../../gateway/worker/worker.js';
+import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { encodeRecord, type EventRecord } from '../../backend/kinesis/record-format.js';
+import { readDecidedPrizes } from '../../worker/worker.js';
 import type { DiscreteEvent } from '../../protocol/index.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng } from '../worker/support/fixture.js';
 import { finalClosed, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from '../worker/support/harness.js';

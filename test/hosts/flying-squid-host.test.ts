@@ -6,8 +6,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Sample } from '../../plugin/host.js';
-import { CONSOLE, FlyingSquidHost, planInsert, type FlyingSquidHostOptions } from '../../plugin/hosts/flying-squid.js';
-import type { FsCommandParams, FsItem, FsMoveData, FsServer, FsWindow } from '../../plugin/hosts/flying-squid-api.js';
+import { CONSOLE, FlyingSquidHost, planInsert, type FlyingSquidHostOptions } from '../../hosts/flying-squid/adapter.js';
+import type { FsCommandParams, FsItem, FsMoveData, FsServer, FsWindow } from '../../hosts/flying-squid/flying-squid-api.js';
 
 const REGISTRY = {
   itemsByName: {

@@ -13,8 +13,8 @@ import type { Histogram } from 'prom-client';
 import { CairnPlugin } from '../../plugin/cairn-plugin.js';
 import type { Host } from '../../plugin/host.js';
 import { DELIVERY_LATENCY_METRIC } from '../../gateway/delivery.js';
-import { DELIVERY_GROUP } from '../../gateway/redis-keys.js';
-import { parsePrizeStreamEntry } from '../../gateway/prize-stream.js';
+import { DELIVERY_GROUP } from '../../backend/redis/keys.js';
+import { parsePrizeStreamEntry } from '../../backend/prize-stream.js';
 import { testStack } from '../support/stack.js';
 import { tinyHunt } from '../support/trace-builder.js';
 

@@ -3,7 +3,7 @@
  * an embedded gateway that can be killed and started again on the same port, so the
  * plugins' links see a gateway that goes away and comes back at the same URL.
  */
-import { loadEnvConfig } from '../../gateway/config.js';
+import { loadEnvConfig } from '../../backend/config.js';
 import { startGateway, type Gateway } from '../../gateway/server.js';
 import { startStack, type Stack } from '../../cli/stack.js';
 import { deletePrefix, TEST_REDIS_URL } from '../support/redis.js';

@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startKinesalite } from '../../gateway/kinesis-client.js';
-import { freePort } from '../../gateway/redis-connect.js';
-import { RedisKeys } from '../../gateway/redis-keys.js';
-import { parsePrizeStreamEntry } from '../../gateway/prize-stream.js';
+import { startKinesalite } from '../../backend/kinesis/client.js';
+import { freePort } from '../../backend/redis/connect.js';
+import { RedisKeys } from '../../backend/redis/keys.js';
+import { parsePrizeStreamEntry } from '../../backend/prize-stream.js';
 import { testRedis } from '../support/redis.js';
 import { prizeKeys } from '../support/trace-builder.js';
 

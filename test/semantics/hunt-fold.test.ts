@@ -1,7 +1,7 @@
 /** The fold's handling of rules in force: reloads from the next window, mismatches reported. */
 import { describe, expect, it } from 'vitest';
 import { rulesHash, type HuntEvent, type HuntRules } from '../../protocol/index.js';
-import { emptyHuntState, foldWindow } from '../../gateway/worker/hunt-fold.js';
+import { emptyHuntState, foldWindow } from '../../hunt/hunt-fold.js';
 import { tinyHunt } from '../support/trace-builder.js';
 
 let n = 0;

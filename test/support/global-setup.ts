@@ -2,7 +2,7 @@
  * Makes sure the tests have a real Redis: the shared one when it answers, otherwise a
  * redis-server started for this run (CI machines may have none running).
  */
-import { redisAnswers, startRedisServer, DEFAULT_REDIS_URL, type RedisServerHandle } from '../../gateway/redis-connect.js';
+import { redisAnswers, startRedisServer, DEFAULT_REDIS_URL, type RedisServerHandle } from '../../backend/redis/connect.js';
 
 let started: RedisServerHandle | undefined;
 

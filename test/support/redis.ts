@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connectRedis, DEFAULT_REDIS_URL } from '../../gateway/redis-connect.js';
-import { RedisKeys } from '../../gateway/redis-keys.js';
+import { connectRedis, DEFAULT_REDIS_URL } from '../../backend/redis/connect.js';
+import { RedisKeys } from '../../backend/redis/keys.js';
 
 export const TEST_REDIS_URL = process.env.CAIRN_TEST_REDIS_URL ?? DEFAULT_REDIS_URL;
 

@@ -1,5 +1,5 @@
 /** A whole back end for an integration test: its own Redis prefix, its own kinesalite. */
-import { loadEnvConfig } from '../../gateway/config.js';
+import { loadEnvConfig } from '../../backend/config.js';
 import { startStack, type Stack } from '../../cli/stack.js';
 import { deletePrefix, TEST_REDIS_URL } from './redis.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rulesHash, type HuntEvent, type HuntRules, type Vec3 } from '../../protocol/index.js';
 import { TreasureIndex, Triggers, type Entry } from '../../plugin/triggers.js';
-import { emptyHuntState, foldWindow, type DecidedPrize } from '../../gateway/worker/hunt-fold.js';
+import { emptyHuntState, foldWindow, type DecidedPrize } from '../../hunt/hunt-fold.js';
 import type { TraceLine } from '../../plugin/hosts/trace.js';
 
 export const T0 = Date.UTC(2026, 11, 1, 18, 0, 0);

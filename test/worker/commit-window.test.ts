@@ -4,15 +4,15 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '../../gateway/redis-keys.js';
-import { emptyHuntState, type DecidedPrize } from '../../gateway/worker/hunt-fold.js';
-import { encodePendingEvent } from '../../gateway/worker/pending-events.js';
-import { workerScripts } from '../../gateway/worker/scripts.js';
-import { commitWindow, readDecidedPrizes, readHuntState, WindowCloser, type CommitArgs } from '../../gateway/worker/window-closer.js';
-import { changedBuckets, loadPlayers, playerBucket } from '../../gateway/worker/hunt-store.js';
-import { ingestRecord } from '../../gateway/worker/record-ingest.js';
-import { WorkerMetrics } from '../../gateway/worker/metrics.js';
-import { logger } from '../../protocol/log.js';
+import type { RedisKeys } from '../../backend/redis/keys.js';
+import { emptyHuntState, type DecidedPrize } from '../../hunt/hunt-fold.js';
+import { encodePendingEvent } from '../../worker/pending-events.js';
+import { workerScripts } from '../../worker/scripts.js';
+import { commitWindow, readDecidedPrizes, readHuntState, WindowCloser, type CommitArgs } from '../../worker/window-closer.js';
+import { changedBuckets, loadPlayers, playerBucket } from '../../hunt/hunt-store.js';
+import { ingestRecord } from '../../worker/record-ingest.js';
+import { WorkerMetrics } from '../../worker/metrics.js';
+import { logger } from '../../common/log.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, toRecords } from './support/fixture.js';
 import { testRedis } from '../support/redis.js';
 import { readStream } from './support/harness.js';

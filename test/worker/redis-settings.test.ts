@@ -3,8 +3,8 @@
  * processes configured each way.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectRedis, startRedisServer, type RedisServerHandle } from '../../gateway/redis-connect.js';
-import { redisSettingsWarnings } from '../../gateway/worker/worker.js';
+import { connectRedis, startRedisServer, type RedisServerHandle } from '../../backend/redis/connect.js';
+import { redisSettingsWarnings } from '../../worker/worker.js';
 
 const servers: RedisServerHandle[] = [];
 afterEach(async () => {

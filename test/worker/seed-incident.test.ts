@@ -7,8 +7,8 @@
  * no prize may appear twice on any stream, and the prizes must be exactly expected.json.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { EventRecord } from '../../gateway/record-format.js';
-import { readDecidedPrizes } from '../../gateway/worker/worker.js';
+import type { EventRecord } from '../../backend/kinesis/record-format.js';
+import { readDecidedPrizes } from '../../worker/worker.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, toRecords } from './support/fixture.js';
 import { closedThrough, finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
 import { killWorkerChildren, spawnWorker, type WorkerChild } from './support/worker-child.js';

@@ -6,13 +6,13 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SplitShardCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { workerScripts } from '../../gateway/worker/scripts.js';
+import { workerScripts } from '../../worker/scripts.js';
 import { killWorkerChildren, spawnWorker } from './support/worker-child.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords } from './support/fixture.js';
 import { finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
-import { readDecidedPrizes } from '../../gateway/worker/worker.js';
-import type { EventRecord } from '../../gateway/record-format.js';
+import { readDecidedPrizes } from '../../worker/worker.js';
+import type { EventRecord } from '../../backend/kinesis/record-format.js';
 
 let kinesis: Kinesis;
 let endpoint: string;

@@ -6,10 +6,10 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import type { EventRecord } from '../../gateway/record-format.js';
-import type { RedisKeys } from '../../gateway/redis-keys.js';
-import type { PrizeStreamEntry } from '../../gateway/prize-stream.js';
-import { readDecidedPrizes } from '../../gateway/worker/worker.js';
+import type { EventRecord } from '../../backend/kinesis/record-format.js';
+import type { RedisKeys } from '../../backend/redis/keys.js';
+import type { PrizeStreamEntry } from '../../backend/prize-stream.js';
+import { readDecidedPrizes } from '../../worker/worker.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords, type ExpectedPrize, type SplitOptions } from './support/fixture.js';
 import { finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
 

@@ -7,9 +7,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../protocol/index.js';
-import { encodeRecord } from '../../gateway/record-format.js';
-import { readDecidedPrizes } from '../../gateway/worker/worker.js';
-import { encodePendingEvent } from '../../gateway/worker/pending-events.js';
+import { encodeRecord } from '../../backend/kinesis/record-format.js';
+import { readDecidedPrizes } from '../../worker/worker.js';
+import { encodePendingEvent } from '../../worker/pending-events.js';
 import { closedThrough, readStream, registerServers, startKinesis, testEnv, waitFor, type Env, type Kinesis } from './support/harness.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
 import type { HuntEvent, WireEvent } from '../../protocol/index.js';

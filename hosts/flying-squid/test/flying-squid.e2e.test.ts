@@ -1,7 +1,7 @@
 /**
  * Cairn in a game server someone else wrote, played by clients someone else wrote:
  * flying-squid on a free port with the Cairn plugin loaded through the adapter
- * (plugin/hosts/flying-squid.ts), the embedded back end (gateway, worker, kinesalite,
+ * (hosts/flying-squid/adapter.ts), the embedded back end (gateway, worker, kinesalite,
  * Redis), and five mineflayer bots (auth 'offline') that walk to treasures near spawn.
  *
  * The test records every sample the server fed the plugin and checks that the prizes the
@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HuntRules } from '../../../protocol/index.js';
 import type { Sample } from '../../../plugin/host.js';
-import { startCairnOnFlyingSquid, type RegionBox } from '../../../plugin/hosts/flying-squid.js';
-import type { FsItemConstructor, FsServer, FsVec3, FsWorld } from '../../../plugin/hosts/flying-squid-api.js';
+import { startCairnOnFlyingSquid, type RegionBox } from '../adapter.js';
+import type { FsItemConstructor, FsServer, FsVec3, FsWorld } from '../flying-squid-api.js';
 import { testStack } from '../../../test/support/stack.js';
 import { chat, inventoryOf, joinBot, quitAll, waitMessage, walkPath } from './bots.js';
 import { expectedPrizes } from './hunt-oracle.js';

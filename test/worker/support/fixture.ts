@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { loadRulesFile, rulesHash, type DiscreteEvent, type HuntRules, type WireEvent } from '../../../protocol/index.js';
 import { TreasureIndex, Triggers, type Entry } from '../../../plugin/triggers.js';
-import type { EventRecord } from '../../../gateway/record-format.js';
+import type { EventRecord } from '../../../backend/kinesis/record-format.js';
 import { rng } from '../../../plugin/hosts/sim-host.js';
 
 export const FIXTURE_DIR = new URL('../../fixtures/sample-hunt/', import.meta.url).pathname;

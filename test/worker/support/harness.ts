@@ -8,13 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
 import { parseDuration } from '../../../protocol/index.js';
-import { ensureStream, makeKinesisClient, startKinesalite } from '../../../gateway/kinesis-client.js';
-import { encodeRecord, type EventRecord } from '../../../gateway/record-format.js';
-import { parsePrizeStreamEntry, type PrizeStreamEntry } from '../../../gateway/prize-stream.js';
-import { startWorker, type Worker, type WorkerOptions } from '../../../gateway/worker/worker.js';
+import { ensureStream, makeKinesisClient, startKinesalite } from '../../../backend/kinesis/client.js';
+import { encodeRecord, type EventRecord } from '../../../backend/kinesis/record-format.js';
+import { parsePrizeStreamEntry, type PrizeStreamEntry } from '../../../backend/prize-stream.js';
+import { startWorker, type Worker, type WorkerOptions } from '../../../worker/worker.js';
 import { deletePrefix, testRedis, uniquePrefix } from '../../support/redis.js';
-import { connectRedis } from '../../../gateway/redis-connect.js';
-import { RedisKeys } from '../../../gateway/redis-keys.js';
+import { connectRedis } from '../../../backend/redis/connect.js';
+import { RedisKeys } from '../../../backend/redis/keys.js';
 
 export interface Kinesis {
   client: KinesisClient;

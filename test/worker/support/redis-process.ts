@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, redisAnswers } from '../../../gateway/redis-connect.js';
+import { freePort, redisAnswers } from '../../../backend/redis/connect.js';
 
 export interface OwnRedis {
   url: string;

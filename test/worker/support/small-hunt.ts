@@ -2,7 +2,7 @@
  * A tiny hand-made hunt for tests that need to know exactly which event does what.
  */
 import { rulesHash, type DiscreteEvent, type HuntRules } from '../../../protocol/index.js';
-import type { EventRecord } from '../../../gateway/record-format.js';
+import type { EventRecord } from '../../../backend/kinesis/record-format.js';
 
 export const T0 = 1_800_000_000_000; // aligned to every window length used here
 export const SMALL = 'tiny';

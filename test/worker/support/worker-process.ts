@@ -11,10 +11,10 @@
  */
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { connectRedis } from '../../../gateway/redis-connect.js';
-import { makeKinesisClient } from '../../../gateway/kinesis-client.js';
-import { RedisKeys } from '../../../gateway/redis-keys.js';
-import { startWorker, type CommitHooks } from '../../../gateway/worker/worker.js';
+import { connectRedis } from '../../../backend/redis/connect.js';
+import { makeKinesisClient } from '../../../backend/kinesis/client.js';
+import { RedisKeys } from '../../../backend/redis/keys.js';
+import { startWorker, type CommitHooks } from '../../../worker/worker.js';
 
 const env = (name: string): string => {
   const v = process.env[name];

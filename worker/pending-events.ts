@@ -24,7 +24,7 @@
  * a rolling upgrade one entry could be pending in both forms; the fold ignores a player's
  * second find of a treasure, so that changes no prize.
  */
-import type { EnterEvent, HuntEvent } from '../../protocol/index.js';
+import type { EnterEvent, HuntEvent } from '../protocol/index.js';
 
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);

@@ -21,10 +21,10 @@
  * the process that starts flying-squid passes the server object and prismarine-item's Item
  * class in (see hosts/flying-squid/, which has its own package.json).
  */
-import { logger } from '../../protocol/log.js';
+import { logger } from '../../common/log.js';
 import type { Vec3 } from '../../protocol/index.js';
-import { CairnPlugin, type PluginOptions } from '../cairn-plugin.js';
-import type { Host, Sample } from '../host.js';
+import { CairnPlugin, type PluginOptions } from '../../plugin/cairn-plugin.js';
+import type { Host, Sample } from '../../plugin/host.js';
 import type { FsCommandContext, FsItem, FsItemConstructor, FsMoveData, FsPlayer, FsServer, FsWindow, FsWorld } from './flying-squid-api.js';
 
 const log = logger('flying-squid');

@@ -15,9 +15,9 @@
  */
 import { ListShardsCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
-import { CairnError, ErrorCode } from '../../protocol/index.js';
-import type { Logger } from '../../protocol/log.js';
-import type { RedisKeys } from '../redis-keys.js';
+import { CairnError, ErrorCode } from '../protocol/index.js';
+import type { Logger } from '../common/log.js';
+import type { RedisKeys } from '../backend/redis/keys.js';
 import type { WorkerMetrics } from './metrics.js';
 import { readCheckpoint, ShardReader, type ReaderContext, type ReaderEnd } from './shard-reader.js';
 import type { WorkerScripts } from './scripts.js';

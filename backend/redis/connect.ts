@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
-import { CairnError, ErrorCode } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { CairnError, ErrorCode } from '../../protocol/index.js';
+import { logger } from '../../common/log.js';
 
 const log = logger('redis');
 

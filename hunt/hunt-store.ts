@@ -17,9 +17,9 @@
  * next commit moves their players to the hash.
  */
 import type { Redis } from 'ioredis';
-import { PRIZE_STREAM_RETENTION_MS, type RedisKeys } from '../redis-keys.js';
+import { PRIZE_STREAM_RETENTION_MS, type RedisKeys } from '../backend/redis/keys.js';
 import { emptyHuntState, type DecidedPrize, type HuntState, type PlayerFinds } from './hunt-fold.js';
-import type { WorkerScripts } from './scripts.js';
+import type { WorkerScripts } from '../worker/scripts.js';
 
 /** Buckets of the players hash. Changing it would need a migration of every stored hunt. */
 export const PLAYER_BUCKETS = 65_536;

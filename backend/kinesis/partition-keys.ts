@@ -20,7 +20,7 @@
  * Order across user records is given by the (epoch, seq, part) key each carries:
  * PutRecords itself does not promise order (AWS Kinesis API reference, PutRecords).
  */
-import type { WireEvent } from '../protocol/index.js';
+import type { WireEvent } from '../../protocol/index.js';
 
 /** 2^128: Kinesis hash keys are in [0, 2^128 - 1] (AWS Kinesis API reference, HashKeyRange). */
 const HASH_KEY_SPACE = 1n << 128n;

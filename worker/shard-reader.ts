@@ -14,10 +14,10 @@ import {
   type _Record,
 } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../../protocol/log.js';
-import { deaggregateRecords } from '../kpl-aggregation.js';
-import { decodeRecord, recordKey, type EventRecord } from '../record-format.js';
-import type { RedisKeys } from '../redis-keys.js';
+import type { Logger } from '../common/log.js';
+import { deaggregateRecords } from '../backend/kinesis/kpl-aggregation.js';
+import { decodeRecord, recordKey, type EventRecord } from '../backend/kinesis/record-format.js';
+import type { RedisKeys } from '../backend/redis/keys.js';
 import type { WorkerMetrics } from './metrics.js';
 import { ingestRecord, recordProblem } from './record-ingest.js';
 import type { WorkerScripts } from './scripts.js';

@@ -1,5 +1,5 @@
 /**
- * A Redis Lua script kept in its own file under gateway/worker/lua/ or gateway/lua/
+ * A Redis Lua script kept in its own file under worker/lua/ or gateway/lua/
  * (bullmq style: `name-N.lua`, N = number of KEYS unless the script takes a variable
  * number, then `name.lua` and the caller passes numKeys). Loaded once, called by SHA,
  * reloaded if the server lost its script cache (NOSCRIPT after a restart).

@@ -8,8 +8,8 @@
  * could not avoid. Every part carries the batch's watermark; the worker applies it only
  * once every part of the batch, and every earlier batch, has been stored.
  */
-import { encode, decodeRaw, type WireEvent } from '../protocol/index.js';
-import { KINESIS_MAX_RECORD_BYTES } from '../protocol/limits.js';
+import { encode, decodeRaw, type WireEvent } from '../../protocol/index.js';
+import { KINESIS_MAX_RECORD_BYTES } from '../../protocol/limits.js';
 import { aggregateProblem, isAggregated } from './kpl-aggregation.js';
 
 export const RECORD_FORMAT_VERSION = 1;

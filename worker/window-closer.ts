@@ -17,17 +17,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { HuntEvent } from '../../protocol/index.js';
-import type { Logger } from '../../protocol/log.js';
-import type { RedisKeys } from '../redis-keys.js';
-import { foldWindow, type DecidedPrize } from './hunt-fold.js';
-import { changedBuckets, commitWindow, loadPlayers, parseState, type CommitStatus } from './hunt-store.js';
+import type { HuntEvent } from '../protocol/index.js';
+import type { Logger } from '../common/log.js';
+import type { RedisKeys } from '../backend/redis/keys.js';
+import { foldWindow, type DecidedPrize } from '../hunt/hunt-fold.js';
+import { changedBuckets, commitWindow, loadPlayers, parseState, type CommitStatus } from '../hunt/hunt-store.js';
 import type { WorkerMetrics } from './metrics.js';
 import { decodePendingMember, eventId } from './pending-events.js';
 import type { WorkerScripts } from './scripts.js';
 import { BATCH_KEYS_TTL_MS } from './record-ingest.js';
 
-export { commitWindow, readHuntState, type CommitArgs, type CommitStatus } from './hunt-store.js';
+export { commitWindow, readHuntState, type CommitArgs, type CommitStatus } from '../hunt/hunt-store.js';
 
 export const DEFAULT_WINDOW_MS = 60_000;
 

@@ -13,8 +13,8 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CairnError, ErrorCode } from '../protocol/index.js';
-import { logger } from '../protocol/log.js';
+import { CairnError, ErrorCode } from '../../protocol/index.js';
+import { logger } from '../../common/log.js';
 
 const log = logger('kinesis');
 const require = createRequire(import.meta.url);

@@ -3,7 +3,7 @@
  * Every variable, its default and its meaning are listed in README.md.
  */
 import { CairnError, ErrorCode } from '../protocol/index.js';
-import { DEFAULT_REDIS_URL } from './redis-connect.js';
+import { DEFAULT_REDIS_URL } from './redis/connect.js';
 
 export interface EnvConfig {
   /** @default 'redis://127.0.0.1:6379' */

@@ -16,16 +16,16 @@ import { hostname } from 'node:os';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { CairnError, ErrorCode } from '../../protocol/index.js';
-import { logger } from '../../protocol/log.js';
-import type { RedisKeys } from '../redis-keys.js';
+import { CairnError, ErrorCode } from '../protocol/index.js';
+import { logger } from '../common/log.js';
+import type { RedisKeys } from '../backend/redis/keys.js';
 import { WorkerMetrics, type WorkerStats } from './metrics.js';
 import { workerScripts } from './scripts.js';
 import { ShardLeases } from './shard-leases.js';
 import { WindowCloser, type CommitHooks } from './window-closer.js';
 
 export type { WorkerStats } from './metrics.js';
-export type { DecidedPrize } from './hunt-fold.js';
+export type { DecidedPrize } from '../hunt/hunt-fold.js';
 export { readDecidedPrizes, readHuntState, type CommitHooks } from './window-closer.js';
 export { redisSettingsWarnings } from './redis-settings.js';
 

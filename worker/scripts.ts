@@ -3,7 +3,7 @@
  * each file states its KEYS, ARGV and output), read once at start-up and called by SHA.
  */
 import type { Redis } from 'ioredis';
-import { LuaScript, luaFile } from '../lua-script.js';
+import { LuaScript, luaFile } from '../backend/redis/lua-script.js';
 
 export interface WorkerScripts {
   ingestRecord: LuaScript;

@@ -8,9 +8,9 @@
  * after a lease takeover or a checkpoint that did not land.
  */
 import type { Redis } from 'ioredis';
-import { ID_PATTERN, windowMs, MIN_WINDOW_MS, type HuntEvent, type WireEvent } from '../../protocol/index.js';
-import type { EventRecord } from '../record-format.js';
-import type { RedisKeys } from '../redis-keys.js';
+import { ID_PATTERN, windowMs, MIN_WINDOW_MS, type HuntEvent, type WireEvent } from '../protocol/index.js';
+import type { EventRecord } from '../backend/kinesis/record-format.js';
+import type { RedisKeys } from '../backend/redis/keys.js';
 import { pendingEntries } from './pending-events.js';
 import type { WorkerScripts } from './scripts.js';
 

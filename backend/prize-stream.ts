@@ -6,8 +6,10 @@
  *   kind=closed  hunt, start, end                    every prize of hunt for events with
  *                                                    start <= t < end was appended before it
  */
+import type { PrizeGift } from '../protocol/index.js';
+
 export type PrizeStreamEntry =
-  | { kind: 'prize'; id: string; hunt: string; reason: string; player: string; item: string; count: number }
+  | ({ kind: 'prize'; id: string } & PrizeGift)
   | { kind: 'closed'; id: string; hunt: string; start: number; end: number };
 
 /** Parses one XREAD/XREADGROUP entry ([id, [field, value, ...]]); undefined for an unknown kind. */

@@ -4,7 +4,7 @@
  * window decides. Deterministic: the events are sorted here, ties broken by the
  * contract's order, so batching, sharding and arrival order cannot change a prize.
  */
-import { prizeForRank, type HuntEvent, type HuntRules } from '../protocol/index.js';
+import { prizeForRank, type HuntEvent, type HuntRules, type PrizeAward } from '../protocol/index.js';
 
 export interface PlayerFinds {
   /** treasure id -> find time */
@@ -37,13 +37,7 @@ export interface HuntState {
   mismatched?: Record<string, string>;
 }
 
-export interface DecidedPrize {
-  hunt: string;
-  reason: string;
-  player: string;
-  server: string;
-  item: string;
-  count: number;
+export interface DecidedPrize extends PrizeAward {
   /** time of the deciding find */
   t: number;
 }

@@ -17,6 +17,7 @@
  * next commit moves their players to the hash.
  */
 import type { Redis } from 'ioredis';
+import { fnv1a } from '../protocol/index.js';
 import { PRIZE_STREAM_RETENTION_MS, type RedisKeys } from '../backend/redis/keys.js';
 import { emptyHuntState, type DecidedPrize, type HuntState, type PlayerFinds } from './hunt-fold.js';
 import type { WorkerScripts } from '../worker/scripts.js';
@@ -26,9 +27,7 @@ export const PLAYER_BUCKETS = 65_536;
 
 /** The bucket of a player: FNV-1a of the id, low 16 bits, in base 36. */
 export function playerBucket(player: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < player.length; i++) h = Math.imul(h ^ player.charCodeAt(i), 16777619);
-  return ((h >>> 0) % PLAYER_BUCKETS).toString(36);
+  return (fnv1a(player) % PLAYER_BUCKETS).toString(36);
 }
 
 type StoredFinds = (string | number)[];

@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { Registry } from 'prom-client';
-import { CairnError, ErrorCode, type DiscreteEvent, type EnterEvent, type HuntRules, type Prize, type WindowClosed } from '../protocol/index.js';
+import { CairnError, ErrorCode, type DiscreteEvent, type EnterEvent, type HuntRules, type Prize, type PrizeView, type WindowClosed } from '../protocol/index.js';
 import { ID_PATTERN } from '../protocol/limits.js';
 import { logger } from '../common/log.js';
 import { Coalescer, type CoalescerOptions } from './coalescer.js';
@@ -97,15 +97,7 @@ export interface WindowClosedInfo {
   end: number;
 }
 
-export interface PrizeView {
-  hunt: string;
-  reason: string;
-  player: string;
-  server: string;
-  item: string;
-  count: number;
-  status: 'granted' | 'pending';
-}
+export type { PrizeView } from '../protocol/index.js';
 
 const ID_RE = new RegExp(ID_PATTERN);
 /** How long stop() waits for a prize append in progress (an fsync on a slow disk). */

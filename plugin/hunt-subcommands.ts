@@ -4,7 +4,7 @@
  * (finds so far, leaderboard) go over the link as queries, answered from the worker's
  * state; the answer arrives asynchronously and is sent to the asker when it comes.
  */
-import type { QueryKind } from '../protocol/index.js';
+import { DEFAULT_WINDOW_MS, type PrizeGift, type QueryKind } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { ADMIN_PERMISSION, ROOT, huntArg, type CommandContext, type Subcommand } from './commands.js';
 
@@ -13,13 +13,8 @@ const log = logger('plugin');
 /** Players' permission node for the player subcommands (granted by default, plugin.json). */
 export const PLAY_PERMISSION = 'cairn.play';
 
-export interface HeldPrize {
-  player: string;
-  hunt: string;
-  reason: string;
-  item: string;
-  count: number;
-}
+/** A prize the ledger holds for a player who is offline. */
+export type HeldPrize = PrizeGift;
 
 export interface SuspectRecord {
   player: string;
@@ -79,7 +74,7 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
             const finders = Object.entries((d.finders as Record<string, number>) ?? {}).map(([tr, n]) => `${tr} ${n}`);
             const mismatched = Object.keys((d.mismatchedServers as Record<string, string>) ?? {});
             return [
-              `${hunt}: ${d.running ? 'RUNNING' : 'not running'}; windows of ${Number(d.windowMs ?? 60000) / 1000}s, closed through ${when(d.closedThrough as number)}; ` +
+              `${hunt}: ${d.running ? 'RUNNING' : 'not running'}; windows of ${Number(d.windowMs ?? DEFAULT_WINDOW_MS) / 1000}s, closed through ${when(d.closedThrough as number)}; ` +
                 `${d.finds} finds (${finders.join(', ') || 'none'}), ${d.completions} completions, ${d.prizesDecided} prizes decided, ${d.suspects} suspect entries, ${d.lateEvents} late events.`,
               ...(mismatched.length ? [`  servers with different rules than those in force: ${mismatched.join(', ')}`] : []),
             ];

@@ -30,7 +30,7 @@
  */
 import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Prize } from '../protocol/index.js';
+import { prizeIdentity, type Prize, type PrizeAward } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { syncDir } from './epoch.js';
 import type { Host } from './host.js';
@@ -42,14 +42,7 @@ const log = logger('plugin');
 export type LedgerStatus = 'granted' | 'held';
 
 /** One line of the ledger. */
-export interface LedgerRecord {
-  hunt: string;
-  reason: string;
-  player: string;
-  item: string;
-  count: number;
-  /** the server that grants it (this one) */
-  server: string;
+export interface LedgerRecord extends PrizeAward {
   status: LedgerStatus;
   /** delivery id (Redis stream entry) of the prize message that created the record */
   id: string;
@@ -59,7 +52,7 @@ export interface LedgerRecord {
 
 export type PrizeOutcome = 'granted' | 'held' | 'duplicate';
 
-export const prizeIdentity = (p: { hunt: string; reason: string }): string => `${p.hunt}|${p.reason}`;
+export { prizeIdentity };
 
 /**
  * How the ledger writes to and syncs its file: the seam tests use to count fsyncs and to

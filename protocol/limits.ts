@@ -32,3 +32,8 @@ export const MIN_WINDOW_MS = 1000;
 /** Server ids and player ids: printable, short, no separators we use in Redis keys. */
 export const ID_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
 export const MAX_ID_CHARS = 64;
+/** ID_PATTERN as a RegExp: the one test of an id. */
+export const ID_RE = new RegExp(ID_PATTERN);
+
+/** A hunt's window when its rules name none (hunt semantics: the `window` key). */
+export const DEFAULT_WINDOW_MS = 60_000;

@@ -3,6 +3,7 @@
  */
 import type { WireEvent } from './events.js';
 import type { ErrorCode } from './errors.js';
+import type { PrizeGift } from './prize.js';
 
 export const Op = {
   Hello: 1,
@@ -27,14 +28,9 @@ export interface Batch { op: typeof Op.Batch; seq: number; wm: number; ev: WireE
 /** gateway -> plugin: batch `seq` (and every earlier one) is durable in Kinesis. */
 export interface Ack { op: typeof Op.Ack; seq: number }
 /** gateway -> plugin: a prize to grant; `id` is its delivery id (the Redis stream entry). */
-export interface Prize {
+export interface Prize extends PrizeGift {
   op: typeof Op.Prize;
   id: string;
-  hunt: string;
-  reason: string;
-  player: string;
-  item: string;
-  count: number;
 }
 /** plugin -> gateway: these deliveries (prizes or window-closed) are recorded; do not send them again. */
 export interface PrizeAck { op: typeof Op.PrizeAck; ids: string[] }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { RulesError, type RulesIssue } from './errors.js';
-import { MIN_WINDOW_MS } from './limits.js';
+import { DEFAULT_WINDOW_MS, MIN_WINDOW_MS } from './limits.js';
 import { HuntRulesSchema, type HuntRules, type PrizeRule } from './rules-schema.js';
 
 export { HuntRulesSchema, type HuntRules, type PrizeRule, type Treasure } from './rules-schema.js';
@@ -53,7 +53,7 @@ export function prizeForRank(prizes: readonly PrizeRule[], rank: number): PrizeR
 }
 
 export function windowMs(rules: HuntRules): number {
-  return parseDuration(rules.window ?? '60s');
+  return rules.window === undefined ? DEFAULT_WINDOW_MS : parseDuration(rules.window);
 }
 
 function canonical(v: unknown): unknown {

@@ -15,7 +15,7 @@
  */
 import { ListShardsCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
-import { CairnError, ErrorCode } from '../protocol/index.js';
+import { CairnError, ErrorCode, fnv1a } from '../protocol/index.js';
 import type { Logger } from '../common/log.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -145,7 +145,7 @@ export class ShardLeases {
   private async acquireFree(readable: string[], target: number): Promise<void> {
     const { redis, keys, scripts, workerId, leaseMs, log } = this.ctx;
     // Start at a place that depends on the worker id, so workers starting together do not all race for shard 0.
-    const offset = hashString(workerId) % Math.max(1, readable.length);
+    const offset = fnv1a(workerId) % Math.max(1, readable.length);
     const order = [...readable.slice(offset), ...readable.slice(0, offset)];
     for (const shard of order) {
       if (this.held.size >= target || this.stopping) break;
@@ -219,10 +219,4 @@ export class ShardLeases {
     const { redis, keys, scripts, workerId } = this.ctx;
     await scripts.releaseLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [workerId, String(h.token)]);
   }
-}
-
-function hashString(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
 }

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { HuntEvent } from '../protocol/index.js';
+import { DEFAULT_WINDOW_MS, type HuntEvent } from '../protocol/index.js';
 import type { Logger } from '../common/log.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { foldWindow, type DecidedPrize } from '../hunt/hunt-fold.js';
@@ -29,7 +29,6 @@ import { BATCH_KEYS_TTL_MS } from './record-ingest.js';
 
 export { commitWindow, readHuntState, type CommitArgs, type CommitStatus } from '../hunt/hunt-store.js';
 
-export const DEFAULT_WINDOW_MS = 60_000;
 
 export interface Frontier {
   /** the lowest watermark that holds windows back; undefined: nothing may close */

@@ -20,22 +20,13 @@
  * Order across user records is given by the (epoch, seq, part) key each carries:
  * PutRecords itself does not promise order (AWS Kinesis API reference, PutRecords).
  */
-import type { WireEvent } from '../../protocol/index.js';
+import { fnv1a, type WireEvent } from '../../protocol/index.js';
 
 /** 2^128: Kinesis hash keys are in [0, 2^128 - 1] (AWS Kinesis API reference, HashKeyRange). */
 const HASH_KEY_SPACE = 1n << 128n;
 /** A bound against misconfiguration: a stream's shards are limited by the account's shard quota (500 or 200 by default, AWS Kinesis quotas), far below this. */
 export const MAX_PARTITION_BUCKETS = 10_000;
 
-/** FNV-1a (32-bit) of a string's UTF-16 code units: fast, stable, well spread for short ids. */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 export class PartitionScheme {
   /** Partition key of each bucket (also every user record's partition key). */

@@ -32,7 +32,7 @@ import { Outbox } from './outbox.js';
 import { PrizeLedger, type LedgerIo, type PrizeOutcome } from './prize-ledger.js';
 import { Shipper } from './shipper.js';
 import { leaveInSpill, stopOnSignals, type StopReport } from './shutdown.js';
-import { Spill } from './spill.js';
+import { Spill } from './spill/spill-file.js';
 import { TreasureIndex, Triggers, type Entry } from './triggers.js';
 import { WindowTracker } from './window-tracker.js';
 

@@ -24,7 +24,7 @@ import { logger } from '../common/log.js';
 import type { Coalescer } from './coalescer.js';
 import type { Link } from './link.js';
 import type { Outbox } from './outbox.js';
-import type { Spill } from './spill.js';
+import type { Spill } from './spill/spill-file.js';
 
 const log = logger('plugin');
 

@@ -4,7 +4,7 @@
  */
 import { logger } from '../common/log.js';
 import type { Outbox } from './outbox.js';
-import type { Spill } from './spill.js';
+import type { Spill } from './spill/spill-file.js';
 
 const log = logger('plugin');
 

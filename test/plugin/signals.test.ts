@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JoinEvent } from '../../protocol/index.js';
-import { Spill } from '../../plugin/spill.js';
+import { Spill } from '../../plugin/spill/spill-file.js';
 import { until } from './support/fake-gateway.js';
 import { harness, type Harness } from './support/harness.js';
 

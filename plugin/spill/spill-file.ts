@@ -21,8 +21,8 @@
 import { closeSync, fsyncSync, openSync, readSync, renameSync, writeSync, ftruncateSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import type { DiscreteEvent } from '../protocol/index.js';
-import { logger } from '../common/log.js';
+import type { DiscreteEvent } from '../../protocol/index.js';
+import { logger } from '../../common/log.js';
 
 export const SPILL_FILE = 'spill.ndjson';
 

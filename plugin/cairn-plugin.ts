@@ -31,13 +31,14 @@ import { emptyStats, PluginMetrics, type PluginStats } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { PrizeLedger, type LedgerIo, type PrizeOutcome } from './prize-ledger.js';
 import { Shipper } from './shipper.js';
-import { leaveInSpill, stopOnSignals, type StopReport } from './shutdown.js';
+import { stopOnSignals } from './shutdown.js';
+import type { StopReport } from './spill/spillway.js';
 import { Spill } from './spill/spill-file.js';
 import { TreasureIndex, Triggers, type Entry } from './triggers.js';
 import { WindowTracker } from './window-tracker.js';
 
 export type { PluginStats } from './metrics.js';
-export type { StopReport } from './shutdown.js';
+export type { StopReport } from './spill/spillway.js';
 
 const log = logger('plugin');
 
@@ -452,7 +453,7 @@ export class CairnPlugin extends EventEmitter {
     if (settled) await this.ledger.close();
     else log.error({ server: this.serverId, file: this.ledger.file }, 'a prize append did not finish while stopping; leaving the ledger open');
     const stopped = new CairnError(ErrorCode.Internal, `plugin ${this.serverId} stopped`);
-    const report = leaveInSpill(this.spill, this.outbox, outcome === 'drained', { server: this.serverId, epoch: this.epoch });
+    const report = this.shipper.spillway.leaveAtStop(outcome === 'drained', { server: this.serverId, epoch: this.epoch });
     this.outbox.close(stopped);
     this.windows.close(stopped);
     this.refreshStats();

@@ -30,7 +30,7 @@
  */
 import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { prizeIdentity, type Prize, type PrizeAward } from '../protocol/index.js';
+import { prizeIdentity, type Prize, type PrizeAward, type PrizeGift, type PrizeView } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { syncDir } from './epoch.js';
 import type { Host } from './host.js';
@@ -179,6 +179,26 @@ export class PrizeLedger {
   /** Every prize in the ledger, one record each (its latest status). */
   records(): LedgerRecord[] {
     return [...this.byId.values()];
+  }
+
+  /** Every prize in the ledger as the plugin reports it: granted, or 'pending' while held. */
+  views(): PrizeView[] {
+    return this.records().map((r) => ({
+      hunt: r.hunt,
+      reason: r.reason,
+      player: r.player,
+      server: r.server,
+      item: r.item,
+      count: r.count,
+      status: r.status === 'granted' ? 'granted' : 'pending',
+    }));
+  }
+
+  /** The prizes held for `player` (for every player when undefined). */
+  held(player?: string): PrizeGift[] {
+    return this.records()
+      .filter((r) => r.status === 'held' && (player === undefined || r.player === player))
+      .map(({ player: p, hunt, reason, item, count }) => ({ player: p, hunt, reason, item, count }));
   }
 
   /** Prizes held right now. */

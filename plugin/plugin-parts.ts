@@ -82,6 +82,7 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
     clock: hooks.now,
     heartbeatMs: opts.heartbeatMs,
     sliceEvents: opts.flushSliceEvents,
+    sliceMs: opts.flushSliceMs,
     onPause: (ms) => {
       metrics.observeFlush(ms / 1000);
       onPause?.(ms);

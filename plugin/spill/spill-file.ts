@@ -1,6 +1,6 @@
 /**
- * The spill file: where discrete events go when even they exceed the outbox's memory bound
- * (issue 3), so a long gateway outage loses none of them. An append-only NDJSON file in the
+ * The spill file: where discrete events go when even they exceed the outbox's memory bound,
+ * so a long gateway outage loses none of them. An append-only NDJSON file in the
  * data folder (`spill.ndjson`), one record per line:
  *
  *   {"wm": 1795867200250, "ev": [ ...discrete events, with their original e and n... ]}

@@ -1,5 +1,5 @@
 /**
- * Standalone use (issue 3): SIGTERM stops the plugin cleanly — a final flush, a wait for
+ * Standalone use: SIGTERM stops the plugin cleanly — a final flush, a wait for
  * acks, and whatever was not acked left in the spill file — and then ends the process.
  */
 import { spawn } from 'node:child_process';

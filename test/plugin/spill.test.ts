@@ -1,5 +1,5 @@
 /**
- * The spill file (issue 3): when even discrete events exceed the outbox bound they go to an
+ * The spill file: when even discrete events exceed the outbox bound they go to an
  * append-only file in the data folder and are sent from there; what is left at stop is sent
  * again by the next start with the events' original ids.
  */

@@ -48,7 +48,7 @@ export class CairnPlugin extends EventEmitter {
   /** Bumps the epoch, opens the ledger, connects, and resolves once the gateway welcomed the link. */
   static async start(options: PluginOptions): Promise<CairnPlugin> {
     const opts = resolveOptions(options);
-    // The parts call back into the plugin only once it exists (after start() returns).
+    // The parts call back into the plugin only once it exists: nothing runs before link.start() below.
     let plugin!: CairnPlugin;
     const parts = await assemble(opts, {
       now: () => plugin.now(),

@@ -89,7 +89,7 @@ export async function run(): Promise<BenchResult> {
       const p = await CairnPlugin.start({ host: benchHost(`srv-${pad(i)}`), hunts: [hunt], dataDir: dir, gatewayUrl: gw.url, token: 'bench', heartbeatMs: 60_000 });
       // Arrival at the plugin's link (before its ledger append and fsync): the plugin keeps
       // its link private, so this reaches in; the figure is skipped if that changes.
-      const link = (p as unknown as { link?: { on?: (ev: string, fn: (x: { id: string }) => void) => void } }).link;
+      const link = (p as unknown as { p?: { link?: { on?: (ev: string, fn: (x: { id: string }) => void) => void } } }).p?.link;
       link?.on?.('prize', (x) => arrived.push(Date.now() - Number(x.id.split('-')[0])));
       p.on('prize', (x: { id: string }) => {
         granted.push(Date.now() - Number(x.id.split('-')[0]));

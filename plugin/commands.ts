@@ -6,7 +6,7 @@
  *
  * A command changes hunt state only by emitting discrete events (start, stop), stamped with
  * the command sample's time; a denied or malformed command emits nothing. More subcommands
- * (status, reload, clue, leaderboard: issue 6) plug in with `register`.
+ * (status, reload, clue, leaderboard: hunt-subcommands.ts) plug in with `register`.
  */
 import type { DiscreteEvent } from '../protocol/index.js';
 import { parseDuration } from '../protocol/index.js';
@@ -87,7 +87,7 @@ export class HuntCommands {
       try {
         host.tell(player, message);
       } catch (err) {
-        log.warn({ err: (err as Error).message, player }, 'host.tell threw');
+        log.warn({ err, player }, 'host.tell threw');
       }
     };
     const name = (words[1] ?? 'help').toLowerCase();
@@ -112,7 +112,7 @@ export class HuntCommands {
       sub.run({ host, hunts: this.opts.hunts, player, t, args, reply, emit: this.opts.emit });
       return 'ok';
     } catch (err) {
-      log.error({ err: (err as Error).message, player, line }, 'command failed');
+      log.error({ err, player, line }, 'command failed');
       reply(`/${ROOT} ${sub.name} failed: ${(err as Error).message}`);
       return 'failed';
     }
@@ -124,7 +124,7 @@ export class HuntCommands {
     try {
       return this.opts.host.hasPermission(player, sub.permission) === true;
     } catch (err) {
-      log.error({ err: (err as Error).message, player }, 'host.hasPermission threw; denying');
+      log.error({ err, player }, 'host.hasPermission threw; denying');
       return false;
     }
   }

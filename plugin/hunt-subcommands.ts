@@ -1,5 +1,5 @@
 /**
- * The `hunt` subcommands beyond start/stop (issue 6): admin status, reload, suspects,
+ * The `hunt` subcommands beyond start/stop: admin status, reload, suspects,
  * prizes and grant; player clue and leaderboard. Questions the plugin cannot answer alone
  * (finds so far, leaderboard) go over the link as queries, answered from the worker's
  * state; the answer arrives asynchronously and is sent to the asker when it comes.
@@ -13,9 +13,6 @@ const log = logger('plugin');
 /** Players' permission node for the player subcommands (granted by default, plugin.json). */
 export const PLAY_PERMISSION = 'cairn.play';
 
-/** A prize the ledger holds for a player who is offline. */
-export type HeldPrize = PrizeGift;
-
 export interface SuspectRecord {
   player: string;
   hunt: string;
@@ -28,7 +25,8 @@ export interface CommandServices {
   query(q: { q: QueryKind; hunt: string; n?: number; player?: string }): Promise<Record<string, unknown>>;
   /** re-reads the hunts folder at command time `t`; on failure the old rules stay and `errors` says why */
   reload(t: number): { ok: true; hunts: string[]; changed: string[] } | { ok: false; errors: string[] };
-  heldPrizes(player?: string): HeldPrize[];
+  /** the prizes the ledger holds for a player who is offline */
+  heldPrizes(player?: string): PrizeGift[];
   suspects(hunt: string): SuspectRecord[];
   linkStatus(): { connected: boolean; outboxBatches: number; batchesSent: number; eventsSent: number; deltasSent: number; samples: number };
 }
@@ -45,7 +43,7 @@ function ask(ctx: CommandContext, services: CommandServices, q: Parameters<Comma
       for (const line of render(data)) ctx.reply(line);
     },
     (err: Error) => {
-      log.warn({ err: err.message, q }, 'query failed');
+      log.warn({ err, q }, 'query failed');
       ctx.reply(`Cannot reach the hunt service right now (${err.message}); try again in a moment.`);
     },
   );

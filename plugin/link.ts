@@ -12,6 +12,10 @@
  * Events: 'welcome' (durable: number), 'ack' (seq: number), 'prize' (Prize),
  * 'window-closed' (WindowClosed), 'disconnect' ({ code, reason }), 'error' (CairnError).
  * 'error' is emitted only when someone listens: a plugin must never crash its game server.
+ *
+ * Over ~300 lines: the connection's state machine (connect, welcome, resend, ping, close,
+ * back-off) and the queries riding on it share every field; split, each half would reach
+ * into the other's state.
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
@@ -252,7 +256,7 @@ export class Link extends EventEmitter {
       if (!isBinary) throw new CairnError(ErrorCode.FrameInvalid, 'text frame; the protocol uses binary msgpack frames');
       msg = decodeGatewayMessage(data);
     } catch (err) {
-      log.error({ err: (err as Error).message, code: (err as CairnError).code }, 'bad message from the gateway; reconnecting');
+      log.error({ err }, 'bad message from the gateway; reconnecting');
       ws.close(CloseCode.FrameInvalid, 'bad message from gateway');
       return;
     }

@@ -11,7 +11,10 @@
  * of never-sent batches (only the latest state per player is kept) and reports `full`, so
  * the plugin leaves new deltas coalescing in the coalescer; discrete events are never
  * dropped: when the outbox is still over its bound, the plugin writes them to the spill file
- * instead (plugin/spill.ts) and forms batches from it as acks make room.
+ * instead (plugin/spill/) and forms batches from it as acks make room.
+ *
+ * Over ~300 lines: forming, merging under backpressure, sending order and acks all keep
+ * the same invariant (seqs without gaps, sent batches immutable), which reads best in one place.
  */
 import { decodePluginMessage, isDiscrete, type Batch, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../protocol/index.js';
 import { MAX_BATCH_EVENTS, MAX_FRAME_BYTES } from '../protocol/limits.js';

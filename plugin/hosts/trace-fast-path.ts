@@ -1,5 +1,5 @@
 /**
- * A fast path for the trace's most common line (issue 3, replay throughput): a move sample
+ * A fast path for the trace's most common line, for replay throughput: a move sample
  * written exactly as Cairn's tools write it, keys in this order, no spaces, no escapes:
  *
  *   {"t":1764331200050,"server":"srv-a","type":"move","player":"p1","region":"r1","at":[10.5,64,-20.25]}

@@ -2,7 +2,7 @@
  * The replay trace format (DESIGN.md "Replay: the trace format"): NDJSON in time order,
  * one raw sample per line. Reading validates every line and names the line that is wrong.
  *
- * Reading is on the replay's hot path (issue 3: `cairn replay` reads a trace twice, and
+ * Reading is on the replay's hot path (`cairn replay` reads a trace twice, and
  * JSON.parse alone caps it near 1 M lines/s): the file is read in 1 MiB chunks and split by
  * hand (readline costs a regex, an event and a promise per line), lines come out in arrays,
  * and move lines written the usual way take a scanner (trace-fast-path.ts) instead of

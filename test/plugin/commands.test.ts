@@ -101,7 +101,7 @@ describe('hunt commands', () => {
     expect(emitted).toEqual([]);
   });
 
-  it('takes new subcommands (issue 6 adds status, clue, ...)', () => {
+  it('takes new subcommands (hunt-subcommands.ts adds status, clue, ...)', () => {
     const { commands, host } = setup();
     commands.register({
       name: 'clue',

@@ -1,5 +1,5 @@
 /**
- * Every issue-6 subcommand with and without permission, with wrong arguments and with an
+ * Every `hunt` subcommand beyond start/stop with and without permission, with wrong arguments and with an
  * unknown hunt; queries answered by a stand-in for the link.
  */
 import { describe, expect, it } from 'vitest';

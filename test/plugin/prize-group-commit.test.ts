@@ -143,7 +143,7 @@ describe('plugin: group commit', () => {
 
   /** Counts prize messages that reached the plugin's link (the plugin queues each in its own listener, registered first). */
   const arrivals = (p: CairnPlugin) => {
-    const link = (p as unknown as { link: EventEmitter }).link;
+    const link = (p as unknown as { p: { link: EventEmitter } }).p.link;
     const seen = { n: 0 };
     link.on('prize', () => seen.n++);
     link.on('window-closed', () => seen.n++);

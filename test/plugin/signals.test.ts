@@ -1,12 +1,12 @@
 /**
- * Standalone use (issue 3): SIGTERM stops the plugin cleanly — a final flush, a wait for
+ * Standalone use: SIGTERM stops the plugin cleanly — a final flush, a wait for
  * acks, and whatever was not acked left in the spill file — and then ends the process.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JoinEvent } from '../../protocol/index.js';
-import { Spill } from '../../plugin/spill.js';
+import { Spill } from '../../plugin/spill/spill-file.js';
 import { until } from './support/fake-gateway.js';
 import { harness, type Harness } from './support/harness.js';
 

@@ -1,5 +1,5 @@
 /**
- * The spill file (issue 3): when even discrete events exceed the outbox bound they go to an
+ * The spill file: when even discrete events exceed the outbox bound they go to an
  * append-only file in the data folder and are sent from there; what is left at stop is sent
  * again by the next start with the events' original ids.
  */
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Batch, DiscreteEvent, WireEvent } from '../../protocol/index.js';
 import type { CairnPlugin } from '../../plugin/cairn-plugin.js';
-import { Spill, SPILL_FILE } from '../../plugin/spill.js';
+import { Spill, SPILL_FILE } from '../../plugin/spill/spill-file.js';
 import { until } from './support/fake-gateway.js';
 import { harness, type Harness } from './support/harness.js';
 

@@ -1,5 +1,5 @@
 /**
- * The timer's flush runs in slices on successive event-loop turns (issue 3: a flush must not
+ * The timer's flush runs in slices on successive event-loop turns (a flush must not
  * hold the game's tick). Fake timers drive the turns (setImmediate), so each slice is seen.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';

@@ -1,6 +1,6 @@
 /**
- * The spill file: where discrete events go when even they exceed the outbox's memory bound
- * (issue 3), so a long gateway outage loses none of them. An append-only NDJSON file in the
+ * The spill file: where discrete events go when even they exceed the outbox's memory bound,
+ * so a long gateway outage loses none of them. An append-only NDJSON file in the
  * data folder (`spill.ndjson`), one record per line:
  *
  *   {"wm": 1795867200250, "ev": [ ...discrete events, with their original e and n... ]}
@@ -21,8 +21,8 @@
 import { closeSync, fsyncSync, openSync, readSync, renameSync, writeSync, ftruncateSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import type { DiscreteEvent } from '../protocol/index.js';
-import { logger } from '../common/log.js';
+import type { DiscreteEvent } from '../../protocol/index.js';
+import { logger } from '../../common/log.js';
 
 export const SPILL_FILE = 'spill.ndjson';
 

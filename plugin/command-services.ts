@@ -1,0 +1,55 @@
+/**
+ * What the `hunt` subcommands (hunt-subcommands.ts) need from the running plugin: queries
+ * over the link, reloading the hunts folder, the ledger's held prizes, the suspect log and
+ * the link's health.
+ */
+import { logger } from '../common/log.js';
+import type { HuntCatalog } from './hunt-catalog.js';
+import { loadHuntsDir } from './hunts-folder.js';
+import type { CommandServices, SuspectRecord } from './hunt-subcommands.js';
+import type { Link } from './link.js';
+import type { PluginStats } from './metrics.js';
+import type { PrizeLedger } from './prize-ledger.js';
+import type { SampleIntake } from './sample-intake.js';
+import { TreasureIndex, type Triggers } from './triggers.js';
+
+const log = logger('plugin');
+
+export interface CommandServiceParts {
+  server: string;
+  /** the folder `hunt reload` re-reads; without it, reload is refused */
+  huntsDir: string | undefined;
+  catalog: HuntCatalog;
+  triggers: Triggers;
+  intake: SampleIntake;
+  ledger: PrizeLedger;
+  link: Link;
+  suspectLog: readonly SuspectRecord[];
+  stats(): PluginStats;
+}
+
+export function commandServices(parts: CommandServiceParts): CommandServices {
+  const { catalog, link } = parts;
+  return {
+    query: (q) => link.query(q),
+    reload: (t) => {
+      if (!parts.huntsDir) return { ok: false, errors: ['this server was started without a hunts folder to reload from'] };
+      const res = loadHuntsDir(parts.huntsDir);
+      if (!res.ok) return res;
+      const changed = catalog.replace(res.hunts);
+      parts.triggers.setIndex(new TreasureIndex(res.hunts));
+      for (const id of changed) {
+        const h = catalog.get(id);
+        if (h) parts.intake.queueEvent({ k: 'rules', t, hunt: id, rules: h.rules, hash: h.hash, reload: 1 });
+      }
+      log.info({ server: parts.server, hunts: catalog.ids(), changed }, 'hunts reloaded');
+      return { ok: true, hunts: catalog.ids(), changed };
+    },
+    heldPrizes: (player) => parts.ledger.held(player),
+    suspects: (hunt) => parts.suspectLog.filter((s) => s.hunt === hunt),
+    linkStatus: () => {
+      const st = parts.stats();
+      return { connected: link.connected, outboxBatches: st.outboxBatches, batchesSent: st.batchesSent, eventsSent: st.eventsSent, deltasSent: st.deltasSent, samples: st.samples };
+    },
+  };
+}

@@ -40,6 +40,10 @@ export const gatewayTest = kinesisTest.extend<Pick<GatewayFixtures, 'gateway'>>(
     try {
       await use(async (extra = {}, shards = 2) => {
         const h = await startHarness(kinesis, extra, shards);
+        // A test may stop its gateway early (to start another); stopping twice would fail on the closed Redis.
+        let stopped: Promise<void> | undefined;
+        const stop = h.stop.bind(h);
+        h.stop = () => (stopped ??= stop());
         started.push(h);
         return h;
       });

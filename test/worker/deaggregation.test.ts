@@ -16,10 +16,10 @@ import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { encodeRecord, type EventRecord } from '../../backend/kinesis/record-format.js';
 import { readDecidedPrizes } from '../../worker/worker.js';
 import type { DiscreteEvent } from '../../protocol/index.js';
-import { expectedPrizes, fixtureEvents, fixtureRules, prng } from '../worker/support/fixture.js';
-import { finalClosed, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from '../worker/support/harness.js';
-import { RecordingSink } from './fault-sink.js';
-import { readAll } from './support.js';
+import { expectedPrizes, fixtureEvents, fixtureRules, prng } from './support/fixture.js';
+import { finalClosed, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
+import { RecordingSink } from '../gateway/fault-sink.js';
+import { readAll } from '../gateway/support.js';
 
 let kinesis: Kinesis;
 let env: Env | undefined;

@@ -2,28 +2,17 @@
  * Batches through the gateway into REAL kinesalite (read back from every shard), with
  * durable seqs in REAL Redis: records, parts, resends, gaps, backpressure, failures.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { kinesisSink } from '../../gateway/kinesis-writer.js';
 import { isAggregated } from '../../backend/kinesis/kpl-aggregation.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { CloseCode, ErrorCode, Op, type WireEvent } from '../../protocol/index.js';
 import { RecordingSink } from './fault-sink.js';
-import { startHarness, type Harness } from './harness.js';
-import { batchesDownstream, canonical, eventually, joins, libDeaggregate, readAll, readEventRecords, sleep, startKinesis, TestClient, type Kinesis } from './support.js';
-
-let kinesis: Kinesis;
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
+import { gatewayTest as it } from '../support/fixtures.js';
+import type { Harness } from './harness.js';
+import { batchesDownstream, canonical, eventually, joins, libDeaggregate, readAll, readEventRecords, sleep, TestClient } from './support.js';
 
 let h: Harness | undefined;
-afterEach(async () => {
-  await h?.stop();
-  h = undefined;
-});
 
 async function hello(server: string, epoch = 1, url = h!.gw.url): Promise<{ client: TestClient; durable: number }> {
   const res = await TestClient.hello(url, server, epoch);
@@ -32,8 +21,8 @@ async function hello(server: string, epoch = 1, url = h!.gw.url): Promise<{ clie
 }
 
 describe('batches into Kinesis', () => {
-  it('writes a batch as a record the worker can decode, then acks it', async () => {
-    h = await startHarness(kinesis, {}, 3);
+  it('writes a batch as a record the worker can decode, then acks it', async ({ kinesis, gateway }) => {
+    h = await gateway({}, 3);
     const { client } = await hello('srv-a', 7);
     const ev: WireEvent[] = [
       { k: 'join', e: 7, n: 1, t: 1000, p: 'p1', i: 1 },
@@ -61,16 +50,16 @@ describe('batches into Kinesis', () => {
     expect(h.gw.stats().records).toBeLessThanOrEqual(recs.length);
   });
 
-  it('writes a heartbeat (no events) as one record carrying the watermark', async () => {
-    h = await startHarness(kinesis);
+  it('writes a heartbeat (no events) as one record carrying the watermark', async ({ kinesis, gateway }) => {
+    h = await gateway();
     const { client } = await hello('srv-a');
     client.sendBatch(1, [], 123_456);
     await client.next(Op.Ack);
     expect(await readEventRecords(kinesis.client, h.stream)).toEqual([expect.objectContaining({ q: 1, pt: 0, np: 1, wm: 123_456, ev: [] })]);
   });
 
-  it('splits a large batch into parts under the record target, one bucket per shard, every shard used', async () => {
-    h = await startHarness(kinesis, { recordTargetBytes: 4096 }, 4);
+  it('splits a large batch into parts under the record target, one bucket per shard, every shard used', async ({ kinesis, gateway }) => {
+    h = await gateway({ recordTargetBytes: 4096 }, 4);
     const { client } = await hello('srv-a');
     const ev = joins(2000);
     client.sendBatch(1, ev, 99);
@@ -97,12 +86,12 @@ describe('batches into Kinesis', () => {
     }
   });
 
-  it('pipelines batches of one connection but acks them in seq order', async () => {
+  it('pipelines batches of one connection but acks them in seq order', async ({ kinesis, gateway }) => {
     // Hold the first call so later batches' writes finish first.
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'hold', gate } : undefined));
-    h = await startHarness(kinesis, { sink, maxPutsInFlight: 4 });
+    h = await gateway({ sink, maxPutsInFlight: 4 });
     const { client } = await hello('srv-a');
     client.sendBatch(1, joins(5, 5));
     await eventually(() => sink.calls.length === 1, 5000, 'batch 1 in its (held) call');
@@ -113,11 +102,11 @@ describe('batches into Kinesis', () => {
     release();
     expect(await client.acks(5)).toEqual([1, 2, 3, 4, 5]);
   });
-  it('makes batches whose writes finish together durable with one Redis raise, and still acks each in order', async () => {
+  it('makes batches whose writes finish together durable with one Redis raise, and still acks each in order', async ({ kinesis, gateway }) => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'hold', gate } : undefined));
-    h = await startHarness(kinesis, { sink }, 1);
+    h = await gateway({ sink }, 1);
     // Watch, on a connection of its own, every durable raise of this test's server (its key prefix is unique).
     const monitor = await h.redis.monitor();
     const durableKey = h.keys.durable('srv-a', 1);
@@ -144,8 +133,8 @@ describe('batches into Kinesis', () => {
 });
 
 describe('resends and gaps', () => {
-  it('acks a batch resent after a reconnect without writing it again', async () => {
-    h = await startHarness(kinesis);
+  it('acks a batch resent after a reconnect without writing it again', async ({ kinesis, gateway }) => {
+    h = await gateway();
     const a = await hello('srv-a', 3);
     a.client.sendBatch(1, joins(2));
     a.client.sendBatch(2, joins(2, 2));
@@ -163,8 +152,8 @@ describe('resends and gaps', () => {
     expect(h.gw.stats()).toMatchObject({ batches: 4, duplicateBatches: 1 });
   });
 
-  it('recognises a resend on another gateway instance (durable seq is in Redis)', async () => {
-    h = await startHarness(kinesis);
+  it('recognises a resend on another gateway instance (durable seq is in Redis)', async ({ kinesis, gateway }) => {
+    h = await gateway();
     const gw2 = await h.second();
     const a = await hello('srv-a');
     a.client.sendBatch(1, joins(1));
@@ -178,8 +167,8 @@ describe('resends and gaps', () => {
     expect([...batchesDownstream(await readEventRecords(kinesis.client, h.stream)).values()].map((b) => b.copies)).toEqual([1]);
   });
 
-  it('acks a duplicate on the same connection after the batch it duplicates', async () => {
-    h = await startHarness(kinesis);
+  it('acks a duplicate on the same connection after the batch it duplicates', async ({ kinesis, gateway }) => {
+    h = await gateway();
     const { client } = await hello('srv-a');
     client.sendBatch(1, joins(1));
     client.sendBatch(1, joins(1));
@@ -188,8 +177,8 @@ describe('resends and gaps', () => {
     expect((await readEventRecords(kinesis.client, h.stream)).length).toBe(2); // one event per batch: one user record each
   });
 
-  it('logs and counts a seq gap, still writes the batch, and writes a skipped seq that arrives late', async () => {
-    h = await startHarness(kinesis);
+  it('logs and counts a seq gap, still writes the batch, and writes a skipped seq that arrives late', async ({ kinesis, gateway }) => {
+    h = await gateway();
     const { client } = await hello('srv-a');
     client.sendBatch(1, joins(1));
     client.sendBatch(4, joins(1, 4));
@@ -204,12 +193,12 @@ describe('resends and gaps', () => {
 });
 
 describe('limits and failures', () => {
-  it('stops reading a connection whose unacked bytes reach the cap, and resumes as acks come', async () => {
+  it('stops reading a connection whose unacked bytes reach the cap, and resumes as acks come', async ({ kinesis, gateway }) => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const sink = new RecordingSink(kinesisSink(kinesis.client), () => ({ kind: 'hold', gate }));
     const cap = 256 * 1024;
-    h = await startHarness(kinesis, { sink, maxUnackedBytes: cap });
+    h = await gateway({ sink, maxUnackedBytes: cap });
     const other = await hello('srv-other');
     const { client } = await hello('srv-a');
     const ev = joins(1000); // ~60 KB per batch
@@ -228,8 +217,8 @@ describe('limits and failures', () => {
     await other.client.next(Op.Ack);
   });
 
-  it('closes with Internal, without acking, when Kinesis cannot take the batch', async () => {
-    h = await startHarness(kinesis, { stream: 'no-such-stream' });
+  it('closes with Internal, without acking, when Kinesis cannot take the batch', async ({ gateway }) => {
+    h = await gateway({ stream: 'no-such-stream' });
     const other = await hello('srv-other');
     const { client } = await hello('srv-a');
     client.sendBatch(1, joins(2));
@@ -242,11 +231,11 @@ describe('limits and failures', () => {
     expect(other.client.ws.readyState).toBe(other.client.ws.OPEN);
   });
 
-  it('close() lets in-flight batches finish and be acked before the connection closes', async () => {
+  it('close() lets in-flight batches finish and be acked before the connection closes', async ({ kinesis, gateway }) => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'hold', gate } : undefined));
-    h = await startHarness(kinesis, { sink });
+    h = await gateway({ sink });
     const { client } = await hello('srv-a');
     client.sendBatch(1, joins(3));
     await eventually(() => sink.calls.length === 1, 5000, 'put started');

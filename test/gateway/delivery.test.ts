@@ -2,27 +2,17 @@
  * Prize delivery from each server's prize stream in REAL Redis, through the gateway, to
  * the connected client: order, acks, redelivery after reconnect, unknown entries.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect } from 'vitest';
 import { ensureDeliveryGroup } from '../../gateway/delivery.js';
 import { DELIVERY_GROUP } from '../../backend/redis/keys.js';
 import { Op, type GatewayMessage } from '../../protocol/index.js';
-import { startHarness, type Harness } from './harness.js';
-import { eventually, sleep, startKinesis, TestClient, type Kinesis } from './support.js';
-
-let kinesis: Kinesis;
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
+import { gatewayTest as it, type GatewayFixtures } from '../support/fixtures.js';
+import type { Harness } from './harness.js';
+import { eventually, sleep, TestClient } from './support.js';
 
 let h: Harness;
-beforeEach(async () => {
-  h = await startHarness(kinesis);
-});
-afterEach(async () => {
-  await h.stop();
+beforeEach<GatewayFixtures>(async ({ gateway }) => {
+  h = await gateway();
 });
 
 async function addPrize(server: string, reason: string, player = 'p1'): Promise<string> {

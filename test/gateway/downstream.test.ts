@@ -7,27 +7,16 @@
  * wrote: none lost, and a batch twice only as identical copies under the same keys,
  * where a put timed out after Kinesis had stored it or a resend raced the first write.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { kinesisSink } from '../../gateway/kinesis-writer.js';
 import { recordKey } from '../../backend/kinesis/record-format.js';
 import { CloseCode, Op, type WireEvent } from '../../protocol/index.js';
 import { chaosPlan, RecordingSink, userRecordKeys, type Fault } from './fault-sink.js';
-import { startHarness, type Harness } from './harness.js';
-import { batchesDownstream, canonical, eventually, readEventRecords, startKinesis, TestClient, type Kinesis } from './support.js';
-
-let kinesis: Kinesis;
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
+import { gatewayTest as it } from '../support/fixtures.js';
+import type { Harness } from './harness.js';
+import { batchesDownstream, canonical, eventually, readEventRecords, TestClient } from './support.js';
 
 let h: Harness | undefined;
-afterEach(async () => {
-  await h?.stop();
-  h = undefined;
-});
 
 async function hello(server: string, epoch = 1, url = h!.gw.url): Promise<{ client: TestClient; durable: number }> {
   const res = await TestClient.hello(url, server, epoch);
@@ -78,7 +67,7 @@ async function expectDownstream(expected: Map<string, Sent>): Promise<Map<string
 }
 
 async function downstream(expected: Map<string, Sent>): Promise<{ batches: Map<string, number>; parts: Map<string, number> }> {
-  const records = await readEventRecords(kinesis.client, h!.stream);
+  const records = await readEventRecords(h!.kinesis.client, h!.stream);
   const down = batchesDownstream(records);
   expect([...down.keys()].sort()).toEqual([...expected.keys()].sort());
   for (const [key, b] of down) {
@@ -101,8 +90,8 @@ async function downstream(expected: Map<string, Sent>): Promise<{ batches: Map<s
 const batchesOfCall = (userKeys: string[][]) => new Set(userKeys.flat().map((k) => k.split('/').slice(0, 3).join('/')));
 
 describe('downstream events under resends and reordering', () => {
-  it('resent batches (acked or not) are written once; a reordered batch is written when it arrives', async () => {
-    h = await startHarness(kinesis, {}, 3);
+  it('resent batches (acked or not) are written once; a reordered batch is written when it arrives', async ({ gateway }) => {
+    h = await gateway({}, 3);
     const sent = new Map<string, Sent>();
     const a = await hello('srv-a', 3);
     for (let s = 1; s <= 6; s++) send(a.client, 'srv-a', 3, s, sent);
@@ -123,7 +112,7 @@ describe('downstream events under resends and reordering', () => {
     expect(h.gw.stats()).toMatchObject({ duplicateBatches: 3, seqGaps: 1 });
   });
 
-  it('a resend racing its first write (connection lost mid-put) lands twice, as identical copies under one key', async () => {
+  it('a resend racing its first write (connection lost mid-put) lands twice, as identical copies under one key', async ({ kinesis, gateway }) => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let held = false;
@@ -135,7 +124,7 @@ describe('downstream events under resends and reordering', () => {
       held = true;
       return { kind: 'hold', gate };
     });
-    h = await startHarness(kinesis, { sink }, 2);
+    h = await gateway({ sink }, 2);
     const sent = new Map<string, Sent>();
     const a = await hello('srv-a');
     send(a.client, 'srv-a', 1, 1, sent);
@@ -158,8 +147,8 @@ describe('downstream events under resends and reordering', () => {
     expect(Object.fromEntries(copies)).toEqual({ 'srv-a/1/1': 1, 'srv-a/1/2': 1, 'srv-a/1/3': 2, 'srv-a/1/4': 1 });
   });
 
-  it('a seq gap is counted and the batches around it are written; the skipped batch, sent later, too', async () => {
-    h = await startHarness(kinesis);
+  it('a seq gap is counted and the batches around it are written; the skipped batch, sent later, too', async ({ gateway }) => {
+    h = await gateway();
     const sent = new Map<string, Sent>();
     const { client } = await hello('srv-a');
     send(client, 'srv-a', 1, 1, sent);
@@ -176,8 +165,8 @@ describe('downstream events under resends and reordering', () => {
 });
 
 describe('downstream events under fencing', () => {
-  it('a stale epoch writes nothing: its hello is refused, and the newer epoch\'s batches are all there', async () => {
-    h = await startHarness(kinesis);
+  it('a stale epoch writes nothing: its hello is refused, and the newer epoch\'s batches are all there', async ({ gateway }) => {
+    h = await gateway();
     const sent = new Map<string, Sent>();
     const cur = await hello('srv-a', 5);
     send(cur.client, 'srv-a', 5, 1, sent);
@@ -198,8 +187,8 @@ describe('downstream events under fencing', () => {
     expect(h.gw.stats().staleEpochs).toBe(1);
   });
 
-  it('a fenced instance still connected elsewhere gets no ack; what it had in flight is marked by its old epoch', async () => {
-    h = await startHarness(kinesis);
+  it('a fenced instance still connected elsewhere gets no ack; what it had in flight is marked by its old epoch', async ({ kinesis, gateway }) => {
+    h = await gateway();
     const gw2 = await h.second();
     const sent = new Map<string, Sent>();
     const old = await hello('srv-a', 1);
@@ -240,12 +229,12 @@ describe('downstream events under Kinesis faults', () => {
     return sent;
   }
 
-  it('partial failures: only the failed records are put again, nothing lost, nothing twice', async () => {
+  it('partial failures: only the failed records are put again, nothing lost, nothing twice', async ({ kinesis, gateway }) => {
     let calls = 0;
     const sink = new RecordingSink(kinesisSink(kinesis.client), (): Fault | undefined =>
       calls++ < 6 ? { kind: 'partial', fail: (i) => (i % 2 === 0 ? 'ProvisionedThroughputExceededException' : i % 3 === 0 ? 'InternalFailure' : undefined) } : undefined,
     );
-    h = await startHarness(kinesis, { sink }, 3);
+    h = await gateway({ sink }, 3);
     const sent = await traffic(12);
     expect(h.gw.stats().failedEntries).toBeGreaterThan(0);
     expect(h.gw.stats().putRetries).toBeGreaterThan(0);
@@ -253,22 +242,22 @@ describe('downstream events under Kinesis faults', () => {
     expect([...copies.values()].every((c) => c === 1)).toBe(true);
   });
 
-  it('throttling (whole calls and every entry): the writer backs off and everything arrives once', async () => {
+  it('throttling (whole calls and every entry): the writer backs off and everything arrives once', async ({ kinesis, gateway }) => {
     let calls = 0;
     const sink = new RecordingSink(kinesisSink(kinesis.client), (): Fault | undefined => {
       const c = calls++;
       return c < 4 ? (c % 2 ? { kind: 'throttle-call' } : { kind: 'throttle-entries' }) : undefined;
     });
-    h = await startHarness(kinesis, { sink }, 2);
+    h = await gateway({ sink }, 2);
     const sent = await traffic(8);
     expect(sink.calls.filter((c) => c.fault !== 'none').length).toBe(4);
     const copies = await expectDownstream(sent);
     expect([...copies.values()].every((c) => c === 1)).toBe(true);
   });
 
-  it('a timeout after a successful put: exactly the batches of that call are there twice, as identical copies', async () => {
+  it('a timeout after a successful put: exactly the batches of that call are there twice, as identical copies', async ({ kinesis, gateway }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 1 ? { kind: 'timeout-after-success' } : undefined));
-    h = await startHarness(kinesis, { sink }, 2);
+    h = await gateway({ sink }, 2);
     const sent = await traffic(10, true);
     const timedOut = sink.calls.find((c) => c.fault === 'timeout-after-success')!;
     const twice = new Set(timedOut.userKeys.flat());
@@ -278,9 +267,9 @@ describe('downstream events under Kinesis faults', () => {
     for (const [key, n] of parts) expect(n, key).toBe(twice.has(key) ? 2 : 1);
   });
 
-  it('every fault at once, over many calls: every acked batch complete, copies identical', async () => {
+  it('every fault at once, over many calls: every acked batch complete, copies identical', async ({ kinesis, gateway }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), chaosPlan(11, 30));
-    h = await startHarness(kinesis, { sink, recordTargetBytes: 2048 }, 3);
+    h = await gateway({ sink, recordTargetBytes: 2048 }, 3);
     const sent = await traffic(15, true);
     expect(new Set(sink.calls.map((c) => c.fault)).size).toBeGreaterThan(2);
     await expectDownstream(sent);

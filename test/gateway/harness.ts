@@ -7,10 +7,13 @@ import { Registry } from 'prom-client';
 import type { RedisKeys } from '../../backend/redis/keys.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/server.js';
 import { testRedis } from '../support/redis.js';
-import { newStream, TOKEN, type Kinesis, type TestClient } from './support.js';
+import type { Kinesis } from '../support/kinesis.js';
+import { newStream, TOKEN, type TestClient } from './support.js';
 
 export interface Harness {
   gw: Gateway;
+  /** the file's kinesalite the gateway writes to */
+  kinesis: Kinesis;
   redis: Redis;
   keys: RedisKeys;
   stream: string;
@@ -45,6 +48,7 @@ export async function startHarness(kinesis: Kinesis, extra: Partial<GatewayOptio
   const clients: TestClient[] = [];
   return {
     gw,
+    kinesis,
     redis: r.redis,
     keys: r.keys,
     stream,

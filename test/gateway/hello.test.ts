@@ -6,27 +6,17 @@
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect } from 'vitest';
 import { WebSocket } from 'ws';
 import { CloseCode, ErrorCode, MAX_FRAME_BYTES, Op, PROTOCOL_VERSION } from '../../protocol/index.js';
 import { MAX_FRAGMENTS } from '../../gateway/server.js';
-import { startHarness, type Harness } from './harness.js';
-import { eventually, joins, sleep, startKinesis, TestClient, TOKEN, type Kinesis } from './support.js';
-
-let kinesis: Kinesis;
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
+import { gatewayTest as it, type GatewayFixtures } from '../support/fixtures.js';
+import type { Harness } from './harness.js';
+import { eventually, joins, sleep, TestClient, TOKEN } from './support.js';
 
 let h: Harness;
-beforeEach(async () => {
-  h = await startHarness(kinesis);
-});
-afterEach(async () => {
-  await h.stop();
+beforeEach<GatewayFixtures>(async ({ gateway }) => {
+  h = await gateway();
 });
 
 async function healthy(server = 'srv-healthy'): Promise<TestClient> {
@@ -110,9 +100,9 @@ describe('hello', () => {
     expect(text).toContain(`code="${ErrorCode.FrameInvalid}"`);
   });
 
-  it('closes a connection that sends no hello in time', async () => {
+  it('closes a connection that sends no hello in time', async ({ gateway }) => {
     await h.stop();
-    h = await startHarness(kinesis, { helloTimeoutMs: 150 });
+    h = await gateway({ helloTimeoutMs: 150 });
     const c = await connect2();
     expect((await c.closed).code).toBe(CloseCode.HelloRequired);
   });
@@ -247,9 +237,9 @@ describe('HTTP upgrade', () => {
 });
 
 describe('liveness', () => {
-  it('terminates a connection that stops answering pings', async () => {
+  it('terminates a connection that stops answering pings', async ({ gateway }) => {
     await h.stop();
-    h = await startHarness(kinesis, { pingIntervalMs: 100 });
+    h = await gateway({ pingIntervalMs: 100 });
     const ok = await healthy();
     const ws = new WebSocket(h.gw.url, { autoPong: false });
     ws.on('error', () => {});

@@ -3,23 +3,17 @@
  * around the real client (colyseus style): a plain recording pass-through and a
  * fault-injecting wrapper. Then the faults the wrapper exists for, one at a time.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { batchToRecords, type UserRecord } from '../../gateway/batch-records.js';
 import { KinesisWriteError, KinesisWriter, kinesisSink, type KinesisWriterOptions } from '../../gateway/kinesis-writer.js';
 import { GatewayMetrics } from '../../gateway/metrics.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { recordKey } from '../../backend/kinesis/record-format.js';
 import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT } from '../../protocol/limits.js';
+import { kinesisTest as it, type KinesisFixtures } from '../support/fixtures.js';
+import type { Kinesis } from '../support/kinesis.js';
 import { chaosPlan, RecordingSink } from './fault-sink.js';
-import { eventsByKey, eventually, joins, newStream, readEventRecords, startKinesis, type Kinesis } from './support.js';
-
-let kinesis: Kinesis;
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
+import { eventsByKey, eventually, joins, newStream, readEventRecords } from './support.js';
 
 /** Three buckets: joins of distinct players spread over them, so records aggregate per bucket. */
 const THREE = new PartitionScheme(3);
@@ -59,7 +53,7 @@ for (const impl of impls) {
     let stream: string;
     let sink: RecordingSink;
     let writer: KinesisWriter;
-    beforeEach(async () => {
+    beforeEach<KinesisFixtures>(async ({ kinesis }) => {
       stream = await newStream(kinesis.client, 3);
       sink = impl.sink(kinesis);
       writer = new KinesisWriter({ sink, stream, scheme: THREE, maxPutsInFlight: 3, ...fast });
@@ -68,7 +62,7 @@ for (const impl of impls) {
       await writer.drain();
     });
 
-    it('resolves every write only when all its records are in Kinesis, each key at least once and copies identical', async () => {
+    it('resolves every write only when all its records are in Kinesis, each key at least once and copies identical', async ({ kinesis }) => {
       const all = batches(40, 120, 2048);
       await Promise.all(all.map((recs) => writer.write(recs)));
       const stored = await readEventRecords(kinesis.client, stream);
@@ -89,7 +83,7 @@ for (const impl of impls) {
       expect(sink.calls.some((c) => c.fault !== 'none')).toBe(impl.faults);
     });
 
-    it('never puts more than 500 records in one call', async () => {
+    it('never puts more than 500 records in one call', async ({ kinesis }) => {
       const w = new KinesisWriter({ sink, stream, scheme: ONE, recordTargetBytes: 1024, maxPutsInFlight: 3, ...fast });
       const recs = unshareable(1300, 1024); // one Kinesis record each: well over 500 records in all
       await Promise.all(recs.map((r) => w.write(r)));
@@ -99,7 +93,7 @@ for (const impl of impls) {
       expect(new Set((await readEventRecords(kinesis.client, stream)).map(recordKey)).size).toBe(recs.length);
     });
 
-    it('never puts more than 5 MiB (partition keys included) in one call', async () => {
+    it('never puts more than 5 MiB (partition keys included) in one call', async ({ kinesis }) => {
       const target = 200 * 1024;
       const w = new KinesisWriter({ sink, stream, scheme: ONE, recordTargetBytes: target, maxPutsInFlight: 3, ...fast });
       const recs = unshareable(80, target).flat(); // ~13 MB in 160 KB records
@@ -111,7 +105,7 @@ for (const impl of impls) {
       expect(new Set((await readEventRecords(kinesis.client, stream)).map(recordKey)).size).toBe(recs.length);
     });
 
-    it('packs each bucket into aggregates up to the record target, never mixing buckets', async () => {
+    it('packs each bucket into aggregates up to the record target, never mixing buckets', async ({ kinesis }) => {
       const target = 4096;
       const w = new KinesisWriter({ sink, stream, scheme: THREE, recordTargetBytes: target, maxPutsInFlight: 1, ...fast });
       const recs = batches(30, 40, target);
@@ -128,7 +122,7 @@ for (const impl of impls) {
       expect(Math.max(...sink.calls.map((c) => Math.max(...c.userKeys.map((u) => u.length))))).toBeGreaterThan(1);
     });
 
-    it('fails a write at once on an error no retry can fix (missing stream)', async () => {
+    it('fails a write at once on an error no retry can fix (missing stream)', async ({ kinesis }) => {
       const w = new KinesisWriter({ sink, stream: `${stream}-missing`, scheme: THREE, ...fast, maxAttempts: 1000 });
       const err = await w.write(batches(1, 3)[0]!).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KinesisWriteError);
@@ -141,11 +135,11 @@ for (const impl of impls) {
 
 describe('KinesisWriter under injected faults', () => {
   let stream: string;
-  beforeEach(async () => {
+  beforeEach<KinesisFixtures>(async ({ kinesis }) => {
     stream = await newStream(kinesis.client, 2);
   });
 
-  it('retries only the failed entries of a partial failure', async () => {
+  it('retries only the failed entries of a partial failure', async ({ kinesis }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) =>
       call === 0 ? { kind: 'partial', fail: (i) => (i % 3 === 0 ? 'ProvisionedThroughputExceededException' : i % 3 === 1 ? 'InternalFailure' : undefined) } : undefined,
     );
@@ -168,7 +162,7 @@ describe('KinesisWriter under injected faults', () => {
     expect(text).toContain('code="InternalFailure"');
   });
 
-  it('slows down on throttling: the gap between calls doubles while Kinesis keeps throttling', async () => {
+  it('slows down on throttling: the gap between calls doubles while Kinesis keeps throttling', async ({ kinesis }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call < 4 ? (call % 2 ? { kind: 'throttle-call' } : { kind: 'throttle-entries' }) : undefined));
     // random() = 0 turns the jittered per-entry backoff off, leaving only the shared throttle delay.
     const writer = new KinesisWriter({ sink, stream, scheme: THREE, maxPutsInFlight: 1, baseDelayMs: 40, maxDelayMs: 2000, random: () => 0 });
@@ -181,7 +175,7 @@ describe('KinesisWriter under injected faults', () => {
     expect([...eventsByKey(await readEventRecords(kinesis.client, stream)).keys()].sort()).toEqual(recs.map((r) => r.key).sort());
   });
 
-  it('throttling of one call also delays calls of other writes (shared slow-down)', async () => {
+  it('throttling of one call also delays calls of other writes (shared slow-down)', async ({ kinesis }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'throttle-call' } : undefined));
     const writer = new KinesisWriter({ sink, stream, scheme: THREE, maxPutsInFlight: 2, baseDelayMs: 200, maxDelayMs: 2000, random: () => 0 });
     const first = writer.write(batches(1, 5)[0]!);
@@ -192,7 +186,7 @@ describe('KinesisWriter under injected faults', () => {
     await first;
   });
 
-  it('a timeout after a successful put writes the records twice, each copy carrying the same idempotency key', async () => {
+  it('a timeout after a successful put writes the records twice, each copy carrying the same idempotency key', async ({ kinesis }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'timeout-after-success' } : undefined));
     const writer = new KinesisWriter({ sink, stream, scheme: THREE, recordTargetBytes: 2048, maxPutsInFlight: 1, ...fast });
     const recs = batches(1, 300, 2048)[0]!;
@@ -206,7 +200,7 @@ describe('KinesisWriter under injected faults', () => {
     expect([...counts.values()].every((c) => c === 2)).toBe(true);
   });
 
-  it('gives up after maxAttempts and rejects the write with the last error code', async () => {
+  it('gives up after maxAttempts and rejects the write with the last error code', async ({ kinesis }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client), () => ({ kind: 'throttle-entries' }));
     const writer = new KinesisWriter({ sink, stream, scheme: THREE, maxAttempts: 3, ...fast });
     const err = (await writer.write(batches(1, 5)[0]!).catch((e: unknown) => e)) as KinesisWriteError;
@@ -214,7 +208,7 @@ describe('KinesisWriter under injected faults', () => {
     expect(sink.calls.length).toBe(3);
   });
 
-  it('paces puts under the per-shard record quota when the shard count is known', async () => {
+  it('paces puts under the per-shard record quota when the shard count is known', async ({ kinesis }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client));
     // 1 shard at 200 Kinesis records/s: a full bucket covers the first 200, the other 400 take 2 s.
     const writer = new KinesisWriter({ sink, stream, scheme: ONE, recordTargetBytes: 1024, shardCount: 1, perShardRecordsPerSec: 200, maxRecordsPerPut: 100 });
@@ -229,7 +223,7 @@ describe('KinesisWriter under injected faults', () => {
     expect(inFirst1500).toBeLessThanOrEqual(200 + 300 + 100);
   });
 
-  it('lingers: records queued within lingerMs of the oldest share one call; with 0 each write goes at once', async () => {
+  it('lingers: records queued within lingerMs of the oldest share one call; with 0 each write goes at once', async ({ kinesis }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client));
     const lingering = new KinesisWriter({ sink, stream, scheme: THREE, lingerMs: 50, ...fast });
     const recs = batches(6, 4);
@@ -244,7 +238,7 @@ describe('KinesisWriter under injected faults', () => {
     expect(eager.calls.length).toBeGreaterThan(1);
   });
 
-  it('does not linger once a full record\'s worth is queued', async () => {
+  it('does not linger once a full record\'s worth is queued', async ({ kinesis }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client));
     const writer = new KinesisWriter({ sink, stream, scheme: ONE, recordTargetBytes: 4096, lingerMs: 600_000, ...fast });
     // Two records of more than half the target: a full record's worth, so no 10-minute wait.
@@ -252,7 +246,7 @@ describe('KinesisWriter under injected faults', () => {
     expect(sink.calls.length).toBeGreaterThanOrEqual(1);
   });
 
-  it('drain() puts what lingers at once', async () => {
+  it('drain() puts what lingers at once', async ({ kinesis }) => {
     const sink = new RecordingSink(kinesisSink(kinesis.client));
     // A linger longer than the test timeout: only drain() can get these records out in time.
     const writer = new KinesisWriter({ sink, stream, scheme: THREE, lingerMs: 120_000, ...fast });
@@ -263,7 +257,7 @@ describe('KinesisWriter under injected faults', () => {
     expect(writer.queued).toBe(0);
   });
 
-  it('a stuck call does not hold back other writes', async () => {
+  it('a stuck call does not hold back other writes', async ({ kinesis }) => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const sink = new RecordingSink(kinesisSink(kinesis.client), (call) => (call === 0 ? { kind: 'hold', gate } : undefined));
@@ -277,7 +271,7 @@ describe('KinesisWriter under injected faults', () => {
     await stuck;
   });
 
-  it('keeps at most maxPutsInFlight calls in flight', async () => {
+  it('keeps at most maxPutsInFlight calls in flight', async ({ kinesis }) => {
     let inFlight = 0;
     let peak = 0;
     const inner = kinesisSink(kinesis.client);

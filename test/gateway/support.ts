@@ -1,6 +1,7 @@
 /**
- * Helpers for gateway tests: a real kinesalite per test file with a stream per test,
- * reading every record back from every shard, and a small WebSocket test client.
+ * Helpers for gateway tests: a stream per test on the file's kinesalite (see
+ * ../support/fixtures.ts), reading every record back from every shard, and a small
+ * WebSocket test client.
  */
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -12,30 +13,11 @@ import {
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { WebSocket } from 'ws';
-import { ensureStream, makeKinesisClient, startKinesalite } from '../../backend/kinesis/client.js';
+import { ensureStream } from '../../backend/kinesis/client.js';
 import { decodeRecord, type EventRecord } from '../../backend/kinesis/record-format.js';
 import { decodeGatewayMessage, encode, Op, PROTOCOL_VERSION, type GatewayMessage, type WireEvent } from '../../protocol/index.js';
 
 export const TOKEN = 'test-token-0123456789';
-
-export interface Kinesis {
-  client: KinesisClient;
-  endpoint: string;
-  stop(): Promise<void>;
-}
-
-export async function startKinesis(): Promise<Kinesis> {
-  const k = await startKinesalite();
-  const client = makeKinesisClient(k.endpoint, 'us-east-1');
-  return {
-    client,
-    endpoint: k.endpoint,
-    async stop() {
-      client.destroy();
-      await k.stop();
-    },
-  };
-}
 
 export async function newStream(client: KinesisClient, shards = 2): Promise<string> {
   const name = `cairn-test-${randomBytes(4).toString('hex')}`;

@@ -8,7 +8,7 @@
  *    makes is applied twice without changing anything.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import type { Redis } from 'ioredis';
 import { emptyHuntState, type DecidedPrize } from '../../hunt/hunt-fold.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
@@ -19,7 +19,8 @@ import type { EventRecord } from '../../backend/kinesis/record-format.js';
 import { logger } from '../../common/log.js';
 import { TEST_REDIS_URL } from '../support/redis.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords } from './support/fixture.js';
-import { finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, type Env, type Kinesis } from './support/harness.js';
+import { finalClosed, readStream, registerServers, testEnv, waitClosedAt, type Env } from './support/harness.js';
+import { kinesisTest as it } from '../support/fixtures.js';
 import { startDropProxy, type DropProxy } from './support/drop-proxy.js';
 import { startOwnRedis, type OwnRedis } from './support/redis-process.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
@@ -27,17 +28,9 @@ import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
 const HUNT = 'oracle-hunt';
 const scripts = workerScripts();
 
-let kinesis: Kinesis;
 let env: Env | undefined;
 let own: OwnRedis | undefined;
 let proxy: DropProxy | undefined;
-
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
 afterEach(async () => {
   await env?.cleanup();
   env = undefined;
@@ -64,7 +57,7 @@ async function expectFixturePrizes(redis: Redis, e: Env, servers: string[]): Pro
 }
 
 describe('Redis killed under the worker', () => {
-  it('kill -9 of Redis (appendonly) around window commits: before one runs, after one ran with its reply unsent, and at a random moment; prizes equal expected.json, none twice', async () => {
+  it('kill -9 of Redis (appendonly) around window commits: before one runs, after one ran with its reply unsent, and at a random moment; prizes equal expected.json, none twice', async ({ kinesis }) => {
     own = await startOwnRedis();
     const r = own;
     // Through a proxy, so a reply can be held back at the moment Redis is killed.
@@ -117,7 +110,7 @@ describe('Redis killed under the worker', () => {
 });
 
 describe('a write resent after a real connection drop', () => {
-  it('is applied twice by Redis (INCRBY shows it), and applying any worker write twice changes nothing', async () => {
+  it('is applied twice by Redis (INCRBY shows it), and applying any worker write twice changes nothing', async ({ kinesis }) => {
     const target = new URL(TEST_REDIS_URL);
     proxy = await startDropProxy({ host: target.hostname, port: Number(target.port) });
     const p = proxy;

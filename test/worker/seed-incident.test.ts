@@ -6,11 +6,12 @@
  * then resumed, so it sends its commit after all. The commit must be refused as stale,
  * no prize may appear twice on any stream, and the prizes must be exactly expected.json.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { EventRecord } from '../../backend/kinesis/record-format.js';
 import { readDecidedPrizes } from '../../worker/worker.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, toRecords } from './support/fixture.js';
-import { closedThrough, finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
+import { workerTest as it } from '../support/fixtures.js';
+import { closedThrough, finalClosed, readStream, registerServers, waitClosedAt, waitFor } from './support/harness.js';
 import { killWorkerChildren, spawnWorker, type WorkerChild } from './support/worker-child.js';
 
 const HUNT = 'oracle-hunt';
@@ -19,21 +20,6 @@ const HUNT = 'oracle-hunt';
 const WINDOW = '2s';
 const LEASE_MS = 600;
 const ROUNDS = 4;
-
-let kinesis: Kinesis;
-let env: Env | undefined;
-
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
-afterEach(async () => {
-  await killWorkerChildren();
-  await env?.cleanup();
-  env = undefined;
-});
 
 /** The fixture's records in time order (each server's batches in seq order, merged by watermark), in `n` chunks. */
 function chunks(n: number): { chunks: EventRecord[][]; servers: Record<string, number>; end: number } {
@@ -52,8 +38,8 @@ function chunks(n: number): { chunks: EventRecord[][]; servers: Record<string, n
 const shardIds = (n: number) => Array.from({ length: n }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
 
 describe('the seed incident', () => {
-  it(`a worker frozen with a window in hand past its lease TTL, resumed after others closed it, has its commit refused; ${ROUNDS} rounds, prizes equal expected.json, none twice`, async () => {
-    env = await testEnv(kinesis.client, 'seed', 4);
+  it(`a worker frozen with a window in hand past its lease TTL, resumed after others closed it, has its commit refused; ${ROUNDS} rounds, prizes equal expected.json, none twice`, async ({ kinesis, workerEnv }) => {
+    const env = await workerEnv('seed', 4);
     const e = env;
     const b = chunks(72);
     await registerServers(e.redis, e.keys, b.servers);

@@ -5,31 +5,16 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SplitShardCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { workerScripts } from '../../worker/scripts.js';
 import { killWorkerChildren, spawnWorker } from './support/worker-child.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords } from './support/fixture.js';
-import { finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
+import { workerTest as it } from '../support/fixtures.js';
+import { finalClosed, readStream, registerServers, waitClosedAt, waitFor, type Env } from './support/harness.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
 import { readDecidedPrizes } from '../../worker/worker.js';
 import type { EventRecord } from '../../backend/kinesis/record-format.js';
 
-let kinesis: Kinesis;
-let endpoint: string;
-let env: Env | undefined;
-
-beforeAll(async () => {
-  kinesis = await startKinesis();
-  endpoint = kinesis.endpoint;
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
-afterEach(async () => {
-  await killWorkerChildren();
-  await env?.cleanup();
-  env = undefined;
-});
 
 const scripts = workerScripts();
 const shardIds = (n: number) => Array.from({ length: n }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
@@ -52,8 +37,8 @@ async function expectFixturePrizes(e: Env, servers: string[]): Promise<void> {
 }
 
 describe('shard leases', () => {
-  it('two workers split four shards; when one stops the other takes them all', async () => {
-    env = await testEnv(kinesis.client, 'balance', 4);
+  it('two workers split four shards; when one stops the other takes them all', async ({ workerEnv }) => {
+    const env = await workerEnv('balance', 4);
     const w1 = await env.start({ workerId: 'w1', leaseMs: 600 });
     await waitFor('w1 holds all four', async () => w1.shards().length === 4);
     const w2 = await env.start({ workerId: 'w2', leaseMs: 600 });
@@ -65,8 +50,8 @@ describe('shard leases', () => {
     expect(w2.stats().shardsHeld).toBe(4);
   });
 
-  it('a worker that cannot get a free lease takes exactly one from the busiest worker: 2/2/0 becomes 2/1/1', async () => {
-    env = await testEnv(kinesis.client, 'steal', 4);
+  it('a worker that cannot get a free lease takes exactly one from the busiest worker: 2/2/0 becomes 2/1/1', async ({ workerEnv }) => {
+    const env = await workerEnv('steal', 4);
     const w1 = await env.start({ workerId: 'w1', leaseMs: 1200 });
     const w2 = await env.start({ workerId: 'w2', leaseMs: 1200 });
     await waitFor('2/2', async () => w1.shards().length === 2 && w2.shards().length === 2, 20_000);
@@ -87,8 +72,8 @@ describe('shard leases', () => {
     expect(await scripts.checkpoint.run(env.redis, [env.keys.leaseToken(stolen), env.keys.checkpoint(stolen)], [String(token - 1), '1', '0'])).toBe(0);
   });
 
-  it('takes no lease from a worker that holds only one more (5 shards, 3/2: already balanced)', async () => {
-    env = await testEnv(kinesis.client, 'nosteal', 5);
+  it('takes no lease from a worker that holds only one more (5 shards, 3/2: already balanced)', async ({ workerEnv }) => {
+    const env = await workerEnv('nosteal', 5);
     // A TTL well above any event-loop stall of a loaded machine: a lease that merely
     // expired would move a shard and look like imbalance.
     const w1 = await env.start({ workerId: 'w1', leaseMs: 3000 });
@@ -100,8 +85,8 @@ describe('shard leases', () => {
     expect(w1.stats().leasesStolen + w2.stats().leasesStolen).toBe(0);
   });
 
-  it('a lease taken over fences the old holder: its checkpoint is refused, it lets go, then retakes the shard with a larger token', async () => {
-    env = await testEnv(kinesis.client, 'fence', 1);
+  it('a lease taken over fences the old holder: its checkpoint is refused, it lets go, then retakes the shard with a larger token', async ({ workerEnv }) => {
+    const env = await workerEnv('fence', 1);
     const [shard] = shardIds(1) as [string];
     const a = new EventMaker('srv-a');
     await registerServers(env.redis, env.keys, { 'srv-a': 1 });
@@ -128,8 +113,8 @@ describe('shard leases', () => {
     expect(w.stats().leaseChanges).toBe(3); // acquired, lost, acquired
   });
 
-  it('a new worker resumes after the checkpoint, not from the start of the shard', async () => {
-    env = await testEnv(kinesis.client, 'resume', 2);
+  it('a new worker resumes after the checkpoint, not from the start of the shard', async ({ workerEnv }) => {
+    const env = await workerEnv('resume', 2);
     const a = new EventMaker('srv-a');
     await registerServers(env.redis, env.keys, { 'srv-a': 1 });
     const w1 = await env.start();
@@ -146,8 +131,8 @@ describe('shard leases', () => {
     expect((await readDecidedPrizes(env.redis, env.keys, SMALL)).map((p) => p.player)).toEqual(['x', 'y']);
   });
 
-  it('a split shard: the parent is read to its end, then the children; prizes equal expected.json', async () => {
-    env = await testEnv(kinesis.client, 'split', 1);
+  it('a split shard: the parent is read to its end, then the children; prizes equal expected.json', async ({ kinesis, workerEnv }) => {
+    const env = await workerEnv('split', 1);
     const b = fixtureRecords('30s', 77);
     await registerServers(env.redis, env.keys, b.servers);
     const half = Math.floor(b.records.length / 2);
@@ -186,11 +171,11 @@ describe('shard leases', () => {
 });
 
 describe('worker crashes (separate processes)', () => {
-  it('kill -9 of a worker mid-stream: another takes its shards over after the lease TTL; prizes equal expected.json, none twice', async () => {
-    env = await testEnv(kinesis.client, 'kill9', 4);
+  it('kill -9 of a worker mid-stream: another takes its shards over after the lease TTL; prizes equal expected.json, none twice', async ({ kinesis, workerEnv }) => {
+    const env = await workerEnv('kill9', 4);
     const b = fixtureRecords('20s', 91);
     await registerServers(env.redis, env.keys, b.servers);
-    const child = await spawnWorker(env, endpoint, 'doomed', { leaseMs: 1000 });
+    const child = await spawnWorker(env, kinesis.endpoint, 'doomed', { leaseMs: 1000 });
     await waitFor('child holds all shards', async () => (await Promise.all(shardIds(4).map((s) => env!.redis.get(env!.keys.lease(s))))).every((o) => o === 'doomed'));
     const third = Math.floor(b.records.length / 3);
     await env.put(b.records.slice(0, third), 91);
@@ -204,11 +189,11 @@ describe('worker crashes (separate processes)', () => {
     await expectFixturePrizes(env, Object.keys(b.servers));
   });
 
-  it('a worker paused (SIGSTOP) past its lease TTL is fenced out when it resumes; prizes equal expected.json, none twice', async () => {
-    env = await testEnv(kinesis.client, 'sigstop', 4);
+  it('a worker paused (SIGSTOP) past its lease TTL is fenced out when it resumes; prizes equal expected.json, none twice', async ({ kinesis, workerEnv }) => {
+    const env = await workerEnv('sigstop', 4);
     const b = fixtureRecords('15s', 93);
     await registerServers(env.redis, env.keys, b.servers);
-    const child = await spawnWorker(env, endpoint, 'sleeper', { leaseMs: 1000 });
+    const child = await spawnWorker(env, kinesis.endpoint, 'sleeper', { leaseMs: 1000 });
     await waitFor('child holds all shards', async () => (await Promise.all(shardIds(4).map((s) => env!.redis.get(env!.keys.lease(s))))).every((o) => o === 'sleeper'));
     const half = Math.floor(b.records.length / 2);
     await env.put(b.records.slice(0, half), 93);

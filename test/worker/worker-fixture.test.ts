@@ -4,28 +4,15 @@
  * and parts, shuffled over the shards; the worker must decide exactly expected.json,
  * whatever the window length, the split, the duplicates and the number of workers.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { EventRecord } from '../../backend/kinesis/record-format.js';
 import type { RedisKeys } from '../../backend/redis/keys.js';
 import type { PrizeStreamEntry } from '../../backend/prize-stream.js';
 import { readDecidedPrizes } from '../../worker/worker.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords, type ExpectedPrize, type SplitOptions } from './support/fixture.js';
-import { finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
-
-let kinesis: Kinesis;
-let env: Env | undefined;
-
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
-afterEach(async () => {
-  await env?.cleanup();
-  env = undefined;
-});
+import { workerTest as it } from '../support/fixtures.js';
+import { finalClosed, readStream, registerServers, waitClosedAt, waitFor } from './support/harness.js';
 
 const HUNT = 'oracle-hunt';
 
@@ -90,8 +77,8 @@ describe('worker on the sample fixture', () => {
   ];
 
   for (const c of cases) {
-    it(`gives expected.json: ${c.name}`, async () => {
-      env = await testEnv(kinesis.client, `fx${c.seed}`, c.shards);
+    it(`gives expected.json: ${c.name}`, async ({ workerEnv }) => {
+      const env = await workerEnv(`fx${c.seed}`, c.shards);
       const b = build(c.window, c.split, c.seed);
       await registerServers(env.redis, env.keys, b.servers);
       const w = await env.start();
@@ -108,8 +95,8 @@ describe('worker on the sample fixture', () => {
     });
   }
 
-  it('duplicate records (every record put twice, some long after) change nothing', async () => {
-    env = await testEnv(kinesis.client, 'fxdup', 2);
+  it('duplicate records (every record put twice, some long after) change nothing', async ({ workerEnv }) => {
+    const env = await workerEnv('fxdup', 2);
     const b = build('30s', { batchMin: 10, batchMax: 40, maxParts: 3 }, 5);
     await registerServers(env.redis, env.keys, b.servers);
     const w = await env.start();
@@ -126,8 +113,8 @@ describe('worker on the sample fixture', () => {
     expect(w.stats().lateEvents).toBe(0);
   });
 
-  it('two workers at once: same prizes, none twice on any stream, shards split between them', async () => {
-    env = await testEnv(kinesis.client, 'fx2w', 4);
+  it('two workers at once: same prizes, none twice on any stream, shards split between them', async ({ workerEnv }) => {
+    const env = await workerEnv('fx2w', 4);
     const b = build('20s', { batchMin: 5, batchMax: 30, maxParts: 3 }, 41);
     await registerServers(env.redis, env.keys, b.servers);
     const w1 = await env.start({ workerId: 'w1', leaseMs: 900 });
@@ -145,8 +132,8 @@ describe('worker on the sample fixture', () => {
     expect(s1.prizesCommitted + s2.prizesCommitted).toBe(expectedPrizes().length);
   });
 
-  it('re-reading the whole stream from TRIM_HORIZON with fresh checkpoints adds no prize and no entry', async () => {
-    env = await testEnv(kinesis.client, 'fxreread', 2);
+  it('re-reading the whole stream from TRIM_HORIZON with fresh checkpoints adds no prize and no entry', async ({ workerEnv }) => {
+    const env = await workerEnv('fxreread', 2);
     const b = build('60s', { batchMin: 30, batchMax: 90, maxParts: 2 }, 3);
     await registerServers(env.redis, env.keys, b.servers);
     const w = await env.start();

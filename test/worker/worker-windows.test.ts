@@ -5,28 +5,15 @@
  * records are skipped, and every server's stream gets window-closed entries.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { encode } from '../../protocol/index.js';
 import { encodeRecord } from '../../backend/kinesis/record-format.js';
 import { readDecidedPrizes } from '../../worker/worker.js';
 import { encodePendingEvent } from '../../worker/pending-events.js';
-import { closedThrough, readStream, registerServers, startKinesis, testEnv, waitFor, type Env, type Kinesis } from './support/harness.js';
+import { workerTest as it } from '../support/fixtures.js';
+import { closedThrough, readStream, registerServers, waitFor, type Env } from './support/harness.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
 import type { HuntEvent, WireEvent } from '../../protocol/index.js';
-
-let kinesis: Kinesis;
-let env: Env | undefined;
-
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
-afterEach(async () => {
-  await env?.cleanup();
-  env = undefined;
-});
 
 /**
  * To show that something does NOT happen, give the worker time to do it: ~20 close
@@ -45,8 +32,8 @@ const wmOf = async (e: Env, server: string) => {
 };
 
 describe('worker windows', () => {
-  it('a window does not close before every server watermark passed its end plus the grace', async () => {
-    env = await testEnv(kinesis.client, 'frontier', 2);
+  it('a window does not close before every server watermark passed its end plus the grace', async ({ workerEnv }) => {
+    const env = await workerEnv('frontier', 2);
     const a = new EventMaker('srv-a');
     const b = new EventMaker('srv-b');
     await registerServers(env.redis, env.keys, { 'srv-a': 1, 'srv-b': 1 });
@@ -79,8 +66,8 @@ describe('worker windows', () => {
     ]);
   });
 
-  it('a batch missing a part holds the watermark back until the part arrives', async () => {
-    env = await testEnv(kinesis.client, 'parts', 2);
+  it('a batch missing a part holds the watermark back until the part arrives', async ({ workerEnv }) => {
+    const env = await workerEnv('parts', 2);
     const a = new EventMaker('srv-a');
     await registerServers(env.redis, env.keys, { 'srv-a': 1 });
     const w = await env.start();
@@ -106,8 +93,8 @@ describe('worker windows', () => {
     expect(await winners(env)).toEqual(['treasure:rock:1=x@srv-a', 'treasure:rock:2=y@srv-a', 'treasure:rock:3=z@srv-a']);
   });
 
-  it('late events are counted, kept in the late set and never folded; every server gets window-closed entries', async () => {
-    env = await testEnv(kinesis.client, 'late', 2);
+  it('late events are counted, kept in the late set and never folded; every server gets window-closed entries', async ({ workerEnv }) => {
+    const env = await workerEnv('late', 2);
     const a = new EventMaker('srv-a');
     await registerServers(env.redis, env.keys, { 'srv-a': 1, 'srv-c': 1 });
     const w = await env.start();
@@ -139,8 +126,8 @@ describe('worker windows', () => {
     expect((await readStream(env.redis, env.keys, 'srv-c')).map(show)).toEqual(['closed 0-10000', 'closed 10000-20000']);
   });
 
-  it('bad records and malformed events are logged, counted and skipped; the worker carries on', async () => {
-    env = await testEnv(kinesis.client, 'bad', 2);
+  it('bad records and malformed events are logged, counted and skipped; the worker carries on', async ({ workerEnv }) => {
+    const env = await workerEnv('bad', 2);
     const a = new EventMaker('srv-a');
     await registerServers(env.redis, env.keys, { 'srv-a': 1 });
     const w = await env.start();
@@ -156,8 +143,8 @@ describe('worker windows', () => {
     expect(await winners(env)).toEqual(['treasure:rock:1=p@srv-a']);
   });
 
-  it('a hunt window length comes from its rules, and no window closes without servers or watermarks', async () => {
-    env = await testEnv(kinesis.client, 'nowm', 1);
+  it('a hunt window length comes from its rules, and no window closes without servers or watermarks', async ({ workerEnv }) => {
+    const env = await workerEnv('nowm', 1);
     const a = new EventMaker('srv-a', 1, { ...new EventMaker('x').rules, window: '5s' });
     const w = await env.start();
     await env.put([rec('srv-a', 1, T0 + 60_000, [a.rulesEv(T0), a.start(T0), a.enter(T0 + 6000, 'p')])]);
@@ -179,8 +166,8 @@ describe('worker windows', () => {
     ]);
   });
 
-  it('a server silent longer than the timeout stops holding windows back; its events for closed windows are late', async () => {
-    env = await testEnv(kinesis.client, 'silent', 2);
+  it('a server silent longer than the timeout stops holding windows back; its events for closed windows are late', async ({ workerEnv }) => {
+    const env = await workerEnv('silent', 2);
     const a = new EventMaker('srv-a');
     const b = new EventMaker('srv-b');
     await registerServers(env.redis, env.keys, { 'srv-a': 1, 'srv-b': 1 });
@@ -197,8 +184,8 @@ describe('worker windows', () => {
     expect(await winners(env)).toEqual(['treasure:rock:1=pa@srv-a']);
   });
 
-  it('a server that said hello and never sent a record stops holding windows back after the silent timeout', async () => {
-    env = await testEnv(kinesis.client, 'mute', 2);
+  it('a server that said hello and never sent a record stops holding windows back after the silent timeout', async ({ workerEnv }) => {
+    const env = await workerEnv('mute', 2);
     const a = new EventMaker('srv-a');
     await registerServers(env.redis, env.keys, { 'srv-a': 1, 'srv-mute': 1 });
     await env.start({ silentServerMs: 500 });
@@ -209,8 +196,8 @@ describe('worker windows', () => {
     expect(await winners(env)).toEqual(['treasure:rock:1=pa@srv-a']);
   });
 
-  it('retention: once a newer epoch of a server said hello, the old epoch\'s watermark keys expire; the current ones do not', async () => {
-    env = await testEnv(kinesis.client, 'epochs', 1);
+  it('retention: once a newer epoch of a server said hello, the old epoch\'s watermark keys expire; the current ones do not', async ({ workerEnv }) => {
+    const env = await workerEnv('epochs', 1);
     const a1 = new EventMaker('srv-a', 1);
     const a2 = new EventMaker('srv-a', 2);
     await registerServers(env.redis, env.keys, { 'srv-a': 1 });
@@ -227,8 +214,8 @@ describe('worker windows', () => {
     expect(await env.redis.pttl(env.keys.watermark('srv-a', 2))).toBe(-1);
   });
 
-  it('bad options and a missing stream fail at start with a clear error', async () => {
-    env = await testEnv(kinesis.client, 'opts', 1);
+  it('bad options and a missing stream fail at start with a clear error', async ({ workerEnv }) => {
+    const env = await workerEnv('opts', 1);
     await expect(env.start({ pollMs: 0 })).rejects.toMatchObject({ code: 'CAIRN_ERR_CONFIG_INVALID', message: expect.stringContaining('pollMs=0') });
     await expect(env.start({ stream: 'no-such-stream-here' })).rejects.toMatchObject({
       code: 'CAIRN_ERR_KINESIS_UNAVAILABLE',

@@ -1,39 +1,20 @@
 /**
- * What worker tests share: a real kinesalite per file, a stream of its own per test,
- * a Redis prefix of its own per test, and the gateway's side done by hand (records put
- * with PutRecords, servers registered in keys.servers()).
+ * What worker tests share: a stream of its own per test on the file's kinesalite (see
+ * ../../support/fixtures.ts), a Redis prefix of its own per test, and the gateway's side
+ * done by hand (records put with PutRecords, servers registered in keys.servers()).
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
 import { parseDuration } from '../../../protocol/index.js';
-import { ensureStream, makeKinesisClient, startKinesalite } from '../../../backend/kinesis/client.js';
+import { ensureStream } from '../../../backend/kinesis/client.js';
 import { encodeRecord, type EventRecord } from '../../../backend/kinesis/record-format.js';
 import { parsePrizeStreamEntry, type PrizeStreamEntry } from '../../../backend/prize-stream.js';
 import { startWorker, type Worker, type WorkerOptions } from '../../../worker/worker.js';
 import { deletePrefix, testRedis, uniquePrefix } from '../../support/redis.js';
 import { connectRedis } from '../../../backend/redis/connect.js';
 import { RedisKeys } from '../../../backend/redis/keys.js';
-
-export interface Kinesis {
-  client: KinesisClient;
-  endpoint: string;
-  stop(): Promise<void>;
-}
-
-export async function startKinesis(): Promise<Kinesis> {
-  const k = await startKinesalite();
-  const client = makeKinesisClient(k.endpoint);
-  return {
-    client,
-    endpoint: k.endpoint,
-    async stop() {
-      client.destroy();
-      await k.stop();
-    },
-  };
-}
 
 export interface Env {
   redis: Redis;

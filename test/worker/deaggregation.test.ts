@@ -9,30 +9,18 @@
  * (Only the worker's record reading changed for aggregation; its own tests, in
  * test/worker, keep putting plain records.)
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { batchToRecords, type UserRecord } from '../../gateway/batch-records.js';
 import { KinesisWriter, kinesisSink } from '../../gateway/kinesis-writer.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { encodeRecord, type EventRecord } from '../../backend/kinesis/record-format.js';
 import { readDecidedPrizes } from '../../worker/worker.js';
 import type { DiscreteEvent } from '../../protocol/index.js';
-import { expectedPrizes, fixtureEvents, fixtureRules, prng } from '../worker/support/fixture.js';
-import { finalClosed, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from '../worker/support/harness.js';
-import { RecordingSink } from './fault-sink.js';
-import { readAll } from './support.js';
-
-let kinesis: Kinesis;
-let env: Env | undefined;
-beforeAll(async () => {
-  kinesis = await startKinesis();
-});
-afterAll(async () => {
-  await kinesis.stop();
-});
-afterEach(async () => {
-  await env?.cleanup();
-  env = undefined;
-});
+import { expectedPrizes, fixtureEvents, fixtureRules, prng } from './support/fixture.js';
+import { workerTest as it } from '../support/fixtures.js';
+import { finalClosed, registerServers, waitClosedAt, waitFor } from './support/harness.js';
+import { RecordingSink } from '../gateway/fault-sink.js';
+import { readAll } from '../gateway/support.js';
 
 const HUNT = 'oracle-hunt';
 
@@ -60,8 +48,8 @@ function batchesOf(server: string, epoch: number, events: DiscreteEvent[], final
 }
 
 describe('worker on aggregated records', () => {
-  it('decides expected.json from KPL aggregates, plain records alongside, and a corrupt aggregate skipped', async () => {
-    env = await testEnv(kinesis.client, 'kpl', 3);
+  it('decides expected.json from KPL aggregates, plain records alongside, and a corrupt aggregate skipped', async ({ kinesis, workerEnv }) => {
+    const env = await workerEnv('kpl', 3);
     const fx = fixtureEvents(fixtureRules('30s'));
     const finalWm = fx.lastT + 10 * 60_000;
     await registerServers(env.redis, env.keys, Object.fromEntries(fx.servers.map((s) => [s.server, s.epoch])));

@@ -20,6 +20,8 @@ interface Watcher {
   res: ServerResponse;
   admin: boolean;
   last: string;
+  /** time (unix s) of the newest rate point sent */
+  lastRate: number;
 }
 
 /** What a page receives: the snapshot when its view changed, and the rate points it has not seen yet. */
@@ -33,7 +35,6 @@ class HuntFeed {
   private readonly reader: HuntStateReader;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
-  private lastRate = 0;
 
   constructor(redis: Redis, keys: RedisKeys, hunt: string, private readonly rates: RateHistory, private readonly pollMs: number) {
     this.reader = new HuntStateReader(redis, keys, hunt);
@@ -63,11 +64,10 @@ class HuntFeed {
       const snap = await this.reader.read();
       const views = { admin: JSON.stringify(snap), public: JSON.stringify(publicView(snap)) };
       const history = this.rates.history();
-      const fresh = history.filter((p) => p[0] > this.lastRate);
-      if (!only && history.length) this.lastRate = history[history.length - 1]![0];
       for (const w of only ? [only] : this.watchers) {
         const view = w.admin ? views.admin : views.public;
-        const rates = only ? history : fresh;
+        const rates = history.filter((p) => p[0] > w.lastRate);
+        if (rates.length) w.lastRate = rates[rates.length - 1]![0];
         const changed = view !== w.last;
         if (!changed && !rates.length) continue;
         w.last = view;
@@ -102,7 +102,7 @@ export class HuntFeeds {
     res.write('retry: 2000\n\n');
     let feed = this.feeds.get(hunt);
     if (!feed) this.feeds.set(hunt, (feed = new HuntFeed(this.redis, this.keys, hunt, this.rates, this.pollMs)));
-    const w: Watcher = { res, admin, last: '' };
+    const w: Watcher = { res, admin, last: '', lastRate: 0 };
     feed.add(w);
     res.on('close', () => {
       feed.remove(w);

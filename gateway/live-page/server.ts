@@ -84,7 +84,7 @@ export async function startLivePage(opts: LivePageOptions): Promise<LivePage> {
     if (path === '/' && req.method === 'GET') {
       const hunts = (await opts.redis.smembers(opts.keys.hunts())).filter((h) => ID_RE.test(h)).sort();
       const items = hunts.map((h) => `<li><a href="/hunts/${h}">${h}</a></li>`).join('') || '<li>no hunt has events yet</li>';
-      send(res, 200, TYPES['.html']!, `<!doctype html><meta charset="utf-8"><title>Cairn hunts</title><link rel="stylesheet" href="/assets/page.css"><main><h1>Cairn hunts</h1><ul>${items}</ul></main>`);
+      send(res, 200, TYPES['.html']!, `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>Cairn hunts</title><link rel="stylesheet" href="/assets/page.css"><main><h1>Cairn hunts</h1><ul>${items}</ul></main>`);
       return;
     }
     const m = /^\/hunts\/([^/]+)(\/live|\/admin|\/admin\/live|\/login)?$/.exec(path);

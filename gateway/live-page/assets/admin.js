@@ -31,7 +31,9 @@
     s.appendChild(svg('rect', { x: 0, y: 0, width: SIZE, height: SIZE, fill: '#1b1e24' }));
     for (const t of treasures) {
       s.appendChild(svg('circle', { cx: px(t.at[0]), cy: pz(t.at[2]), r: Math.max(3, t.radius * k), fill: 'rgba(78,154,241,0.25)', stroke: '#4e9af1' }));
-      s.appendChild(svg('text', { x: px(t.at[0]) + 6, y: pz(t.at[2]) - 6, fill: '#c9d1d9', 'font-size': 12 }, `${t.id} (${t.finders} found)`));
+      // Labels on the side with more room, so none runs off the map.
+      const left = px(t.at[0]) > SIZE / 2;
+      s.appendChild(svg('text', { x: px(t.at[0]) + (left ? -6 : 6), y: pz(t.at[2]) - 6, fill: '#c9d1d9', 'font-size': 12, 'text-anchor': left ? 'end' : 'start' }, `${t.id} (${t.finders} found)`));
     }
     for (const e of entries) {
       const dot = svg('circle', { cx: px(e.at[0]), cy: pz(e.at[2]), r: e.suspect ? 4 : 2.5, fill: e.suspect ? '#f85149' : '#3fb950', class: e.suspect ? 'suspect' : 'entry' });

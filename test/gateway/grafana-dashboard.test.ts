@@ -67,7 +67,7 @@ describe('Grafana dashboard', () => {
   it('names only metrics that a running stack exposes on /metrics', async () => {
     const stack = await testStack();
     const dataDir = mkdtempSync(join(tmpdir(), 'cairn-grafana-'));
-    const host = new SimHost('srv-a', [RULES], { bots: 4, seed: 1 });
+    const host = new SimHost('srv-a', [RULES], { bots: 4, seed: 1, namePrefix: 'a' });
     const plugin = await CairnPlugin.start({ host, hunts: [RULES], dataDir, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', registry: stack.registry });
     try {
       for (const s of host.joinAll()) plugin.accept(s);

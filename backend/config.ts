@@ -28,6 +28,10 @@ export interface EnvConfig {
   recordBytes: number;
   /** How long a PutRecords call waits for more records to aggregate. @default 10 */
   putLingerMs: number;
+  /** Port of the live hunt page (gateway/live-page/); undefined = no page. @default undefined */
+  pagePort: number | undefined;
+  /** Token that opens the page's admin view. @default the value of CAIRN_TOKEN */
+  pageAdminToken: string;
 }
 
 const KNOWN = [
@@ -42,6 +46,8 @@ const KNOWN = [
   'CAIRN_SILENT_SERVER_MS',
   'CAIRN_KINESIS_RECORD_BYTES',
   'CAIRN_PUT_LINGER_MS',
+  'CAIRN_PAGE_PORT',
+  'CAIRN_PAGE_ADMIN_TOKEN',
   'CAIRN_LOG_LEVEL',
   'CAIRN_GATEWAY_URL',
   'CAIRN_TEST_REDIS_URL',
@@ -79,5 +85,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): Readonly<En
     silentServerMs: int(env, 'CAIRN_SILENT_SERVER_MS', 300_000, 0, 86_400_000),
     recordBytes: int(env, 'CAIRN_KINESIS_RECORD_BYTES', 25 * 1024, 4096, 1024 * 1024),
     putLingerMs: int(env, 'CAIRN_PUT_LINGER_MS', 10, 0, 1000),
+    pagePort: env.CAIRN_PAGE_PORT ? int(env, 'CAIRN_PAGE_PORT', 0, 0, 65535) : undefined,
+    pageAdminToken: env.CAIRN_PAGE_ADMIN_TOKEN || (env.CAIRN_TOKEN ?? 'cairn-dev-token'),
   });
 }

@@ -44,15 +44,16 @@ export async function demoCommand(args: string[]): Promise<number> {
 
   out(`Cairn demo: "${rules.name}" (${rules.treasures.length} treasures, ${rules.window ?? '60s'} windows) on two simulated servers with ${bots} bots, for ${values.duration}.`);
   out('Starting Redis, Kinesis (kinesalite), the gateway and a worker...');
-  const stack = await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 100 });
-  out(`  Redis ${stack.redisUrl} (prefix ${stack.keys.prefix}), Kinesis ${stack.kinesisEndpoint ?? 'AWS'} stream ${stack.stream}, gateway ${stack.gateway!.url}\n`);
+  const stack = await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 100, pagePort: config.pagePort ?? 0 });
+  out(`  Redis ${stack.redisUrl} (prefix ${stack.keys.prefix}), Kinesis ${stack.kinesisEndpoint ?? 'AWS'} stream ${stack.stream}, gateway ${stack.gateway!.url}`);
+  out(`  Live hunt page: ${stack.page!.url}/hunts/${rules.id} (admin view: ${stack.page!.url}/hunts/${rules.id}/admin, token CAIRN_PAGE_ADMIN_TOKEN or CAIRN_TOKEN); it stays up until the summary\n`);
   const dataRoot = mkdtempSync(join(tmpdir(), 'cairn-demo-'));
   const servers = ['srv-a', 'srv-b'];
   const hosts = servers.map((s, i) => new SimHost(s, [rules], { bots: Math.ceil(bots / 2), seed: Number(values.seed) + i, namePrefix: s.slice(-1), cheaterEvery: 11 }));
   const plugins: CairnPlugin[] = [];
   try {
     for (const host of hosts) {
-      plugins.push(await CairnPlugin.start({ host, hunts: [rules], dataDir: join(dataRoot, host.serverId), gatewayUrl: stack.gateway!.url, token: config.token }));
+      plugins.push(await CairnPlugin.start({ host, hunts: [rules], dataDir: join(dataRoot, host.serverId), gatewayUrl: stack.gateway!.url, token: config.token, registry: stack.registry }));
     }
     const feed = (i: number, samples: ReturnType<SimHost['step']>) => {
       for (const s of samples) plugins[i]!.accept(s);

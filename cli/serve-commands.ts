@@ -50,6 +50,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   const stack = await startStack({ config, embedded: false, gateway: true, workers: 0 });
   log.info({ url: stack.gateway!.url, stream: stack.stream, prefix: stack.keys.prefix, redis: stack.redisUrl }, 'gateway listening');
   process.stderr.write(`cairn gateway listening on ${stack.gateway!.url} (stream ${stack.stream}, Redis ${stack.redisUrl}, prefix ${stack.keys.prefix})\n`);
+  if (stack.page) process.stderr.write(`cairn live hunt page on ${stack.page.url}/hunts/<hunt id>\n`);
   return runUntilSignal(stack, await serveMetrics(stack, metricsPort(values['metrics-port'])), 'gateway');
 }
 

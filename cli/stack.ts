@@ -15,6 +15,8 @@ import { ensureStream, resolveKinesis } from '../backend/kinesis/client.js';
 import { RedisKeys } from '../backend/redis/keys.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { startWorker, type Worker } from '../worker/worker.js';
+import { eventTap } from '../gateway/live-page/event-tap.js';
+import { startLivePage, type LivePage } from '../gateway/live-page/server.js';
 
 const log = logger('stack');
 
@@ -30,6 +32,8 @@ export interface StackOptions {
   port?: number;
   pollMs?: number;
   registry?: Registry;
+  /** live hunt page port (0 = any free port); overrides CAIRN_PAGE_PORT; needs the gateway */
+  pagePort?: number;
 }
 
 export interface Stack {
@@ -38,6 +42,8 @@ export interface Stack {
   kinesis: KinesisClient;
   stream: string;
   gateway?: Gateway;
+  /** the live hunt page, when on */
+  page?: LivePage;
   workers: Worker[];
   registry: Registry;
   redisUrl: string;
@@ -72,9 +78,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await ensureStream(k.client, stream, config.kinesisShards);
     const registry = opts.registry ?? new Registry();
     let gateway: Gateway | undefined;
+    let page: LivePage | undefined;
+    const pagePort = opts.gateway ? (opts.pagePort ?? config.pagePort) : undefined;
     if (opts.gateway) {
-      gateway = await startGateway({ port: opts.port ?? config.gatewayPort, token: config.token, redis, keys, kinesis: k.client, stream, registry, shardCount: config.kinesisShards, recordTargetBytes: config.recordBytes, putLingerMs: config.putLingerMs });
+      const tap = pagePort !== undefined ? { tap: eventTap(redis, keys, registry) } : {};
+      gateway = await startGateway({ port: opts.port ?? config.gatewayPort, token: config.token, redis, keys, kinesis: k.client, stream, registry, shardCount: config.kinesisShards, recordTargetBytes: config.recordBytes, putLingerMs: config.putLingerMs, ...tap });
       stops.push(() => gateway!.close());
+    }
+    if (pagePort !== undefined) {
+      page = await startLivePage({ port: pagePort, redis, keys, registry, adminToken: config.pageAdminToken });
+      stops.push(() => page!.close());
     }
     const workers: Worker[] = [];
     for (let i = 0; i < opts.workers; i++) {
@@ -91,7 +104,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       workers.push(w);
       stops.push(() => w.stop());
     }
-    return { redis, keys, kinesis: k.client, stream, gateway, workers, registry, redisUrl: r.url, kinesisEndpoint: k.endpoint, stop: stopAll };
+    return { redis, keys, kinesis: k.client, stream, gateway, ...(page ? { page } : {}), workers, registry, redisUrl: r.url, kinesisEndpoint: k.endpoint, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -39,6 +39,7 @@ import type { Delivery } from './delivery.js';
 import type { DurableSeqs } from './durable-seqs.js';
 import type { KinesisWriter } from './kinesis-writer.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { BatchTap } from './live-page/event-tap.js';
 
 const log = logger('gateway');
 
@@ -56,6 +57,8 @@ export interface ConnectionContext {
   startDelivery(conn: Connection): Delivery;
   /** Answers a plugin's query from the worker's state (gateway/queries.ts). */
   answerQuery(q: Query): Promise<Record<string, unknown>>;
+  /** Sees each fresh batch's events (the live page's joins, leaves and entries). */
+  tap?: BatchTap;
 }
 
 /** Seqs skipped by a gap that are remembered, so a late (reordered) one is still written. */
@@ -90,7 +93,7 @@ export class Connection {
   /** Batches in arrival order: each step waits for the batch's write, then queues its ack. */
   private tail: Promise<void> = Promise.resolve();
   /** Batches written (or duplicates), in arrival order, waiting for a durable raise and their acks. */
-  private readonly toAck: { seq: number; bytes: number; raise: boolean }[] = [];
+  private readonly toAck: { seq: number; bytes: number; raise: boolean; received: number }[] = [];
   private committing = false;
   private committed: Promise<void> = Promise.resolve();
   private broken = false;
@@ -334,6 +337,7 @@ export class Connection {
       if (this.missing.size + skipped <= MAX_REMEMBERED_MISSING) for (let s = this.lastSeq + 1; s < seq; s++) this.missing.add(s);
     }
     if (seq > this.lastSeq) this.lastSeq = seq;
+    const received = performance.now();
     let written: Promise<void>;
     try {
       const { scheme, recordTargetBytes } = this.ctx.writer;
@@ -345,6 +349,7 @@ export class Connection {
       return;
     }
     written.catch(() => {}); // observed in order below
+    this.ctx.tap?.(server, epoch, msg.ev);
     this.unacked += bytes;
     if (this.unacked >= this.ctx.maxUnackedBytes) this.pause('cap');
     this.tail = this.tail.then(async () => {
@@ -358,17 +363,17 @@ export class Connection {
           }
         }
       }
-      this.queueAck(seq, bytes, true);
+      this.queueAck(seq, bytes, true, received);
     });
   }
 
   /** Queues a batch for the next durable raise and its ack, in arrival order. */
-  private queueAck(seq: number, bytes: number, raise: boolean): void {
+  private queueAck(seq: number, bytes: number, raise: boolean, received = performance.now()): void {
     if (this.broken) {
       this.releaseBytes(bytes);
       return;
     }
-    this.toAck.push({ seq, bytes, raise });
+    this.toAck.push({ seq, bytes, raise, received });
     if (!this.committing) {
       this.committing = true;
       this.committed = this.commit();
@@ -399,7 +404,10 @@ export class Connection {
             continue;
           }
         }
-        for (const a of group) this.send({ op: Op.Ack, seq: a.seq });
+        for (const a of group) {
+          this.send({ op: Op.Ack, seq: a.seq });
+          this.ctx.metrics.acked((performance.now() - a.received) / 1000);
+        }
       } catch (err) {
         if (!this.broken) {
           this.broken = true;

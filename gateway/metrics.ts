@@ -88,6 +88,7 @@ export class GatewayMetrics {
   private readonly putRetriesTotal: Counter;
   private readonly failedEntriesTotal: Counter<'code'>;
   private readonly putDuration: Histogram;
+  private readonly ackLatency: Histogram;
   private readonly deliveredTotal: Counter;
   private readonly prizeAcksTotal: Counter;
   private readonly unknownEntriesTotal: Counter;
@@ -119,6 +120,12 @@ export class GatewayMetrics {
       name: 'cairn_gateway_kinesis_put_duration_seconds',
       help: 'PutRecords call latency.',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.ackLatency = new Histogram({
+      name: 'cairn_gateway_batch_ack_latency_seconds',
+      help: 'Time from receiving a batch to acking it (durable in Kinesis and Redis).',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     this.deliveredTotal = new Counter({ name: 'cairn_gateway_prizes_delivered_total', help: 'Prize and window-closed messages sent to servers.', registers });
@@ -168,6 +175,9 @@ export class GatewayMetrics {
       this.stats.putRetries++;
       this.putRetriesTotal.inc();
     }
+  }
+  acked(seconds: number): void {
+    this.ackLatency.observe(seconds);
   }
   recordsAccepted(n: number, userRecords: number): void {
     this.stats.records += n;

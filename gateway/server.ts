@@ -22,6 +22,7 @@ import { Delivery } from './delivery.js';
 import { DurableSeqs } from './durable-seqs.js';
 import { DEFAULT_PARTITION_BUCKETS, KinesisWriter, kinesisSink, type PutRecordsSink } from './kinesis-writer.js';
 import { GatewayMetrics, type GatewayStats } from './metrics.js';
+import type { BatchTap } from './live-page/event-tap.js';
 import { PartitionScheme } from '../backend/kinesis/partition-keys.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 
@@ -74,6 +75,8 @@ export interface GatewayOptions {
   putBaseDelayMs?: number;
   putMaxDelayMs?: number;
   putMaxAttempts?: number;
+  /** Sees each fresh batch's events: the live page's tap (gateway/live-page/event-tap.ts). */
+  tap?: BatchTap;
 }
 
 export interface Gateway {
@@ -157,6 +160,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       if (conn.server !== undefined && byServer.get(conn.server) === conn) byServer.delete(conn.server);
     },
     answerQuery: (q) => answerQuery(opts.redis, opts.keys, q),
+    ...(opts.tap ? { tap: opts.tap } : {}),
     startDelivery(conn) {
       const d = new Delivery({
         redis: opts.redis,

@@ -12,6 +12,12 @@ export class RedisKeys {
   /** STRING highest durable batch seq of (server, epoch) */
   durable(server: string, epoch: number) { return `${this.prefix}:durable:{${server}}:${epoch}`; }
 
+  // --- live hunt page (gateway/live-page/event-tap.ts) ---
+  /** SET of players online on one server epoch, from the join and leave events of its batches */
+  online(server: string, epoch: number) { return `${this.prefix}:online:{${server}}:${epoch}`; }
+  /** LIST of a hunt's latest treasure entries (JSON), newest first and capped: the admin map */
+  entries(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:entries`; }
+
   // --- delivery ---
   /** STREAM of prizes and window-closed entries for one server (24 h retention) */
   prizeStream(server: string) { return `${this.prefix}:prizes:{${server}}`; }

@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { batchToRecords, type UserRecord } from '../gateway/batch-records.js';
 import { ensureStream, makeKinesisClient } from '../backend/kinesis/client.js';
-import { DEFAULT_LINGER_MS, KinesisWriter, kinesisSink, type PutRecordsSink } from '../gateway/kinesis-writer.js';
+import { DEFAULT_LINGER_MS, KinesisWriter, kinesisSink, type PutRecordsSink } from '../gateway/kinesis-writer/writer.js';
 import { AggregateBuilder } from '../backend/kinesis/kpl-aggregation.js';
 import { PartitionScheme } from '../backend/kinesis/partition-keys.js';
 import { Coalescer } from '../plugin/coalescer.js';

@@ -37,7 +37,7 @@ import { tokensMatch } from './auth.js';
 import { batchToRecords } from './batch-records.js';
 import type { Delivery } from './delivery.js';
 import type { DurableSeqs } from './durable-seqs.js';
-import type { KinesisWriter } from './kinesis-writer.js';
+import type { KinesisWriter } from './kinesis-writer/writer.js';
 import type { GatewayMetrics } from './metrics.js';
 
 const log = logger('gateway');

@@ -20,7 +20,7 @@ import { Connection, type ConnectionContext } from './connection.js';
 import { answerQuery } from './queries.js';
 import { Delivery } from './delivery.js';
 import { DurableSeqs } from './durable-seqs.js';
-import { DEFAULT_PARTITION_BUCKETS, KinesisWriter, kinesisSink, type PutRecordsSink } from './kinesis-writer.js';
+import { DEFAULT_PARTITION_BUCKETS, KinesisWriter, kinesisSink, type PutRecordsSink } from './kinesis-writer/writer.js';
 import { GatewayMetrics, type GatewayStats } from './metrics.js';
 import { PartitionScheme } from '../backend/kinesis/partition-keys.js';
 import type { RedisKeys } from '../backend/redis/keys.js';

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { batchToRecords, type UserRecord } from '../../gateway/batch-records.js';
-import { KinesisWriteError, KinesisWriter, kinesisSink, type KinesisWriterOptions } from '../../gateway/kinesis-writer.js';
+import { KinesisWriteError, KinesisWriter, kinesisSink, type KinesisWriterOptions } from '../../gateway/kinesis-writer/writer.js';
 import { GatewayMetrics } from '../../gateway/metrics.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { recordKey } from '../../backend/kinesis/record-format.js';

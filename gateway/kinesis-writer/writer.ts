@@ -31,13 +31,13 @@
 import type { KinesisClient, PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import PQueue from 'p-queue';
-import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS_PER_PUT, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
-import { logger } from '../common/log.js';
-import { checkRecordTarget, type UserRecord } from './batch-records.js';
-import { AggregateBuilder } from '../backend/kinesis/kpl-aggregation.js';
-import { GatewayMetrics } from './metrics.js';
-import { PartitionScheme } from '../backend/kinesis/partition-keys.js';
-import { TokenBucket } from './rate-limiter.js';
+import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS_PER_PUT, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../../protocol/limits.js';
+import { logger } from '../../common/log.js';
+import { checkRecordTarget, type UserRecord } from '../batch-records.js';
+import { AggregateBuilder } from '../../backend/kinesis/kpl-aggregation.js';
+import { GatewayMetrics } from '../metrics.js';
+import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { TokenBucket } from '../rate-limiter.js';
 
 const log = logger('gateway');
 

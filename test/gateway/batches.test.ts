@@ -3,7 +3,7 @@
  * durable seqs in REAL Redis: records, parts, resends, gaps, backpressure, failures.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kinesisSink } from '../../gateway/kinesis-writer/writer.js';
+import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
 import { isAggregated } from '../../backend/kinesis/kpl-aggregation.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { CloseCode, ErrorCode, Op, type WireEvent } from '../../protocol/index.js';

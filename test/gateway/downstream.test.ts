@@ -8,7 +8,7 @@
  * where a put timed out after Kinesis had stored it or a resend raced the first write.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kinesisSink } from '../../gateway/kinesis-writer/writer.js';
+import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
 import { recordKey } from '../../backend/kinesis/record-format.js';
 import { CloseCode, Op, type WireEvent } from '../../protocol/index.js';
 import { chaosPlan, RecordingSink, userRecordKeys, type Fault } from './fault-sink.js';

@@ -10,7 +10,10 @@
  *
  * Anything wrong with what the peer sent closes this connection only, after an Error
  * message naming the problem. Reading the socket pauses while the hello registers, while
- * unacked bytes are over the acker's cap, and during shutdown.
+ * unacked bytes are over the acker's cap, and during shutdown (gateway/read-pauses.ts).
+ *
+ * Over 300 lines because the state machine above is one piece (like ws's websocket.js):
+ * the acker and the read pauses, which hold state of their own, live beside it.
  */
 import type { WebSocket } from 'ws';
 import {
@@ -40,6 +43,7 @@ import type { DurableSeqs } from './durable-seqs.js';
 import type { KinesisWriter } from './kinesis-writer/writer.js';
 import type { GatewayMetrics } from './metrics.js';
 import { OrderedAcker } from './ordered-acker.js';
+import { ReadPauses } from './read-pauses.js';
 
 const log = logger('gateway');
 
@@ -59,8 +63,6 @@ export interface ConnectionContext {
   answerQuery(q: Query): Promise<QueryReply>;
 }
 
-/** Seqs skipped by a gap that are remembered, so a late (reordered) one is still written. */
-const MAX_REMEMBERED_MISSING = 1024;
 /** WebSocket close reasons are at most 123 bytes (RFC 6455 section 5.5). */
 const MAX_CLOSE_REASON_BYTES = 123;
 /** A Redis stream entry id: what Prize / WindowClosed ids are. */
@@ -86,11 +88,9 @@ export class Connection {
 
   private state: State = 'hello';
   private early: Buffer[] = [];
-  private lastSeq = 0;
-  private readonly missing = new Set<number>();
   /** Made once the hello is accepted (it needs the server and epoch). */
   private acker: OrderedAcker | undefined;
-  private readonly pauses = new Set<'hello' | 'cap' | 'shutdown'>();
+  private readonly pauses: ReadPauses;
   private delivery: Delivery | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
 
@@ -100,6 +100,7 @@ export class Connection {
     readonly remote: string,
   ) {
     ctx.metrics.connectionOpened();
+    this.pauses = new ReadPauses(ws, ctx.metrics);
     this.helloTimer = setTimeout(
       () => this.reject(ErrorCode.HelloRequired, CloseCode.HelloRequired, `no hello within ${ctx.helloTimeoutMs} ms`),
       ctx.helloTimeoutMs,
@@ -129,19 +130,12 @@ export class Connection {
     this.state = 'closed';
     this.ws.close(code, closeReason(reason));
     // Read again so the peer's close frame arrives; frames after it are ignored (state is closed).
-    this.clearPauses();
-  }
-
-  private clearPauses(): void {
-    if (this.pauses.size === 0) return;
-    if (this.pauses.has('cap')) this.ctx.metrics.paused(-1);
     this.pauses.clear();
-    this.ws.resume();
   }
 
   /** Graceful close: stop reading, let in-flight batches be acked (up to `waitMs`), then close. */
   async shutdown(waitMs: number): Promise<void> {
-    this.pause('shutdown');
+    this.pauses.pause('shutdown');
     await raceTimeout(this.settled(), waitMs);
     this.close(CloseCode.GoingAway, 'gateway shutting down');
     await this.delivery?.stop();
@@ -177,19 +171,6 @@ export class Connection {
     log.warn({ ...(err !== undefined ? { err } : {}), remote: this.remote, server: this.server, code, close }, message);
     this.send({ op: Op.Error, code, message });
     this.close(close, message);
-  }
-
-  private pause(reason: 'hello' | 'cap' | 'shutdown'): void {
-    if (this.pauses.has(reason)) return;
-    this.pauses.add(reason);
-    if (reason === 'cap') this.ctx.metrics.paused(1);
-    if (this.pauses.size === 1) this.ws.pause();
-  }
-
-  private unpause(reason: 'hello' | 'cap' | 'shutdown'): void {
-    if (!this.pauses.delete(reason)) return;
-    if (reason === 'cap') this.ctx.metrics.paused(-1);
-    if (this.pauses.size === 0 && this.state !== 'closed') this.ws.resume();
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
@@ -278,7 +259,7 @@ export class Connection {
       return;
     }
     this.state = 'registering';
-    this.pause('hello');
+    this.pauses.pause('hello');
     this.server = msg.server;
     this.epoch = msg.epoch;
     try {
@@ -291,8 +272,7 @@ export class Connection {
         this.reject(ErrorCode.StaleEpoch, CloseCode.StaleEpoch, `server ${msg.server}: epoch ${msg.epoch} is older than epoch ${res.newestEpoch}, which said hello since; this instance is fenced out`);
         return;
       }
-      this.lastSeq = res.durable;
-      this.acker = this.makeAcker(msg.server, msg.epoch);
+      this.acker = this.makeAcker(msg.server, msg.epoch, res.durable);
       this.state = 'ready';
       this.send({ op: Op.Welcome, durable: res.durable });
       log.info({ remote: this.remote, server: msg.server, epoch: msg.epoch, durable: res.durable }, 'server connected');
@@ -300,23 +280,24 @@ export class Connection {
       const early = this.early;
       this.early = [];
       for (const data of early) if (this.state === 'ready') this.handle(data);
-      this.unpause('hello');
+      this.pauses.unpause('hello', this.isClosed);
     } catch (err) {
       this.reject(ErrorCode.Internal, CloseCode.Internal, `cannot register server ${msg.server}: ${(err as Error).message}`, err);
     }
   }
 
-  private makeAcker(server: string, epoch: number): OrderedAcker {
+  private makeAcker(server: string, epoch: number, durableSeq: number): OrderedAcker {
     const { durable, metrics, maxUnackedBytes } = this.ctx;
     return new OrderedAcker({
       server,
       epoch,
+      durableSeq,
       durable,
       metrics,
       maxUnackedBytes,
       ack: (seq) => void this.send({ op: Op.Ack, seq }),
       fail: (code, close, message, err) => this.reject(code, close, message, err),
-      capped: (on) => (on ? this.pause('cap') : this.unpause('cap')),
+      capped: (on) => (on ? this.pauses.pause('cap') : this.pauses.unpause('cap', this.isClosed)),
     });
   }
 
@@ -325,19 +306,12 @@ export class Connection {
     const server = this.server!;
     const epoch = this.epoch;
     const seq = msg.seq;
-    const fresh = seq > this.lastSeq || this.missing.delete(seq);
+    const fresh = acker.admit(seq);
     this.ctx.metrics.batch(msg.ev.length, !fresh);
     if (!fresh) {
       acker.duplicate(seq);
       return;
     }
-    if (seq > this.lastSeq + 1) {
-      const skipped = seq - this.lastSeq - 1;
-      this.ctx.metrics.seqGap();
-      log.warn({ server, epoch, after: this.lastSeq, seq, skipped }, 'seq gap: batches skipped');
-      if (this.missing.size + skipped <= MAX_REMEMBERED_MISSING) for (let s = this.lastSeq + 1; s < seq; s++) this.missing.add(s);
-    }
-    if (seq > this.lastSeq) this.lastSeq = seq;
     let written: Promise<void>;
     try {
       const { scheme, recordTargetBytes } = this.ctx.writer;
@@ -363,7 +337,7 @@ export class Connection {
   private async onClose(code: number, reason: string): Promise<void> {
     this.state = 'closed';
     clearTimeout(this.helloTimer);
-    this.clearPauses();
+    this.pauses.clear();
     this.ctx.metrics.connectionClosed();
     this.ctx.release(this);
     log.info({ remote: this.remote, server: this.server, code, reason }, 'connection closed');

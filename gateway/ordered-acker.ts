@@ -9,16 +9,28 @@
  * bring them below half the cap, so a fast plugin meets TCP backpressure instead of
  * growing the gateway's memory.
  *
+ * It also tells fresh batches from resent ones: a seq above the highest seen is fresh, and
+ * so is one a gap skipped (remembered, up to a bound, so a late reordered batch is still
+ * written); anything else is already durable or in flight, and is only acked again.
+ *
  * The first failure (a write, a raise, a fence by a newer epoch) breaks the acker: the
  * host closes the connection, nothing after it is acked, and the plugin resends.
  */
 import { CloseCode, ErrorCode } from '../protocol/index.js';
+import { logger } from '../common/log.js';
 import type { DurableSeqs } from './durable-seqs.js';
 import type { GatewayMetrics } from './metrics.js';
+
+const log = logger('gateway');
+
+/** Seqs skipped by a gap that are remembered, so a late (reordered) one is still written. */
+const MAX_REMEMBERED_MISSING = 1024;
 
 export interface AckerHost {
   readonly server: string;
   readonly epoch: number;
+  /** The highest seq of (server, epoch) already durable when the hello was accepted. */
+  readonly durableSeq: number;
   readonly durable: DurableSeqs;
   readonly metrics: GatewayMetrics;
   readonly maxUnackedBytes: number;
@@ -46,8 +58,26 @@ export class OrderedAcker {
   private committed: Promise<void> = Promise.resolve();
   private broken = false;
   private unacked = 0;
+  private lastSeq: number;
+  private readonly missing = new Set<number>();
 
-  constructor(private readonly host: AckerHost) {}
+  constructor(private readonly host: AckerHost) {
+    this.lastSeq = host.durableSeq;
+  }
+
+  /** True when batch `seq` is fresh (to be written); a gap it skips is counted and remembered. */
+  admit(seq: number): boolean {
+    const fresh = seq > this.lastSeq || this.missing.delete(seq);
+    if (!fresh) return false;
+    if (seq > this.lastSeq + 1) {
+      const skipped = seq - this.lastSeq - 1;
+      this.host.metrics.seqGap();
+      log.warn({ server: this.host.server, epoch: this.host.epoch, after: this.lastSeq, seq, skipped }, 'seq gap: batches skipped');
+      if (this.missing.size + skipped <= MAX_REMEMBERED_MISSING) for (let s = this.lastSeq + 1; s < seq; s++) this.missing.add(s);
+    }
+    if (seq > this.lastSeq) this.lastSeq = seq;
+    return true;
+  }
 
   get isBroken(): boolean {
     return this.broken;

@@ -55,6 +55,8 @@ export interface ConnectionContext {
   metrics: GatewayMetrics;
   maxUnackedBytes: number;
   helloTimeoutMs: number;
+  /** How long the peer has to answer our close frame before the socket is destroyed. */
+  closeGraceMs: number;
   /** Makes `conn` the connection of its server, closing an older one; `newer` when a newer epoch is connected here. */
   claim(conn: Connection): Promise<{ newer?: number }>;
   release(conn: Connection): void;
@@ -93,6 +95,7 @@ export class Connection {
   private readonly pauses: ReadPauses;
   private delivery: Delivery | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -129,6 +132,10 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.ws.close(code, closeReason(reason));
+    // ws waits 30 s for the peer's close frame; a peer that never answers (a silent or
+    // half-open socket) must not hold the connection that long.
+    this.closeTimer = setTimeout(() => this.ws.terminate(), this.ctx.closeGraceMs);
+    this.closeTimer.unref();
     // Read again so the peer's close frame arrives; frames after it are ignored (state is closed).
     this.pauses.clear();
   }
@@ -337,6 +344,7 @@ export class Connection {
   private async onClose(code: number, reason: string): Promise<void> {
     this.state = 'closed';
     clearTimeout(this.helloTimer);
+    clearTimeout(this.closeTimer);
     this.pauses.clear();
     this.ctx.metrics.connectionClosed();
     this.ctx.release(this);

@@ -6,7 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { Histogram } from 'prom-client';
-import { Delivery, DELIVERY_LATENCY_METRIC, ensureDeliveryGroup } from '../../gateway/delivery.js';
+import { Delivery, ensureDeliveryGroup } from '../../gateway/delivery.js';
+import { DELIVERY_LATENCY_METRIC } from '../../gateway/metrics.js';
 import { GatewayMetrics } from '../../gateway/metrics.js';
 import { DELIVERY_GROUP, type RedisKeys } from '../../backend/redis/keys.js';
 import type { Prize, WindowClosed } from '../../protocol/index.js';

@@ -1,5 +1,5 @@
 /**
- * What reaches the stream, batch by batch, when things go wrong (#4 "Tests"): resent and
+ * What reaches the stream, batch by batch, when things go wrong: resent and
  * reordered batches, a stale epoch, a seq gap, partial PutRecords failures, throttling
  * and a timeout after a successful put. Plugins talk to a real gateway over WebSocket;
  * the stream is REAL kinesalite, read back and deaggregated with aws-kinesis-agg

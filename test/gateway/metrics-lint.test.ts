@@ -1,5 +1,5 @@
 /**
- * The gateway's /metrics output passes `promtool check metrics` (#4 item 5). promtool
+ * The gateway's /metrics output passes `promtool check metrics`. promtool
  * comes from Debian's `prometheus` package, which .ci/run installs.
  */
 import { spawnSync } from 'node:child_process';

@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { CloseCode, ErrorCode, MAX_FRAME_BYTES, Op, PROTOCOL_VERSION } from '../../protocol/index.js';
 import { MAX_FRAGMENTS } from '../../gateway/server.js';
 import { startHarness, type Harness } from './harness.js';
-import { eventually, joins, sleep, startKinesis, TestClient, TOKEN, type Kinesis } from './support.js';
+import { eventually, joins, startKinesis, TestClient, TOKEN, type Kinesis } from './support.js';
 
 let kinesis: Kinesis;
 beforeAll(async () => {

@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { ensureStream, makeKinesisClient } from '../backend/kinesis/client.js';
-import { kinesisSink, type PutRecordsResult, type PutRecordsSink } from '../gateway/kinesis-writer.js';
+import { kinesisSink, type PutRecordsResult, type PutRecordsSink } from '../gateway/kinesis-writer/sink.js';
 import { connectRedis, DEFAULT_REDIS_URL, resolveRedis } from '../backend/redis/connect.js';
 import { RedisKeys } from '../backend/redis/keys.js';
 import { startGateway, type Gateway } from '../gateway/server.js';

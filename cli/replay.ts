@@ -34,6 +34,8 @@ export interface ReplayOptions {
   /** how long to wait for one window to close before giving up */
   windowTimeoutMs?: number;
   onProgress?: (p: { t: number; lines: number; windows: number }) => void;
+  /** Sees each server's host as it is made: a test counts what the game gave (ReplayHost.given). */
+  onHost?: (host: ReplayHost) => void;
 }
 
 export interface ReplayStats {
@@ -80,6 +82,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     for (const server of summary.servers) {
       const host = new ReplayHost(server, summary.firstT);
       hosts.set(server, host);
+      opts.onHost?.(host);
       const plugin = await CairnPlugin.start({
         host,
         hunts: opts.hunts,

@@ -3,16 +3,17 @@
  *
  *   hello        the first message must be a valid Hello; version, token and epoch checked
  *   registering  the Redis hello script runs; reading is paused, early frames are kept
- *   ready        batches: written to Kinesis as they arrive (pipelined), but made
- *                durable in Redis and acked strictly in arrival order; batches whose
- *                writes finish while a durable write is in flight share the next one
- *                (one Redis call for several batches under load); prize acks
+ *   ready        batches: written to Kinesis as they arrive, made durable and acked in
+ *                arrival order by the ordered acker (gateway/ordered-acker.ts); prize
+ *                acks; queries
  *   closed       nothing more is read or sent
  *
  * Anything wrong with what the peer sent closes this connection only, after an Error
- * message naming the problem. Unacked bytes are capped: past the cap the socket is not
- * read until acks bring them down, so a fast plugin meets TCP backpressure instead of
- * growing the gateway's memory.
+ * message naming the problem. Reading the socket pauses while the hello registers, while
+ * unacked bytes are over the acker's cap, and during shutdown (gateway/read-pauses.ts).
+ *
+ * Over 300 lines because the state machine above is one piece (like ws's websocket.js):
+ * the acker and the read pauses, which hold state of their own, live beside it.
  */
 import type { WebSocket } from 'ws';
 import {
@@ -30,16 +31,20 @@ import {
   type PluginMessage,
   type Prize,
   type Query,
+  type QueryReply,
   type WindowClosed,
 } from '../protocol/index.js';
+import { raceTimeout } from '../common/async.js';
 import { logger } from '../common/log.js';
 import { tokensMatch } from './auth.js';
 import { batchToRecords } from './batch-records.js';
 import type { Delivery } from './delivery.js';
 import type { DurableSeqs } from './durable-seqs.js';
-import type { KinesisWriter } from './kinesis-writer.js';
+import type { KinesisWriter } from './kinesis-writer/writer.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { BatchTap } from './live-page/event-tap.js';
+import { OrderedAcker } from './ordered-acker.js';
+import { ReadPauses } from './read-pauses.js';
 
 const log = logger('gateway');
 
@@ -51,18 +56,18 @@ export interface ConnectionContext {
   metrics: GatewayMetrics;
   maxUnackedBytes: number;
   helloTimeoutMs: number;
+  /** How long the peer has to answer our close frame before the socket is destroyed. */
+  closeGraceMs: number;
   /** Makes `conn` the connection of its server, closing an older one; `newer` when a newer epoch is connected here. */
   claim(conn: Connection): Promise<{ newer?: number }>;
   release(conn: Connection): void;
   startDelivery(conn: Connection): Delivery;
   /** Answers a plugin's query from the worker's state (gateway/queries.ts). */
-  answerQuery(q: Query): Promise<Record<string, unknown>>;
+  answerQuery(q: Query): Promise<QueryReply>;
   /** Sees each fresh batch's events (the live page's joins, leaves and entries). */
   tap?: BatchTap;
 }
 
-/** Seqs skipped by a gap that are remembered, so a late (reordered) one is still written. */
-const MAX_REMEMBERED_MISSING = 1024;
 /** WebSocket close reasons are at most 123 bytes (RFC 6455 section 5.5). */
 const MAX_CLOSE_REASON_BYTES = 123;
 /** A Redis stream entry id: what Prize / WindowClosed ids are. */
@@ -88,19 +93,12 @@ export class Connection {
 
   private state: State = 'hello';
   private early: Buffer[] = [];
-  private lastSeq = 0;
-  private readonly missing = new Set<number>();
-  /** Batches in arrival order: each step waits for the batch's write, then queues its ack. */
-  private tail: Promise<void> = Promise.resolve();
-  /** Batches written (or duplicates), in arrival order, waiting for a durable raise and their acks. */
-  private readonly toAck: { seq: number; bytes: number; raise: boolean; received: number }[] = [];
-  private committing = false;
-  private committed: Promise<void> = Promise.resolve();
-  private broken = false;
-  private unacked = 0;
-  private readonly pauses = new Set<'hello' | 'cap' | 'shutdown'>();
+  /** Made once the hello is accepted (it needs the server and epoch). */
+  private acker: OrderedAcker | undefined;
+  private readonly pauses: ReadPauses;
   private delivery: Delivery | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -108,6 +106,7 @@ export class Connection {
     readonly remote: string,
   ) {
     ctx.metrics.connectionOpened();
+    this.pauses = new ReadPauses(ws, ctx.metrics);
     this.helloTimer = setTimeout(
       () => this.reject(ErrorCode.HelloRequired, CloseCode.HelloRequired, `no hello within ${ctx.helloTimeoutMs} ms`),
       ctx.helloTimeoutMs,
@@ -128,8 +127,7 @@ export class Connection {
 
   /** Resolves when every batch received so far is acked or has failed. */
   async settled(): Promise<void> {
-    await this.tail;
-    while (this.committing) await this.committed;
+    await this.acker?.settled();
   }
 
   /** Closes with `code`; in-flight batches still finish their writes, but are not acked. */
@@ -137,23 +135,18 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.ws.close(code, closeReason(reason));
+    // ws waits 30 s for the peer's close frame; a peer that never answers (a silent or
+    // half-open socket) must not hold the connection that long.
+    this.closeTimer = setTimeout(() => this.ws.terminate(), this.ctx.closeGraceMs);
+    this.closeTimer.unref();
     // Read again so the peer's close frame arrives; frames after it are ignored (state is closed).
-    this.clearPauses();
-  }
-
-  private clearPauses(): void {
-    if (this.pauses.size === 0) return;
-    if (this.pauses.has('cap')) this.ctx.metrics.paused(-1);
     this.pauses.clear();
-    this.ws.resume();
   }
 
   /** Graceful close: stop reading, let in-flight batches be acked (up to `waitMs`), then close. */
   async shutdown(waitMs: number): Promise<void> {
-    this.pause('shutdown');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.settled(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
-    clearTimeout(timer);
+    this.pauses.pause('shutdown');
+    await raceTimeout(this.settled(), waitMs);
     this.close(CloseCode.GoingAway, 'gateway shutting down');
     await this.delivery?.stop();
   }
@@ -161,9 +154,7 @@ export class Connection {
   /** Replaced by a newer connection of the same server: close, and wait for what this one started. */
   async replace(waitMs: number): Promise<void> {
     this.close(CloseCode.Replaced, 'replaced by a newer connection of the same server');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.settled(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
-    clearTimeout(timer);
+    await raceTimeout(this.settled(), waitMs);
     await this.delivery?.stop();
   }
 
@@ -184,25 +175,12 @@ export class Connection {
   }
 
   /** Sends an Error naming the problem, then closes this connection (and only this one). */
-  private reject(code: ErrorCode, close: CloseCode, message: string): void {
+  private reject(code: ErrorCode, close: CloseCode, message: string, err?: unknown): void {
     if (this.state === 'closed') return;
     if (FRAME_ERROR_CODES.has(code)) this.ctx.metrics.badFrame(code);
-    log.warn({ remote: this.remote, server: this.server, code, close }, message);
+    log.warn({ ...(err !== undefined ? { err } : {}), remote: this.remote, server: this.server, code, close }, message);
     this.send({ op: Op.Error, code, message });
     this.close(close, message);
-  }
-
-  private pause(reason: 'hello' | 'cap' | 'shutdown'): void {
-    if (this.pauses.has(reason)) return;
-    this.pauses.add(reason);
-    if (reason === 'cap') this.ctx.metrics.paused(1);
-    if (this.pauses.size === 1) this.ws.pause();
-  }
-
-  private unpause(reason: 'hello' | 'cap' | 'shutdown'): void {
-    if (!this.pauses.delete(reason)) return;
-    if (reason === 'cap') this.ctx.metrics.paused(-1);
-    if (this.pauses.size === 0 && this.state !== 'closed') this.ws.resume();
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
@@ -255,14 +233,14 @@ export class Connection {
           this.reject(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, `prize-ack.ids: ${JSON.stringify(bad)} is not a delivery id (a Redis stream entry id like "1764331200000-0")`);
           return;
         }
-        this.delivery?.ack(msg.ids).catch((err) => log.warn({ err: (err as Error).message, server: this.server }, 'XACK failed; the entries will be delivered again'));
+        this.delivery?.ack(msg.ids).catch((err: unknown) => log.warn({ err, server: this.server }, 'XACK failed; the entries will be delivered again'));
         return;
       }
       case Op.Query:
         this.ctx.answerQuery(msg).then(
           (data) => this.send({ op: Op.Reply, id: msg.id, ok: true, data }),
-          (err: Error) => {
-            log.warn({ err: err.message, server: this.server, q: msg.q, hunt: msg.hunt }, 'query failed');
+          (err: unknown) => {
+            log.warn({ err, server: this.server, q: msg.q, hunt: msg.hunt }, 'query failed');
             this.send({ op: Op.Reply, id: msg.id, ok: false, error: 'the hunt state could not be read; try again' });
           },
         );
@@ -291,7 +269,7 @@ export class Connection {
       return;
     }
     this.state = 'registering';
-    this.pause('hello');
+    this.pauses.pause('hello');
     this.server = msg.server;
     this.epoch = msg.epoch;
     try {
@@ -304,7 +282,7 @@ export class Connection {
         this.reject(ErrorCode.StaleEpoch, CloseCode.StaleEpoch, `server ${msg.server}: epoch ${msg.epoch} is older than epoch ${res.newestEpoch}, which said hello since; this instance is fenced out`);
         return;
       }
-      this.lastSeq = res.durable;
+      this.acker = this.makeAcker(msg.server, msg.epoch, res.durable);
       this.state = 'ready';
       this.send({ op: Op.Welcome, durable: res.durable });
       log.info({ remote: this.remote, server: msg.server, epoch: msg.epoch, durable: res.durable }, 'server connected');
@@ -312,118 +290,50 @@ export class Connection {
       const early = this.early;
       this.early = [];
       for (const data of early) if (this.state === 'ready') this.handle(data);
-      this.unpause('hello');
+      this.pauses.unpause('hello', this.isClosed);
     } catch (err) {
-      this.reject(ErrorCode.Internal, CloseCode.Internal, `cannot register server ${msg.server}: ${(err as Error).message}`);
+      this.reject(ErrorCode.Internal, CloseCode.Internal, `cannot register server ${msg.server}: ${(err as Error).message}`, err);
     }
   }
 
+  private makeAcker(server: string, epoch: number, durableSeq: number): OrderedAcker {
+    const { durable, metrics, maxUnackedBytes } = this.ctx;
+    return new OrderedAcker({
+      server,
+      epoch,
+      durableSeq,
+      durable,
+      metrics,
+      maxUnackedBytes,
+      ack: (seq) => void this.send({ op: Op.Ack, seq }),
+      fail: (code, close, message, err) => this.reject(code, close, message, err),
+      capped: (on) => (on ? this.pauses.pause('cap') : this.pauses.unpause('cap', this.isClosed)),
+    });
+  }
+
   private batch(msg: Batch, frame: Buffer): void {
-    const bytes = frame.length;
+    const acker = this.acker!;
     const server = this.server!;
     const epoch = this.epoch;
     const seq = msg.seq;
-    const fresh = seq > this.lastSeq || this.missing.delete(seq);
+    const fresh = acker.admit(seq);
     this.ctx.metrics.batch(msg.ev.length, !fresh);
     if (!fresh) {
-      // Already durable, or in flight on this connection: ack once everything before it is.
-      this.tail = this.tail.then(() => this.queueAck(seq, 0, false));
+      acker.duplicate(seq);
       return;
     }
-    if (seq > this.lastSeq + 1) {
-      const skipped = seq - this.lastSeq - 1;
-      this.ctx.metrics.seqGap();
-      log.warn({ server, epoch, after: this.lastSeq, seq, skipped }, 'seq gap: batches skipped');
-      if (this.missing.size + skipped <= MAX_REMEMBERED_MISSING) for (let s = this.lastSeq + 1; s < seq; s++) this.missing.add(s);
-    }
-    if (seq > this.lastSeq) this.lastSeq = seq;
-    const received = performance.now();
     let written: Promise<void>;
     try {
       const { scheme, recordTargetBytes } = this.ctx.writer;
       written = this.ctx.writer.write(batchToRecords({ server, epoch, seq, wm: msg.wm }, msg.ev, { scheme, targetBytes: recordTargetBytes, frame }));
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
-      this.broken = true;
+      acker.break();
       this.reject(err.code, err.close, err.message);
       return;
     }
-    written.catch(() => {}); // observed in order below
     this.ctx.tap?.(server, epoch, msg.ev);
-    this.unacked += bytes;
-    if (this.unacked >= this.ctx.maxUnackedBytes) this.pause('cap');
-    this.tail = this.tail.then(async () => {
-      if (!this.broken) {
-        try {
-          await written;
-        } catch (err) {
-          if (!this.broken) {
-            this.broken = true;
-            this.reject(ErrorCode.Internal, CloseCode.Internal, `batch ${seq} could not be made durable (${(err as Error).message}); resend it`);
-          }
-        }
-      }
-      this.queueAck(seq, bytes, true, received);
-    });
-  }
-
-  /** Queues a batch for the next durable raise and its ack, in arrival order. */
-  private queueAck(seq: number, bytes: number, raise: boolean, received = performance.now()): void {
-    if (this.broken) {
-      this.releaseBytes(bytes);
-      return;
-    }
-    this.toAck.push({ seq, bytes, raise, received });
-    if (!this.committing) {
-      this.committing = true;
-      this.committed = this.commit();
-    }
-  }
-
-  /**
-   * Makes the queued batches durable with one raise to the highest seq among them (every
-   * batch before them on this connection is durable or queued with them), then acks them
-   * in order; batches queued meanwhile go in the next round.
-   */
-  private async commit(): Promise<void> {
-    const server = this.server!;
-    const epoch = this.epoch;
-    while (this.toAck.length > 0) {
-      const group = this.toAck.splice(0);
-      let top = 0;
-      for (const a of group) if (a.raise && a.seq > top) top = a.seq;
-      try {
-        if (this.broken) continue;
-        if (top > 0) {
-          const durable = await this.ctx.durable.raise(server, epoch, top);
-          if (this.broken) continue;
-          if (durable === 'fenced') {
-            this.broken = true;
-            this.ctx.metrics.staleEpoch();
-            this.reject(ErrorCode.StaleEpoch, CloseCode.StaleEpoch, `server ${server}: a newer epoch than ${epoch} said hello; batch ${group[0]!.seq} and later not acked`);
-            continue;
-          }
-        }
-        for (const a of group) {
-          this.send({ op: Op.Ack, seq: a.seq });
-          this.ctx.metrics.acked((performance.now() - a.received) / 1000);
-        }
-      } catch (err) {
-        if (!this.broken) {
-          this.broken = true;
-          this.reject(ErrorCode.Internal, CloseCode.Internal, `batches up to ${top} could not be made durable (${(err as Error).message}); resend them`);
-        }
-      } finally {
-        for (const a of group) this.releaseBytes(a.bytes);
-      }
-    }
-    this.committing = false;
-  }
-
-  private releaseBytes(bytes: number): void {
-    if (bytes === 0) return;
-    this.unacked -= bytes;
-    if (this.unacked <= this.ctx.maxUnackedBytes / 2) this.unpause('cap');
+    acker.fresh(seq, frame.length, written);
   }
 
   private onSocketError(err: Error & { code?: string }): void {
@@ -431,14 +341,15 @@ export class Connection {
     // too many fragments, 1002 for a protocol error.
     const code = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? ErrorCode.FrameTooLarge : ErrorCode.FrameInvalid;
     this.ctx.metrics.badFrame(code);
-    log.warn({ remote: this.remote, server: this.server, code, err: err.message }, 'websocket error; connection closed');
+    log.warn({ err, remote: this.remote, server: this.server, code }, 'websocket error; connection closed');
     this.state = 'closed';
   }
 
   private async onClose(code: number, reason: string): Promise<void> {
     this.state = 'closed';
     clearTimeout(this.helloTimer);
-    this.clearPauses();
+    clearTimeout(this.closeTimer);
+    this.pauses.clear();
     this.ctx.metrics.connectionClosed();
     this.ctx.release(this);
     log.info({ remote: this.remote, server: this.server, code, reason }, 'connection closed');

@@ -13,7 +13,7 @@
  * (XAUTOCLAIM), and delivers them again. The plugin's ledger makes a second delivery of a
  * prize harmless: it is recorded once, granted once, and acked again.
  *
- * Latency (#5): an entry's id is the Redis time of the commit that appended it, i.e. the
+ * Latency: an entry's id is the Redis time of the commit that appended it, i.e. the
  * window close; the time from it to the server's ack, read from Redis's clock in the same
  * round trip as the XACK (no skew between hosts), is observed per entry kind in
  * `cairn_gateway_prize_delivery_latency_seconds`.
@@ -24,8 +24,8 @@
  * starts only after every entry this one claimed is in the pending list it re-reads.
  */
 import type { Redis } from 'ioredis';
-import { Histogram, type Registry } from 'prom-client';
 import { Op, type Prize, type WindowClosed } from '../protocol/index.js';
+import { raceTimeout, sleep } from '../common/async.js';
 import { logger } from '../common/log.js';
 import type { GatewayMetrics } from './metrics.js';
 import { parsePrizeStreamEntry } from '../backend/prize-stream.js';
@@ -54,31 +54,6 @@ export interface DeliveryOptions {
   reclaimIdleMs?: number;
 }
 
-/**
- * Window close -> prize-ack latency. Registered on the gateway's registry the first time a
- * delivery uses it (GatewayMetrics lives in a file of its own; see the report on #5 for
- * moving it there).
- */
-const latencyHistograms = new WeakMap<Registry, Histogram<'kind'>>();
-function latencyHistogram(registry: Registry): Histogram<'kind'> {
-  let h = latencyHistograms.get(registry);
-  if (!h) {
-    const existing = registry.getSingleMetric(DELIVERY_LATENCY_METRIC) as Histogram<'kind'> | undefined;
-    h = existing ?? new Histogram({
-      name: DELIVERY_LATENCY_METRIC,
-      help: 'Time from the window close that appended a prize stream entry (its id) to the game server acking it, by entry kind.',
-      labelNames: ['kind'],
-      // From a connected server's ~10 ms to one that was offline for a day.
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
-      registers: [registry],
-    });
-    latencyHistograms.set(registry, h);
-  }
-  return h;
-}
-
-export const DELIVERY_LATENCY_METRIC = 'cairn_gateway_prize_delivery_latency_seconds';
-
 /** The ms part of a stream entry id ("1764331200000-0"). */
 const idTime = (id: string): number => Number(id.slice(0, id.indexOf('-')));
 
@@ -100,8 +75,6 @@ export function streamEntries(reply: unknown): StreamEntries {
   return [];
 }
 
-/** Unref'd: a stopping reader's bounded waits must not keep the process alive. */
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export async function ensureDeliveryGroup(redis: Redis, key: string): Promise<void> {
   try {
@@ -116,7 +89,7 @@ async function closeConnection(r: Redis): Promise<void> {
   if (r.status === 'end') return;
   const ended = new Promise<void>((resolve) => r.once('end', () => resolve()));
   r.disconnect();
-  await Promise.race([ended, sleep(1000)]);
+  await raceTimeout(ended, 1000);
 }
 
 export class Delivery {
@@ -127,7 +100,6 @@ export class Delivery {
   private lastReclaim = Date.now();
   /** delivered, not yet acked on this delivery: id -> kind */
   private readonly unacked = new Map<string, 'prize' | 'closed'>();
-  private readonly latency: Histogram<'kind'>;
   private readonly ackQueue: string[] = [];
   private ackFlush: Promise<void> | undefined;
   private stopped = false;
@@ -140,7 +112,6 @@ export class Delivery {
     this.blockMs = opts.blockMs ?? 1000;
     this.count = opts.count ?? 100;
     this.reclaimIdleMs = opts.reclaimIdleMs ?? 30_000;
-    this.latency = latencyHistogram(opts.metrics.registry);
   }
 
   start(): void {
@@ -179,7 +150,7 @@ export class Delivery {
       const kind = this.unacked.get(id);
       if (kind === undefined) continue;
       this.unacked.delete(id);
-      this.latency.observe({ kind }, Math.max(0, now - idTime(id)) / 1000);
+      this.opts.metrics.deliveryLatency(kind, Math.max(0, now - idTime(id)) / 1000);
     }
   }
 
@@ -191,7 +162,7 @@ export class Delivery {
       await this.opts.redis.call('CLIENT', 'UNBLOCK', String(this.readerId)).catch(() => {});
     }
     // A reader stuck reconnecting never returns; bound the wait, then cut its connection.
-    await Promise.race([this.loop, sleep(this.blockMs + 2000)]);
+    await raceTimeout(this.loop ?? Promise.resolve(), this.blockMs + 2000);
     if (this.reader) await closeConnection(this.reader);
     await this.loop;
   }
@@ -200,7 +171,7 @@ export class Delivery {
     // Named, so an operator (or a test) can tell delivery readers apart in CLIENT LIST.
     const reader = this.opts.redis.duplicate({ connectionName: `cairn-delivery:${this.key}` });
     this.reader = reader;
-    reader.on('error', (err) => log.warn({ err: err.message, server: this.opts.server }, 'delivery redis connection error'));
+    reader.on('error', (err) => log.warn({ err, server: this.opts.server }, 'delivery redis connection error'));
     reader.on('ready', () => {
       // The id changes with every reconnect; CLIENT UNBLOCK needs the current one.
       reader.client('ID').then((id) => (this.readerId = Number(id)), () => {});
@@ -215,8 +186,8 @@ export class Delivery {
           await this.readNew(reader);
         } catch (err) {
           if (this.stopped) break;
-          log.warn({ err: (err as Error).message, server: this.opts.server }, 'delivery read failed; restarting from the pending entries');
-          await sleep(Math.min(this.blockMs, 500));
+          log.warn({ err, server: this.opts.server }, 'delivery read failed; restarting from the pending entries');
+          await sleep(Math.min(this.blockMs, 500), { unref: true });
         }
       }
     } finally {
@@ -252,7 +223,7 @@ export class Delivery {
 
   private async readNew(reader: Redis): Promise<void> {
     while (!this.stopped) {
-      while (this.opts.congested?.() && !this.stopped) await sleep(20);
+      while (this.opts.congested?.() && !this.stopped) await sleep(20, { unref: true });
       if (this.stopped) return;
       if (this.reclaimIdleMs > 0 && Date.now() - this.lastReclaim >= this.reclaimIdleMs) await this.reclaim(reader);
       const entries = streamEntries(

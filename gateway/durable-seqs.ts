@@ -2,7 +2,7 @@
  * Which batches are durable, and which plugin instances are fenced out, in Redis: the
  * highest durable seq per (server, epoch), and per server the newest epoch that said
  * hello. Shared by every gateway instance, so a batch resent to another gateway is
- * still recognised (#4 item 1).
+ * still recognised.
  */
 import type { Redis } from 'ioredis';
 import { LuaScript, luaFile } from '../backend/redis/lua-script.js';

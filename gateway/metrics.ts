@@ -4,9 +4,12 @@
  * `Gateway.stats()` returns without going through prom-client.
  *
  * Names follow the Prometheus conventions (`_total` counters, base units in the name:
- * `_seconds`, `_bytes`), so `promtool check metrics` accepts them (#4).
+ * `_seconds`, `_bytes`), so `promtool check metrics` accepts them.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Window close -> prize-ack latency, by entry kind (gateway/delivery.ts observes it). */
+export const DELIVERY_LATENCY_METRIC = 'cairn_gateway_prize_delivery_latency_seconds';
 
 /** A snapshot of the gateway's counters since start. */
 export interface GatewayStats {
@@ -95,6 +98,7 @@ export class GatewayMetrics {
   private readonly badFramesTotal: Counter<'code'>;
   private readonly staleEpochsTotal: Counter;
   private readonly authFailuresTotal: Counter;
+  private readonly deliveryLatencySeconds: Histogram<'kind'>;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -134,6 +138,14 @@ export class GatewayMetrics {
     this.badFramesTotal = new Counter({ name: 'cairn_gateway_bad_frames_total', help: 'Frames refused, by error code.', labelNames: ['code'], registers });
     this.staleEpochsTotal = new Counter({ name: 'cairn_gateway_stale_epochs_total', help: 'Hellos refused because a newer epoch of the server was seen.', registers });
     this.authFailuresTotal = new Counter({ name: 'cairn_gateway_auth_failures_total', help: 'Connections refused for a bad token.', registers });
+    this.deliveryLatencySeconds = new Histogram({
+      name: DELIVERY_LATENCY_METRIC,
+      help: 'Time from the window close that appended a prize stream entry (its id) to the game server acking it, by entry kind.',
+      labelNames: ['kind'],
+      // From a connected server's ~10 ms to one that was offline for a day.
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
+      registers,
+    });
   }
 
   connectionOpened(): void {
@@ -212,6 +224,11 @@ export class GatewayMetrics {
   authFailure(): void {
     this.stats.authFailures++;
     this.authFailuresTotal.inc();
+  }
+
+  /** A delivered entry was acked `seconds` after the window close that appended it. */
+  deliveryLatency(kind: 'prize' | 'closed', seconds: number): void {
+    this.deliveryLatencySeconds.observe({ kind }, seconds);
   }
 
   snapshot(): GatewayStats {

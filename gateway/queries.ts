@@ -4,18 +4,10 @@
  * last closed window.
  */
 import type { Redis } from 'ioredis';
-import type { Query } from '../protocol/index.js';
+import type { LeaderboardReply, LeaderboardRow, Query, QueryReply, StatusReply } from '../protocol/index.js';
 import type { HuntState } from '../hunt/hunt-fold.js';
 import { parseState, readHuntState } from '../hunt/hunt-store.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
-
-export interface LeaderboardRow {
-  rank: number;
-  player: string;
-  found: number;
-  /** time of the player's latest find */
-  last: number;
-}
 
 /** Players by treasures found (more first), ties by time of last find (earlier first), then id. */
 export function leaderboard(state: HuntState): LeaderboardRow[] {
@@ -24,7 +16,7 @@ export function leaderboard(state: HuntState): LeaderboardRow[] {
   return rows.map((r, i) => ({ rank: i + 1, ...r }));
 }
 
-export async function answerQuery(redis: Redis, keys: RedisKeys, q: Query): Promise<Record<string, unknown>> {
+export async function answerQuery(redis: Redis, keys: RedisKeys, q: Query): Promise<QueryReply> {
   // The leaderboard needs every player's finds (kept in buckets); status only the summary.
   const [state, closed, windowMs, prizes, late] = await Promise.all([
     q.q === 'leaderboard'
@@ -41,10 +33,11 @@ export async function answerQuery(redis: Redis, keys: RedisKeys, q: Query): Prom
     const row = q.player !== undefined ? rows.find((r) => r.player === q.player) : undefined;
     // The asking player's own rank, and which treasures they found (for `hunt clue`).
     const you = row && state ? { ...row, treasures: Object.keys(state.players[row.player]!.f) } : undefined;
-    return { hunt: q.hunt, closedThrough: closed ? Number(closed) : null, players: rows.length, top: rows.slice(0, n), ...(you ? { you } : {}) };
+    const reply: LeaderboardReply = { hunt: q.hunt, closedThrough: closed ? Number(closed) : null, players: rows.length, top: rows.slice(0, n), ...(you ? { you } : {}) };
+    return reply;
   }
   const finders = state?.finders ?? {};
-  return {
+  const reply: StatusReply = {
     hunt: q.hunt,
     known: state !== undefined || closed !== null,
     running: state?.running ?? false,
@@ -59,4 +52,5 @@ export async function answerQuery(redis: Redis, keys: RedisKeys, q: Query): Prom
     lateEvents: late,
     mismatchedServers: state?.mismatched ?? {},
   };
+  return reply;
 }

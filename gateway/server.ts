@@ -12,17 +12,19 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CairnError, ErrorCode, MAX_FRAME_BYTES } from '../protocol/index.js';
-import { KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
+import { raceTimeout } from '../common/async.js';
 import { logger } from '../common/log.js';
 import { bearerToken, tokensMatch } from './auth.js';
-import { checkRecordTarget } from './batch-records.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { answerQuery } from './queries.js';
 import { Delivery } from './delivery.js';
 import { DurableSeqs } from './durable-seqs.js';
-import { DEFAULT_PARTITION_BUCKETS, KinesisWriter, kinesisSink, type PutRecordsSink } from './kinesis-writer.js';
+import { DEFAULT_PARTITION_BUCKETS } from './kinesis-writer/options.js';
+import { kinesisSink, type PutRecordsSink } from './kinesis-writer/sink.js';
+import { KinesisWriter } from './kinesis-writer/writer.js';
 import { GatewayMetrics, type GatewayStats } from './metrics.js';
 import type { BatchTap } from './live-page/event-tap.js';
+import { resolveGatewaySettings, type GatewaySettings } from './options.js';
 import { PartitionScheme } from '../backend/kinesis/partition-keys.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 
@@ -30,51 +32,16 @@ export type { GatewayStats } from './metrics.js';
 
 const log = logger('gateway');
 
-export interface GatewayOptions {
-  /** 0 picks a free port. */
-  port: number;
-  /** Interface to listen on. @default every interface (Node's default) */
-  host?: string;
-  /** Shared secret every server presents in its hello (or as `Authorization: Bearer` on the upgrade). */
-  token: string;
+/** The settings (gateway/options.ts, validated by its schema) and the live objects the gateway uses. */
+export interface GatewayOptions extends GatewaySettings {
   /** Shared connection; each connected server's delivery duplicates it for its blocking reads. */
   redis: Redis;
   keys: RedisKeys;
   kinesis: KinesisClient;
-  stream: string;
   /** Where the metrics are registered. @default a new Registry */
   registry?: Registry;
-  /** Target size of an aggregated Kinesis record, data plus partition key, 1 KiB to 1 MiB. @default 25 KiB (one PUT payload unit) */
-  recordTargetBytes?: number;
-  /**
-   * Partition buckets (gateway/partition-keys.ts): each player's events go to one, and
-   * each bucket to one slice of the hash key space. Every gateway instance writing to a
-   * stream must use the same value (and recordTargetBytes), so a resent batch splits
-   * into the same parts wherever it lands. @default shardCount, else 4
-   */
-  partitionBuckets?: number;
-  /** PutRecords calls in flight at once. @default 4 */
-  maxPutsInFlight?: number;
-  /** How long a delivery's XREADGROUP blocks; bounds how long stopping a delivery takes. @default 1000 */
-  deliveryBlockMs?: number;
   /** Replaces `kinesis` for PutRecords: a fault-injecting wrapper in tests, a counting null sink in benchmarks. */
   sink?: PutRecordsSink;
-  /** Bytes of received, unacked batches per connection before its socket is no longer read. @default 8 MiB */
-  maxUnackedBytes?: number;
-  /** A connection that sends no hello within this time is closed. @default 10000 */
-  helloTimeoutMs?: number;
-  /** Ping interval; a connection that has not answered the previous ping is terminated. @default 15000 */
-  pingIntervalMs?: number;
-  /** How long close() waits for in-flight batches to be acked. @default 10000 */
-  shutdownWaitMs?: number;
-  /** Shards of the stream, when known: puts are paced under the per-shard write quotas. @default undefined */
-  shardCount?: number;
-  /** How long queued records wait for others to share a PutRecords call (see KinesisWriterOptions.lingerMs). @default 10 */
-  putLingerMs?: number;
-  /** Retry tuning of the Kinesis writer (see KinesisWriterOptions). */
-  putBaseDelayMs?: number;
-  putMaxDelayMs?: number;
-  putMaxAttempts?: number;
   /** Sees each fresh batch's events: the live page's tap (gateway/live-page/event-tap.ts). */
   tap?: BatchTap;
 }
@@ -102,48 +69,42 @@ function configured<T>(make: () => T): T {
   }
 }
 
-function positiveInt(name: string, v: number | undefined, def: number): number {
-  const x = v ?? def;
-  if (!Number.isInteger(x) || x < 1) throw new CairnError(ErrorCode.ConfigInvalid, `gateway option ${name}=${String(v)}: must be a positive integer`);
-  return x;
-}
-
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
-  const recordTargetBytes = configured(() => checkRecordTarget(opts.recordTargetBytes ?? KINESIS_PUT_PAYLOAD_UNIT_BYTES));
-  if (typeof opts.token !== 'string' || opts.token.length === 0) throw new CairnError(ErrorCode.ConfigInvalid, 'gateway option token: must be a non-empty string');
-  const maxUnackedBytes = positiveInt('maxUnackedBytes', opts.maxUnackedBytes, 8 * 1024 * 1024);
-  const helloTimeoutMs = positiveInt('helloTimeoutMs', opts.helloTimeoutMs, 10_000);
-  const pingIntervalMs = positiveInt('pingIntervalMs', opts.pingIntervalMs, 15_000);
-  const shutdownWaitMs = positiveInt('shutdownWaitMs', opts.shutdownWaitMs, 10_000);
-  const deliveryBlockMs = positiveInt('deliveryBlockMs', opts.deliveryBlockMs, 1000);
+  const { redis, keys, kinesis, registry, sink, tap, ...given } = opts;
+  const settings = resolveGatewaySettings(given);
+  if (!redis) throw new CairnError(ErrorCode.ConfigInvalid, 'gateway option redis: a Redis connection is required');
+  if (!keys) throw new CairnError(ErrorCode.ConfigInvalid, 'gateway option keys: the Redis keys are required');
+  if (!kinesis && !sink) throw new CairnError(ErrorCode.ConfigInvalid, 'gateway option kinesis: a Kinesis client (or a sink) is required');
+  const { recordTargetBytes, maxUnackedBytes, helloTimeoutMs, closeGraceMs, pingIntervalMs, shutdownWaitMs, deliveryBlockMs, upgradeTimeoutMs } = settings;
 
-  const scheme = configured(() => new PartitionScheme(opts.partitionBuckets ?? opts.shardCount ?? DEFAULT_PARTITION_BUCKETS));
-  const metrics = new GatewayMetrics(opts.registry);
+  const scheme = configured(() => new PartitionScheme(settings.partitionBuckets ?? settings.shardCount ?? DEFAULT_PARTITION_BUCKETS));
+  const metrics = new GatewayMetrics(registry);
   const writer = configured(() => new KinesisWriter({
-    sink: opts.sink ?? kinesisSink(opts.kinesis),
-    stream: opts.stream,
+    sink: sink ?? kinesisSink(kinesis),
+    stream: settings.stream,
     metrics,
     scheme,
     recordTargetBytes,
-    maxPutsInFlight: positiveInt('maxPutsInFlight', opts.maxPutsInFlight, 4),
-    ...(opts.shardCount !== undefined ? { shardCount: opts.shardCount } : {}),
-    ...(opts.putLingerMs !== undefined ? { lingerMs: opts.putLingerMs } : {}),
-    ...(opts.putBaseDelayMs !== undefined ? { baseDelayMs: opts.putBaseDelayMs } : {}),
-    ...(opts.putMaxDelayMs !== undefined ? { maxDelayMs: opts.putMaxDelayMs } : {}),
-    ...(opts.putMaxAttempts !== undefined ? { maxAttempts: opts.putMaxAttempts } : {}),
+    maxPutsInFlight: settings.maxPutsInFlight,
+    ...(settings.shardCount !== undefined ? { shardCount: settings.shardCount } : {}),
+    ...(settings.putLingerMs !== undefined ? { lingerMs: settings.putLingerMs } : {}),
+    ...(settings.putBaseDelayMs !== undefined ? { baseDelayMs: settings.putBaseDelayMs } : {}),
+    ...(settings.putMaxDelayMs !== undefined ? { maxDelayMs: settings.putMaxDelayMs } : {}),
+    ...(settings.putMaxAttempts !== undefined ? { maxAttempts: settings.putMaxAttempts } : {}),
   }));
-  const durable = new DurableSeqs(opts.redis, opts.keys);
+  const durable = new DurableSeqs(redis, keys);
   const byServer = new Map<string, Connection>();
   const connections = new Set<Connection>();
   let closing = false;
 
   const ctx: ConnectionContext = {
-    token: opts.token,
+    token: settings.token,
     durable,
     writer,
     metrics,
     maxUnackedBytes,
     helloTimeoutMs,
+    closeGraceMs,
     async claim(conn) {
       const server = conn.server!;
       const old = byServer.get(server);
@@ -159,12 +120,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       connections.delete(conn);
       if (conn.server !== undefined && byServer.get(conn.server) === conn) byServer.delete(conn.server);
     },
-    answerQuery: (q) => answerQuery(opts.redis, opts.keys, q),
-    ...(opts.tap ? { tap: opts.tap } : {}),
+    answerQuery: (q) => answerQuery(redis, keys, q),
+    ...(tap ? { tap } : {}),
     startDelivery(conn) {
       const d = new Delivery({
-        redis: opts.redis,
-        keys: opts.keys,
+        redis,
+        keys,
         server: conn.server!,
         metrics,
         blockMs: deliveryBlockMs,
@@ -181,16 +142,26 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
     // A message split into many tiny fragments costs a Buffer object per fragment before
-    // maxPayload is reached (#4 "a flood of tiny fragments"); our plugin never fragments,
+    // maxPayload is reached; our plugin never fragments,
     // other clients fragment at a few KiB at most. ws closes with 1008 past this.
     maxFragments: MAX_FRAGMENTS,
     clientTracking: false,
   });
 
-  const http = createServer((req, res) => void serveHttp(req, res));
-  // Slowloris and header floods: Node answers 431 past 16 KiB of headers or maxHeadersCount headers.
-  http.headersTimeout = 10_000;
-  http.requestTimeout = 30_000;
+  // Slowloris and silent sockets: a connection that has not sent a whole request within
+  // upgradeTimeoutMs is closed. Node enforces headersTimeout and requestTimeout only when
+  // it sweeps its connections, every connectionsCheckingInterval (30 s by default, so a
+  // silent socket lived up to 40 s); sweeping 10 times per timeout keeps the bound at
+  // 1.1 x upgradeTimeoutMs. Node answers 431 past 16 KiB of headers.
+  const http = createServer(
+    {
+      headersTimeout: upgradeTimeoutMs,
+      requestTimeout: upgradeTimeoutMs,
+      keepAliveTimeout: Math.min(5000, upgradeTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, Math.max(10, Math.floor(upgradeTimeoutMs / 10))),
+    },
+    (req, res) => void serveHttp(req, res),
+  );
 
   async function serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
@@ -203,7 +174,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         const body = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
       } catch (err) {
-        res.writeHead(500).end(String((err as Error).message));
+        log.error({ err }, 'metrics could not be collected');
+        res.writeHead(500).end('metrics could not be collected; see the gateway log\n');
       }
       return;
     }
@@ -212,8 +184,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return;
     }
     if (path === '/readyz') {
-      const ready = !closing && opts.redis.status === 'ready';
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : `not ready (redis ${opts.redis.status}${closing ? ', closing' : ''})\n`);
+      const ready = !closing && redis.status === 'ready';
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : `not ready (redis ${redis.status}${closing ? ', closing' : ''})\n`);
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; the WebSocket endpoint is any path with an Upgrade\n');
@@ -231,7 +203,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     // Optional early authentication: a wrong bearer token is refused before any WebSocket frame.
     const bearer = bearerToken(req.headers.authorization);
-    if (bearer !== undefined && !tokensMatch(bearer, opts.token)) {
+    if (bearer !== undefined && !tokensMatch(bearer, settings.token)) {
       metrics.authFailure();
       log.warn({ remote: req.socket.remoteAddress }, 'upgrade refused: bearer token does not match');
       refuseUpgrade(socket, 401, 'Unauthorized');
@@ -243,12 +215,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     });
   });
 
-  http.listen(opts.port, opts.host);
+  http.listen(settings.port, settings.host);
   await once(http, 'listening');
   const addr = http.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  const urlHost = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  log.info({ port, stream: opts.stream }, 'gateway listening');
+  const port = typeof addr === 'object' && addr ? addr.port : settings.port;
+  const host = settings.host;
+  const urlHost = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  log.info({ port, stream: settings.stream }, 'gateway listening');
 
   const pinger = setInterval(() => {
     for (const conn of connections) {
@@ -275,9 +248,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         const httpClosed = new Promise<void>((r) => http.close(() => r()));
         await Promise.all([...connections].map((c) => c.shutdown(shutdownWaitMs)));
         // Puts of connections that gave up waiting: bounded too, a hung call must not hang close().
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([writer.drain(), new Promise<void>((r) => (timer = setTimeout(r, shutdownWaitMs)))]);
-        clearTimeout(timer);
+        await raceTimeout(writer.drain(), shutdownWaitMs);
         wss.close();
         http.closeAllConnections();
         await httpClosed;

@@ -4,7 +4,7 @@
  * (finds so far, leaderboard) go over the link as queries, answered from the worker's
  * state; the answer arrives asynchronously and is sent to the asker when it comes.
  */
-import { DEFAULT_WINDOW_MS, type PrizeGift, type QueryKind } from '../protocol/index.js';
+import { DEFAULT_WINDOW_MS, type PrizeGift, type QueryKind, type QueryReplyOf } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { ADMIN_PERMISSION, ROOT, huntArg, type CommandContext, type Subcommand } from './commands.js';
 
@@ -37,10 +37,16 @@ const when = (t: number | null | undefined) => (t ? new Date(t).toISOString().sl
 const huntOr = (ctx: CommandContext): string | undefined => huntArg(ctx)?.rules.id;
 
 /** Runs a query and replies with its rendering, or with why it failed. */
-function ask(ctx: CommandContext, services: CommandServices, q: Parameters<CommandServices['query']>[0], render: (data: Record<string, unknown>) => string[]): void {
+function ask<K extends QueryKind>(
+  ctx: CommandContext,
+  services: CommandServices,
+  q: { q: K; hunt: string; n?: number; player?: string },
+  render: (data: QueryReplyOf<K>) => string[],
+): void {
   services.query(q).then(
     (data) => {
-      for (const line of render(data)) ctx.reply(line);
+      // The gateway answers a query of kind K with QueryReplyOf<K> (gateway/queries.ts).
+      for (const line of render(data as QueryReplyOf<K>)) ctx.reply(line);
     },
     (err: Error) => {
       log.warn({ err, q }, 'query failed');
@@ -69,10 +75,10 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
         );
         for (const hunt of ids) {
           ask(ctx, services, { q: 'status', hunt }, (d) => {
-            const finders = Object.entries((d.finders as Record<string, number>) ?? {}).map(([tr, n]) => `${tr} ${n}`);
-            const mismatched = Object.keys((d.mismatchedServers as Record<string, string>) ?? {});
+            const finders = Object.entries(d.finders ?? {}).map(([tr, n]) => `${tr} ${n}`);
+            const mismatched = Object.keys(d.mismatchedServers ?? {});
             return [
-              `${hunt}: ${d.running ? 'RUNNING' : 'not running'}; windows of ${Number(d.windowMs ?? DEFAULT_WINDOW_MS) / 1000}s, closed through ${when(d.closedThrough as number)}; ` +
+              `${hunt}: ${d.running ? 'RUNNING' : 'not running'}; windows of ${Number(d.windowMs ?? DEFAULT_WINDOW_MS) / 1000}s, closed through ${when(d.closedThrough)}; ` +
                 `${d.finds} finds (${finders.join(', ') || 'none'}), ${d.completions} completions, ${d.prizesDecided} prizes decided, ${d.suspects} suspect entries, ${d.lateEvents} late events.`,
               ...(mismatched.length ? [`  servers with different rules than those in force: ${mismatched.join(', ')}`] : []),
             ];
@@ -169,7 +175,7 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
         if (!hunt) return;
         const rules = ctx.hunts.get(hunt)!.rules;
         ask(ctx, services, { q: 'leaderboard', hunt, n: 1, player: ctx.player }, (d) => {
-          const found = new Set(((d.you as { treasures?: string[] } | undefined)?.treasures) ?? []);
+          const found = new Set(d.you?.treasures ?? []);
           let open = rules.treasures.filter((t) => !found.has(t.id));
           if (rules.ordered) open = open.slice(0, 1);
           if (!open.length) return [`You have found every treasure of ${rules.name}.`];
@@ -193,11 +199,11 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
           return;
         }
         ask(ctx, services, { q: 'leaderboard', hunt, n, player: ctx.player }, (d) => {
-          const top = (d.top as { rank: number; player: string; found: number; last: number }[]) ?? [];
-          const you = d.you as { rank: number; found: number } | undefined;
+          const top = d.top ?? [];
+          const you = d.you;
           if (!top.length) return [`No finds in ${hunt} yet.`];
           return [
-            `${hunt} leaderboard (${d.players} players, as of ${when(d.closedThrough as number)}):`,
+            `${hunt} leaderboard (${d.players} players, as of ${when(d.closedThrough)}):`,
             ...top.map((r) => `  ${String(r.rank).padStart(3)}. ${r.player} - ${r.found} found, last at ${when(r.last)}`),
             you ? `You are #${you.rank} with ${you.found} found.` : 'You have no finds yet.',
           ];

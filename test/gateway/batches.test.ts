@@ -3,7 +3,7 @@
  * durable seqs in REAL Redis: records, parts, resends, gaps, backpressure, failures.
  */
 import { describe, expect } from 'vitest';
-import { kinesisSink } from '../../gateway/kinesis-writer.js';
+import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
 import { isAggregated } from '../../backend/kinesis/kpl-aggregation.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { CloseCode, ErrorCode, Op, type WireEvent } from '../../protocol/index.js';
@@ -97,7 +97,11 @@ describe('batches into Kinesis', () => {
     await eventually(() => sink.calls.length === 1, 5000, 'batch 1 in its (held) call');
     for (let s = 2; s <= 5; s++) client.sendBatch(s, joins(5, s * 5));
     await eventually(() => sink.calls.length >= 2, 5000, 'later batches written');
-    await sleep(50);
+    // Another server's batch, sent after them, goes through a write, a durable raise and its
+    // ack: once it is acked, the gateway has had every chance to ack srv-a's later batches.
+    const { client: other } = await hello('srv-other');
+    other.sendBatch(1, joins(2));
+    expect((await other.next(Op.Ack)).seq).toBe(1);
     expect(client.messages.filter((m) => m.op === Op.Ack)).toEqual([]);
     release();
     expect(await client.acks(5)).toEqual([1, 2, 3, 4, 5]);
@@ -205,7 +209,13 @@ describe('limits and failures', () => {
     const n = 40; // ~2.4 MB in all: far over the cap
     for (let s = 1; s <= n; s++) client.sendBatch(s, ev);
     await eventually(() => h!.gw.stats().pausedConnections === 1, 5000, 'connection paused');
-    await sleep(200);
+    // Every write is held, so no batch can be acked; a query of another server still goes
+    // through the gateway (socket reads, a Redis round trip, a reply). Once it is answered,
+    // srv-a's socket has had that long to be read, were it not paused.
+    for (let id = 1; id <= 3; id++) {
+      other.client.sendMsg({ op: Op.Query, id, q: 'status', hunt: 'spring' });
+      expect((await other.client.next(Op.Reply)).id).toBe(id);
+    }
     const received = h.gw.stats().batches;
     // What was read is bounded by the cap plus what one socket read can hold, not by what was sent.
     expect(received).toBeLessThan(n / 2);

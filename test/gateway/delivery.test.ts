@@ -40,6 +40,11 @@ async function deliveries(c: TestClient, n: number, timeoutMs = 10_000): Promise
   return out;
 }
 
+/** The delivery readers' Redis connections of this test's gateway (each named after its stream key). */
+async function readers(): Promise<string[]> {
+  return ((await h.redis.call('CLIENT', 'LIST')) as string).split('\n').filter((l) => l.includes(`name=cairn-delivery:${h.keys.prefix}:`));
+}
+
 async function pendingIds(server: string): Promise<string[]> {
   try {
     const rows = (await h.redis.call('XPENDING', h.keys.prizeStream(server), DELIVERY_GROUP, '-', '+', '100')) as [string, string, number, number][];
@@ -65,9 +70,11 @@ describe('delivery', () => {
       { op: Op.WindowClosed, id: id3, hunt: 'spring', start: 0, end: 60_000 },
       { op: Op.Prize, id: id4, hunt: 'spring', reason: 'completion:1', player: 'p1', item: 'gold_ingot', count: 5 },
     ]);
-    await sleep(300);
+    // A marker appended after srv-b's prize: once it arrives, the reader has read past everything before it.
+    const marker = await addPrize('srv-a', 'marker');
+    expect(await deliveries(c, 1)).toMatchObject([{ op: Op.Prize, id: marker }]);
     expect(c.messages.filter((m) => m.op === Op.Prize)).toEqual([]); // srv-b's prize is not ours
-    expect(h.gw.stats().prizesDelivered).toBe(4);
+    expect(h.gw.stats().prizesDelivered).toBe(5);
   });
 
   it('redelivers unacked entries after a reconnect, first and in order; acked ones never again', async () => {
@@ -88,7 +95,9 @@ describe('delivery', () => {
     c2.close();
     await c2.closed;
     const c3 = await hello('srv-a');
-    await sleep(400);
+    // A reader delivers its pending entries before new ones: when a new marker arrives first, nothing acked came back.
+    const marker = await addPrize('srv-a', 'marker');
+    expect((await deliveries(c3, 1)).map((m) => (m as { id: string }).id)).toEqual([marker]);
     expect(c3.messages.filter((m) => m.op === Op.Prize)).toEqual([]);
   });
 
@@ -115,11 +124,12 @@ describe('delivery', () => {
   it('stops reading on disconnect: entries added while no one is connected wait for the next hello', async () => {
     await ensureDeliveryGroup(h.redis, h.keys.prizeStream('srv-a'));
     const c1 = await hello('srv-a');
+    await eventually(async () => (await readers()).length === 1, 5000, 'the delivery reader of srv-a');
     c1.close();
     await c1.closed;
-    await sleep(400); // the reader's block (200 ms) has passed
+    // The reader's own Redis connection (named after the stream) is gone: nothing can read for srv-a.
+    await eventually(async () => (await readers()).length === 0, 5000, 'the reader stopped');
     const id = await addPrize('srv-a', 'r:1');
-    await sleep(300);
     expect(await pendingIds('srv-a')).toEqual([]); // nobody claimed it
     const c2 = await hello('srv-a');
     expect((await deliveries(c2, 1))[0]).toMatchObject({ id });
@@ -128,7 +138,6 @@ describe('delivery', () => {
   it('close() stops every delivery reader promptly', async () => {
     await hello('srv-a');
     await hello('srv-b');
-    const readers = async () => ((await h.redis.call('CLIENT', 'LIST')) as string).split('\n').filter((l) => l.includes(`name=cairn-delivery:${h.keys.prefix}:`));
     await eventually(async () => (await readers()).length === 2, 5000, 'two readers');
     const t0 = Date.now();
     await h.gw.close();

@@ -1,5 +1,5 @@
 /**
- * What reaches the stream, batch by batch, when things go wrong (#4 "Tests"): resent and
+ * What reaches the stream, batch by batch, when things go wrong: resent and
  * reordered batches, a stale epoch, a seq gap, partial PutRecords failures, throttling
  * and a timeout after a successful put. Plugins talk to a real gateway over WebSocket;
  * the stream is REAL kinesalite, read back and deaggregated with aws-kinesis-agg
@@ -8,7 +8,7 @@
  * where a put timed out after Kinesis had stored it or a resend raced the first write.
  */
 import { describe, expect } from 'vitest';
-import { kinesisSink } from '../../gateway/kinesis-writer.js';
+import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
 import { recordKey } from '../../backend/kinesis/record-format.js';
 import { CloseCode, Op, type WireEvent } from '../../protocol/index.js';
 import { chaosPlan, RecordingSink, userRecordKeys, type Fault } from './fault-sink.js';

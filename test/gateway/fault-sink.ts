@@ -4,7 +4,7 @@
  * (it only ever rejects whole calls): partial failures, throttling, a timeout after the
  * put succeeded, and calls held until released.
  */
-import type { PutRecordsResult, PutRecordsSink } from '../../gateway/kinesis-writer.js';
+import type { PutRecordsResult, PutRecordsSink } from '../../gateway/kinesis-writer/sink.js';
 import { deaggregate, isAggregated } from '../../backend/kinesis/kpl-aggregation.js';
 import { decodeRecord, recordKey } from '../../backend/kinesis/record-format.js';
 import { rng } from '../../plugin/hosts/sim-host.js';

@@ -241,12 +241,16 @@ describe('liveness', () => {
     await h.stop();
     h = await gateway({ pingIntervalMs: 100 });
     const ok = await healthy();
+    let pings = 0;
+    ok.ws.on('ping', () => pings++);
     const ws = new WebSocket(h.gw.url, { autoPong: false });
     ws.on('error', () => {});
     await once(ws, 'open');
     const [code] = (await once(ws, 'close')) as [number];
     expect(code).toBe(1006); // terminated: no close frame
-    await sleep(250); // several ping rounds: the answering client stays
+    // Several more ping rounds: the answering client stays.
+    const seen = pings;
+    await eventually(() => pings >= seen + 3, 5000, 'three more pings to the answering client');
     await stillWorks(ok, 1);
   });
 });

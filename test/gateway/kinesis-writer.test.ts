@@ -5,7 +5,10 @@
  */
 import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { batchToRecords, type UserRecord } from '../../gateway/batch-records.js';
-import { KinesisWriteError, KinesisWriter, kinesisSink, type KinesisWriterOptions } from '../../gateway/kinesis-writer.js';
+import { KinesisWriteError } from '../../gateway/kinesis-writer/errors.js';
+import type { KinesisWriterOptions } from '../../gateway/kinesis-writer/options.js';
+import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
+import { KinesisWriter } from '../../gateway/kinesis-writer/writer.js';
 import { GatewayMetrics } from '../../gateway/metrics.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { recordKey } from '../../backend/kinesis/record-format.js';

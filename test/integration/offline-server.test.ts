@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Histogram } from 'prom-client';
 import { CairnPlugin } from '../../plugin/cairn-plugin.js';
 import type { Host } from '../../plugin/host.js';
-import { DELIVERY_LATENCY_METRIC } from '../../gateway/delivery.js';
+import { DELIVERY_LATENCY_METRIC } from '../../gateway/metrics.js';
 import { DELIVERY_GROUP } from '../../backend/redis/keys.js';
 import { parsePrizeStreamEntry } from '../../backend/prize-stream.js';
 import { testStack } from '../support/stack.js';

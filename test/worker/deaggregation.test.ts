@@ -11,7 +11,8 @@
  */
 import { describe, expect } from 'vitest';
 import { batchToRecords, type UserRecord } from '../../gateway/batch-records.js';
-import { KinesisWriter, kinesisSink } from '../../gateway/kinesis-writer.js';
+import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
+import { KinesisWriter } from '../../gateway/kinesis-writer/writer.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { encodeRecord, type EventRecord } from '../../backend/kinesis/record-format.js';
 import { readDecidedPrizes } from '../../worker/worker.js';

@@ -121,8 +121,8 @@ export class ShardLeases {
     const live = Math.max(1, liveIds.size);
 
     for (const [shard, h] of [...this.held]) {
-      const ok = await scripts.renewLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [workerId, String(h.token), leaseMs]);
-      if (ok !== 1) {
+      const ok = await scripts.renewLease(redis, keys, shard, workerId, h.token, leaseMs);
+      if (!ok) {
         log.warn({ shard, token: h.token }, 'shard lease lost (expired or taken over)');
         await this.drop(shard, 'lost');
       }
@@ -150,7 +150,7 @@ export class ShardLeases {
     for (const shard of order) {
       if (this.held.size >= target || this.stopping) break;
       if (this.held.has(shard)) continue;
-      const token = Number(await scripts.acquireLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [workerId, leaseMs]));
+      const token = await scripts.acquireLease(redis, keys, shard, workerId, leaseMs);
       if (!token) continue;
       this.startReading(shard, token, 'acquired');
       log.info({ shard, token }, 'shard lease acquired');
@@ -183,7 +183,7 @@ export class ShardLeases {
     if (!busiest || busiest[1].length - this.held.size < 2 || busiest[1].length > target) return;
     const [from, theirs] = busiest;
     const shard = theirs.sort().at(-1)!;
-    const token = Number(await scripts.stealLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [from, workerId, leaseMs]));
+    const token = await scripts.stealLease(redis, keys, shard, from, workerId, leaseMs);
     if (!token) return;
     this.startReading(shard, token, 'stolen');
     log.info({ shard, token, from, theirs: theirs.length, mine: this.held.size }, 'shard lease taken over from the busiest worker for balancing');
@@ -217,6 +217,6 @@ export class ShardLeases {
     const h = await this.drop(shard, change);
     if (!h) return;
     const { redis, keys, scripts, workerId } = this.ctx;
-    await scripts.releaseLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [workerId, String(h.token)]);
+    await scripts.releaseLease(redis, keys, shard, workerId, h.token);
   }
 }

@@ -95,8 +95,7 @@ export class ShardReader {
 
   private async checkpoint(seq: string | undefined, ended: boolean): Promise<boolean> {
     const { redis, keys, scripts } = this.ctx;
-    const ok = await scripts.checkpoint.run(redis, [keys.leaseToken(this.shard), keys.checkpoint(this.shard)], [String(this.token), seq ?? '', ended ? '1' : '0']);
-    return ok === 1;
+    return await scripts.checkpoint(redis, keys, this.shard, this.token, seq, ended);
   }
 
   private async loop(): Promise<ReaderEnd> {

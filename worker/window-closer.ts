@@ -21,14 +21,13 @@ import { DEFAULT_WINDOW_MS, type HuntEvent } from '../protocol/index.js';
 import type { Logger } from '../common/log.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { foldWindow, type DecidedPrize } from '../hunt/hunt-fold.js';
-import { changedBuckets, commitWindow, loadPlayers, parseState, type CommitStatus } from '../hunt/hunt-store.js';
+import { changedBuckets, loadPlayers, parseState } from '../hunt/hunt-store.js';
+import { redisTimeMs } from '../backend/redis/time.js';
 import type { WorkerMetrics } from './metrics.js';
 import { decodePendingMember, eventId } from './pending-events.js';
 import type { WorkerScripts } from './scripts.js';
 import { BATCH_KEYS_TTL_MS } from './record-ingest.js';
-
-export { commitWindow, readHuntState, type CommitArgs, type CommitStatus } from '../hunt/hunt-store.js';
-
+import { commitWindow, type CommitStatus } from './window-commit.js';
 
 export interface Frontier {
   /** the lowest watermark that holds windows back; undefined: nothing may close */
@@ -64,8 +63,7 @@ export async function readFrontier(
   for (const [server, epoch] of entries) p.hmget(keys.watermark(server, Number(epoch)), 'wm', 'at');
   const res = (await p.exec()) ?? [];
   for (const [err] of res) if (err) throw err;
-  const [sec, usec] = res[0]![1] as [string, string];
-  const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+  const now = redisTimeMs(res[0]![1]);
   const all = entries.map(([server], i) => {
     const [wm, at] = res[i + 1]![1] as [string | null, string | null];
     const since = at !== null ? Number(at) : firstSeen(server, now);

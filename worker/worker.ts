@@ -8,7 +8,8 @@
  *   shard-reader.ts   GetRecords loop of one shard, checkpoints
  *   record-ingest.ts  one record -> pending events + batch watermark (lua/ingest-record.lua)
  *   window-closer.ts  frontier, windows, fold, commit (lua/commit-window.lua)
- *   hunt-store.ts     where a hunt's folded state lives: a small blob plus players in buckets
+ *   window-commit.ts  the one atomic write per window (lua/commit-window.lua)
+ *   scripts.ts        every Lua script's KEYS and ARGV, and its typed reply
  *   pending-events.ts how events wait for their window (one member per record and window)
  */
 import { randomBytes } from 'node:crypto';
@@ -26,7 +27,7 @@ import { WindowCloser, type CommitHooks } from './window-closer.js';
 
 export type { WorkerStats } from './metrics.js';
 export type { DecidedPrize } from '../hunt/hunt-fold.js';
-export { readDecidedPrizes, readHuntState, type CommitHooks } from './window-closer.js';
+export { readDecidedPrizes, type CommitHooks } from './window-closer.js';
 export { redisSettingsWarnings } from './redis-settings.js';
 
 export interface WorkerOptions {

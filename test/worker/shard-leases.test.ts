@@ -84,7 +84,7 @@ describe('shard leases', () => {
     // The new holder's token fences the old holder's checkpoint out.
     const [stolen] = w3.shards() as [string];
     const token = Number(await env.redis.get(env.keys.leaseToken(stolen)));
-    expect(await scripts.checkpoint.run(env.redis, [env.keys.leaseToken(stolen), env.keys.checkpoint(stolen)], [String(token - 1), '1', '0'])).toBe(0);
+    expect(await scripts.checkpoint(env.redis, env.keys, stolen, token - 1, '1', false)).toBe(false);
   });
 
   it('takes no lease from a worker that holds only one more (5 shards, 3/2: already balanced)', async () => {
@@ -112,10 +112,10 @@ describe('shard leases', () => {
 
     // Another worker takes the shard over (as it would once the lease expired during a pause).
     await env.redis.del(env.keys.lease(shard));
-    const token2 = Number(await scripts.acquireLease.run(env.redis, [env.keys.lease(shard), env.keys.leaseToken(shard)], ['intruder', 1500]));
+    const token2 = await scripts.acquireLease(env.redis, env.keys, shard, 'intruder', 1500);
     expect(token2).toBe(token1 + 1);
-    const refused = await scripts.checkpoint.run(env.redis, [env.keys.leaseToken(shard), env.keys.checkpoint(shard)], [String(token1), '49600000000000000000000000000000000000000000000000000000', '0']);
-    expect(refused).toBe(0);
+    const refused = await scripts.checkpoint(env.redis, env.keys, shard, token1, '49600000000000000000000000000000000000000000000000000000', false);
+    expect(refused).toBe(false);
     expect(await env.redis.exists(env.keys.checkpoint(shard))).toBe(0);
     await waitFor('old holder let go', async () => w.shards().length === 0);
 

@@ -17,7 +17,9 @@ import { hostname } from 'node:os';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import { Type, type Static } from '@sinclair/typebox';
 import { CairnError, ErrorCode } from '../protocol/index.js';
+import { configCheck } from '../backend/config-check.js';
 import { logger } from '../common/log.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { WorkerMetrics, type WorkerStats } from './metrics.js';
@@ -52,6 +54,11 @@ export interface WorkerOptions {
   silentServerMs?: number;
   /** Where metrics are registered. @default a new Registry of its own */
   registry?: Registry;
+  /**
+   * How long stop() may take: past it, what is still running (a Redis that does not
+   * answer, a Kinesis call) is abandoned and named in the log. @default 8000
+   */
+  stopTimeoutMs?: number;
   /** Fault-injection points around window commits, for tests only. @default none */
   hooks?: CommitHooks;
 }
@@ -68,33 +75,27 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-interface Resolved {
-  workerId: string;
-  pollMs: number;
-  graceMs: number;
-  leaseMs: number;
-  silentServerMs: number;
-}
+const WorkerOptionsSchema = Type.Object(
+  {
+    workerId: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$', description: 'use 1-128 of A-Z a-z 0-9 _ . : -' }),
+    pollMs: Type.Integer({ default: 200, minimum: 1, maximum: 60_000 }),
+    graceMs: Type.Integer({ default: 0, minimum: 0, maximum: 86_400_000 }),
+    leaseMs: Type.Integer({ default: 10_000, minimum: 300, maximum: 600_000 }),
+    silentServerMs: Type.Integer({ default: 300_000, minimum: 0, maximum: 86_400_000 }),
+    stopTimeoutMs: Type.Integer({ default: 8000, minimum: 100, maximum: 600_000 }),
+  },
+  { additionalProperties: false },
+);
 
-function resolveOptions(o: WorkerOptions): Readonly<Resolved> {
-  const num = (name: keyof Resolved, v: number | undefined, def: number, min: number, max: number): number => {
-    if (v === undefined) return def;
-    if (!Number.isInteger(v) || v < min || v > max) throw new CairnError(ErrorCode.ConfigInvalid, `worker option ${name}=${String(v)}: must be an integer from ${min} to ${max}`);
-    return v;
-  };
+const checkOptions = configCheck(WorkerOptionsSchema, { label: (name) => `worker option ${name}` });
+
+function resolveOptions(o: WorkerOptions): Readonly<Static<typeof WorkerOptionsSchema>> {
   for (const name of ['redis', 'keys', 'kinesis', 'stream'] as const) {
     if (!o[name]) throw new CairnError(ErrorCode.ConfigInvalid, `worker option ${name} is required`);
   }
-  const workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(workerId)) throw new CairnError(ErrorCode.ConfigInvalid, `worker option workerId=${JSON.stringify(workerId)}: use 1-128 of A-Z a-z 0-9 _ . : -`);
-  const leaseMs = num('leaseMs', o.leaseMs, 10_000, 300, 600_000);
-  return Object.freeze({
-    workerId,
-    pollMs: num('pollMs', o.pollMs, 200, 1, 60_000),
-    graceMs: num('graceMs', o.graceMs, 0, 0, 86_400_000),
-    leaseMs,
-    silentServerMs: num('silentServerMs', o.silentServerMs, 300_000, 0, 86_400_000),
-  });
+  const given: Record<string, unknown> = { workerId: o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` };
+  for (const name of ['pollMs', 'graceMs', 'leaseMs', 'silentServerMs', 'stopTimeoutMs'] as const) if (o[name] !== undefined) given[name] = o[name];
+  return Object.freeze(checkOptions(given));
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<Worker> {

@@ -11,6 +11,7 @@ import { parseDuration, windowMs } from '../protocol/index.js';
 import { loadRulesFile } from '../plugin/rules-file.js';
 import { loadEnvConfig } from '../backend/config.js';
 import { rootLogger } from '../common/log.js';
+import { sleep } from '../common/async.js';
 import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import { SimHost } from '../plugin/hosts/sim-host.js';
 import { parse, UsageError } from './main.js';
@@ -19,7 +20,6 @@ import { startStack } from './stack.js';
 const DEFAULT_HUNT = fileURLToPath(new URL('../hunts/spring.json', import.meta.url));
 const TICK_MS = 50;
 const fmt = (n: number) => n.toLocaleString('en-US');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {

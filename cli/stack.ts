@@ -54,7 +54,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       try {
         await s();
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'error while stopping');
+        log.warn({ err }, 'error while stopping');
       }
     }
   };

@@ -4,7 +4,7 @@
  * so the (server, epoch) watermark can advance once the batch and every earlier batch
  * are complete. One Lua script per record (lua/ingest-record.lua), so a record is
  * applied entirely or not at all, and applying it twice changes nothing: ioredis
- * resends unanswered commands after a reconnect (#5), and Kinesis redelivers records
+ * resends unanswered commands after a reconnect, and Kinesis redelivers records
  * after a lease takeover or a checkpoint that did not land.
  */
 import type { Redis } from 'ioredis';

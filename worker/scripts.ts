@@ -8,7 +8,7 @@
  * events per hunt while it packs them; its reply is typed here.
  */
 import type { Redis } from 'ioredis';
-import { intReply, intsReply, luaFile, LuaScript, type LuaArg } from '../backend/redis/lua-script.js';
+import { boolReply, intReply, intsReply, luaFile, LuaScript, type LuaArg } from '../backend/redis/lua-script.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { PRIZE_STREAM_RETENTION_MS } from '../backend/prize-stream.js';
 import type { DecidedPrize, HuntState } from '../hunt/hunt-fold.js';
@@ -69,7 +69,6 @@ const commitReply = (raw: unknown): CommitReply | undefined => {
   const r = pair(raw);
   return r && { code: r[0]!, newPrizes: r[1]! };
 };
-const okReply = (raw: unknown): boolean | undefined => (raw === 1 ? true : raw === 0 ? false : undefined);
 
 const file = (name: string) => luaFile(import.meta.url, `lua/${name}`);
 
@@ -80,9 +79,9 @@ export class WorkerScripts {
     commitWindow: new LuaScript<CommitReply>(file('commit-window.lua'), commitReply),
     acquireLease: new LuaScript<number, LeaseKeys, [owner: string, ttlMs: number]>(file('acquire-lease-2.lua'), intReply),
     stealLease: new LuaScript<number, LeaseKeys, [from: string, owner: string, ttlMs: number]>(file('steal-lease-2.lua'), intReply),
-    renewLease: new LuaScript<boolean, LeaseKeys, [owner: string, token: string, ttlMs: number]>(file('renew-lease-2.lua'), okReply),
-    releaseLease: new LuaScript<boolean, LeaseKeys, [owner: string, token: string]>(file('release-lease-2.lua'), okReply),
-    checkpoint: new LuaScript<boolean, readonly [leaseToken: string, checkpoint: string], [token: string, seq: string, ended: '1' | '0']>(file('checkpoint-2.lua'), okReply),
+    renewLease: new LuaScript<boolean, LeaseKeys, [owner: string, token: string, ttlMs: number]>(file('renew-lease-2.lua'), boolReply),
+    releaseLease: new LuaScript<boolean, LeaseKeys, [owner: string, token: string]>(file('release-lease-2.lua'), boolReply),
+    checkpoint: new LuaScript<boolean, readonly [leaseToken: string, checkpoint: string], [token: string, seq: string, ended: '1' | '0']>(file('checkpoint-2.lua'), boolReply),
   } as const;
 
   /** A new fencing token (> 0), or 0 when another worker holds the lease. */

@@ -7,8 +7,8 @@
  * Balancing: live workers heartbeat into a ZSET; each aims for ceil(readable shards /
  * live workers) leases, takes free (or expired) ones up to that, and gives back one per
  * tick while it holds more. When no lease is free and it still holds at least two fewer
- * than the busiest live worker, it takes one lease over from that worker (#5: at most one
- * at a time, once per tick): with 4 shards and 3 workers, 2/2/0 becomes 2/1/1, which
+ * than the busiest live worker, it takes one lease over from that worker (at most one
+ * at a time, once per tick, so a steal never sets off another): with 4 shards and 3 workers, 2/2/0 becomes 2/1/1, which
  * giving back alone never reaches (nobody holds more than ceil(4/3) = 2). The new token
  * fences the old holder out as a lease expiry would. Split and merged shards: a child is
  * readable only after each parent still listed has been read to its end.
@@ -63,7 +63,7 @@ export class ShardLeases {
     if (this.stopping) return;
     this.timer = setTimeout(() => {
       this.ticking = this.tick()
-        .catch((err: unknown) => this.ctx.log.warn({ err: (err as Error).message }, 'lease tick failed'))
+        .catch((err: unknown) => this.ctx.log.warn({ err }, 'lease tick failed'))
         .finally(() => {
           this.ticking = undefined;
           this.schedule();
@@ -200,7 +200,7 @@ export class ShardLeases {
     const h = this.held.get(shard);
     if (!h || h.reader !== reader || end === 'stopped') return;
     // The shard is finished, or its checkpoint was refused: give the lease up (a no-op if it is no longer ours).
-    await this.giveBack(shard, end === 'lost' ? 'lost' : 'released').catch((err: unknown) => this.ctx.log.warn({ shard, err: (err as Error).message }, 'lease release failed'));
+    await this.giveBack(shard, end === 'lost' ? 'lost' : 'released').catch((err: unknown) => this.ctx.log.warn({ shard, err }, 'lease release failed'));
     if (end === 'shard-end') this.listedAt = 0;
   }
 

@@ -9,7 +9,7 @@
  * window from the same pending events and state, and lua/commit-window.lua lets only
  * the first commit through (compare-and-set on the hunt's `closed`).
  *
- * Late events (a documented rule, #5): an event whose window has already closed is
+ * Late events (a documented rule, DESIGN.md): an event whose window has already closed is
  * never folded, because the prizes of that window may already be granted and results
  * must not depend on timing. It is counted, logged and kept, by id, in the hunt's late
  * set. Ingest catches most (t < closed); the few that slip into pending while a commit
@@ -42,7 +42,7 @@ export interface Frontier {
  * The lowest watermark over the servers in the registry (keys.servers(): server ->
  * current epoch). Undefined when there are no servers or one has no watermark yet:
  * nothing may close then. With `silentMs` > 0, a server from which no record has been
- * ingested for longer than that (Redis time) stops holding windows back (#5); its events
+ * ingested for longer than that (Redis time) stops holding windows back, so one dead server cannot stall every hunt; its events
  * for windows closed meanwhile will be late. A server that has sent nothing at all is
  * timed from `firstSeen(server, now)` (when the caller first saw it without a watermark),
  * so a server that said hello and died before its first record cannot hold every hunt
@@ -89,7 +89,7 @@ export interface WindowInfo {
 
 /**
  * Fault-injection points around each window commit, for tests (the seed-incident test
- * stops the process right before a commit, #5). Not for production use.
+ * stops the process right before a commit). Not for production use.
  */
 export interface CommitHooks {
   /** Called after the window was read and folded, right before its commit is sent. */
@@ -183,7 +183,7 @@ export class WindowCloser {
   }
 
   /**
-   * Retention (#5): a (server, epoch)'s watermark and batch keys are read only while that
+   * Retention: a (server, epoch)'s watermark and batch keys are read only while that
    * epoch is the server's current one. Once a newer epoch said hello (the plugin restarted)
    * they get a TTL long enough for any record of the old epoch still in the stream
    * (BATCH_KEYS_TTL_MS). Only changes this closer sees are handled; keys of an epoch that
@@ -238,7 +238,7 @@ export class WindowCloser {
           evs = decodePendingMember(member);
         } catch (err) {
           // Cannot come from ingest (it encodes what it validated); drop it rather than wedge the hunt.
-          log.error({ hunt, member: member.slice(0, 200), err: (err as Error).message }, 'undecodable pending event dropped');
+          log.error({ hunt, member: member.slice(0, 200), err }, 'undecodable pending event dropped');
           metrics.badEvent();
           continue;
         }

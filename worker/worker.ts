@@ -110,7 +110,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   let closeTimer: NodeJS.Timeout | undefined;
   let kicked = false;
   const runCloser = () =>
-    closer.run().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'window close pass failed; retrying'));
+    closer.run().catch((err: unknown) => log.warn({ err }, 'window close pass failed; retrying'));
   const scheduleClose = () => {
     if (stopped) return;
     closeTimer = setTimeout(() => {

@@ -21,6 +21,7 @@ import type { RedisKeys } from '../backend/redis/keys.js';
 import type { WorkerMetrics } from './metrics.js';
 import { readCheckpoint, ShardReader, type ReaderContext, type ReaderEnd } from './shard-reader.js';
 import type { WorkerScripts } from './scripts.js';
+import { raceTimeout } from '../common/async.js';
 
 /** ListShards is limited to 1000 calls/s per account (AWS Kinesis API reference); we need far fewer. */
 const SHARD_LIST_REFRESH_MS = 5000;
@@ -29,6 +30,14 @@ export interface LeaseContext extends Omit<ReaderContext, 'onIngested'> {
   workerId: string;
   leaseMs: number;
   onIngested(): void;
+}
+
+/** What a stop could not do before its deadline. */
+export interface LeasesStopReport {
+  /** shards whose lease was not given back: it expires after its TTL */
+  unreleased: string[];
+  /** false: this worker is still in the live workers set until its heartbeat deadline passes */
+  unregistered: boolean;
 }
 
 interface Held {
@@ -71,12 +80,40 @@ export class ShardLeases {
     }, Math.max(10, Math.floor(this.ctx.leaseMs / 3)));
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops reading and gives every lease back, within `timeoutMs`: with Redis or Kinesis
+   * down a release never answers (commands wait for the reconnect), so past the deadline
+   * what is left is abandoned and reported; those leases expire after their TTL.
+   */
+  async stop(timeoutMs: number): Promise<LeasesStopReport> {
     this.stopping = true;
     clearTimeout(this.timer);
-    await this.ticking;
-    await Promise.all([...this.held.keys()].map((s) => this.giveBack(s, 'released')));
-    await this.ctx.redis.zrem(this.ctx.keys.workers(), this.ctx.workerId);
+    const deadline = Date.now() + timeoutMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    if (this.ticking) await raceTimeout(this.ticking, left());
+    const shards = [...this.held.keys()];
+    const released = await Promise.all(
+      shards.map((shard) =>
+        raceTimeout(
+          this.giveBack(shard, 'released').then(
+            () => true,
+            (err: unknown) => {
+              this.ctx.log.warn({ shard, err }, 'lease release failed');
+              return false;
+            },
+          ),
+          left(),
+        ),
+      ),
+    );
+    const unregistered = await raceTimeout(
+      this.ctx.redis.zrem(this.ctx.keys.workers(), this.ctx.workerId).then(
+        () => true,
+        () => false,
+      ),
+      left(),
+    );
+    return { unreleased: shards.filter((_, i) => released[i] !== true).sort(), unregistered: unregistered === true };
   }
 
   private async listShards(): Promise<Shard[]> {
@@ -113,6 +150,11 @@ export class ShardLeases {
 
   async tick(): Promise<void> {
     if (this.stopping) return;
+    await this.tickOnce();
+    this.ctx.metrics.leaseTick();
+  }
+
+  private async tickOnce(): Promise<void> {
     const { redis, keys, scripts, workerId, leaseMs, log } = this.ctx;
     const now = Date.now();
     const wk = keys.workers();
@@ -152,6 +194,11 @@ export class ShardLeases {
       if (this.held.has(shard)) continue;
       const token = await scripts.acquireLease(redis, keys, shard, workerId, leaseMs);
       if (!token) continue;
+      if (this.stopping) {
+        // stop() began while this call was out: it does not know of the lease, so let go here.
+        await scripts.releaseLease(redis, keys, shard, workerId, token);
+        return;
+      }
       this.startReading(shard, token, 'acquired');
       log.info({ shard, token }, 'shard lease acquired');
     }
@@ -185,6 +232,10 @@ export class ShardLeases {
     const shard = theirs.sort().at(-1)!;
     const token = await scripts.stealLease(redis, keys, shard, from, workerId, leaseMs);
     if (!token) return;
+    if (this.stopping) {
+      await scripts.releaseLease(redis, keys, shard, workerId, token);
+      return;
+    }
     this.startReading(shard, token, 'stolen');
     log.info({ shard, token, from, theirs: theirs.length, mine: this.held.size }, 'shard lease taken over from the busiest worker for balancing');
   }

@@ -148,6 +148,7 @@ export class WindowCloser {
         do {
           this.again = false;
           await this.pass();
+          this.ctx.metrics.closePass();
         } while (this.again);
       } finally {
         this.running = undefined;

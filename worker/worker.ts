@@ -20,6 +20,7 @@ import type { Registry } from 'prom-client';
 import { Type, type Static } from '@sinclair/typebox';
 import { CairnError, ErrorCode } from '../protocol/index.js';
 import { configCheck } from '../backend/config-check.js';
+import { raceTimeout, TIMED_OUT } from '../common/async.js';
 import { logger } from '../common/log.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { WorkerMetrics, type WorkerStats } from './metrics.js';
@@ -56,7 +57,8 @@ export interface WorkerOptions {
   registry?: Registry;
   /**
    * How long stop() may take: past it, what is still running (a Redis that does not
-   * answer, a Kinesis call) is abandoned and named in the log. @default 8000
+   * answer, a Kinesis call) is abandoned and named in the log. The default leaves a
+   * process room to close its connections and exit within 10 s. @default 6000
    */
   stopTimeoutMs?: number;
   /** Fault-injection points around window commits, for tests only. @default none */
@@ -71,7 +73,11 @@ export interface Worker {
   shards(): string[];
   /** The metrics registry (the one passed in, or the worker's own). */
   readonly registry: Registry;
-  /** Stops reading, waits for work in progress, gives the leases back. Does not close redis or kinesis. */
+  /**
+   * Stops reading, waits for work in progress, gives the leases back. Returns within
+   * stopTimeoutMs whatever is down, logging what it could not release. Does not close
+   * redis or kinesis: the caller does, which ends whatever was abandoned.
+   */
   stop(): Promise<void>;
 }
 
@@ -82,7 +88,7 @@ const WorkerOptionsSchema = Type.Object(
     graceMs: Type.Integer({ default: 0, minimum: 0, maximum: 86_400_000 }),
     leaseMs: Type.Integer({ default: 10_000, minimum: 300, maximum: 600_000 }),
     silentServerMs: Type.Integer({ default: 300_000, minimum: 0, maximum: 86_400_000 }),
-    stopTimeoutMs: Type.Integer({ default: 8000, minimum: 100, maximum: 600_000 }),
+    stopTimeoutMs: Type.Integer({ default: 6000, minimum: 100, maximum: 600_000 }),
   },
   { additionalProperties: false },
 );
@@ -107,10 +113,13 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   const closer = new WindowCloser({ redis, keys, scripts, metrics, log, graceMs: o.graceMs, silentServerMs: o.silentServerMs, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
 
   let stopped = false;
+  let stopping: Promise<void> | undefined;
   let closeTimer: NodeJS.Timeout | undefined;
   let kicked = false;
   const runCloser = () =>
-    closer.run().catch((err: unknown) => log.warn({ err }, 'window close pass failed; retrying'));
+    closer.run().catch((err: unknown) => {
+      if (!stopped) log.warn({ err }, 'window close pass failed; retrying');
+    });
   const scheduleClose = () => {
     if (stopped) return;
     closeTimer = setTimeout(() => {
@@ -131,7 +140,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   try {
     await leases.start();
   } catch (err) {
-    await leases.stop().catch(() => {});
+    await leases.stop(o.stopTimeoutMs).catch(() => {});
     throw err;
   }
   scheduleClose();
@@ -141,13 +150,22 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     registry: metrics.registry,
     stats: () => ({ ...metrics.stats, shardsHeld: leases.count }),
     shards: () => leases.heldShards(),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      clearTimeout(closeTimer);
-      await leases.stop();
-      await closer.idle();
-      log.info({ stats: metrics.stats }, 'worker stopped');
+    stop() {
+      stopping ??= (async () => {
+        stopped = true;
+        clearTimeout(closeTimer);
+        const deadline = Date.now() + o.stopTimeoutMs;
+        const report = await leases.stop(o.stopTimeoutMs);
+        const closing = await raceTimeout(closer.idle(), Math.max(0, deadline - Date.now()));
+        const abandoned = report.unreleased.length > 0 || !report.unregistered || closing === TIMED_OUT;
+        if (report.unreleased.length) {
+          log.warn({ shards: report.unreleased, leaseMs: o.leaseMs }, 'could not give these shard leases back before the stop deadline (Redis or Kinesis not answering): they expire after leaseMs, then another worker takes the shards over');
+        }
+        if (!report.unregistered) log.warn({ leaseMs: o.leaseMs }, 'could not leave the live workers set before the stop deadline: others count this worker until its heartbeat expires (leaseMs)');
+        if (closing === TIMED_OUT) log.warn('a window close pass was still running at the stop deadline: abandoned (a commit is all or nothing; another worker closes the window)');
+        log.info({ stats: metrics.stats, stopTimeoutMs: o.stopTimeoutMs, clean: !abandoned }, 'worker stopped');
+      })();
+      return stopping;
     },
   };
 }

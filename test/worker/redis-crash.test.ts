@@ -1,5 +1,5 @@
 /**
- * Redis failing under the worker (#5):
+ * Redis failing under the worker:
  *  - kill -9 of a Redis with appendonly on, right as a window commit is sent, three times
  *    in one run: after each restart the worker carries on, and the prizes are exactly
  *    expected.json, none on a stream twice;

@@ -3,7 +3,6 @@
  * crash cases run a worker in a process of its own and SIGKILL or SIGSTOP it.
  */
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SplitShardCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { workerScripts } from '../../worker/scripts.js';
@@ -11,7 +10,7 @@ import { killWorkerChildren, spawnWorker } from './support/worker-child.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords } from './support/fixture.js';
 import { finalClosed, readStream, registerServers, startKinesis, testEnv, waitClosedAt, waitFor, type Env, type Kinesis } from './support/harness.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
-import { readDecidedPrizes } from '../../worker/worker.js';
+import { readDecidedPrizes, type Worker } from '../../worker/worker.js';
 import type { EventRecord } from '../../backend/kinesis/record-format.js';
 
 let kinesis: Kinesis;
@@ -32,6 +31,11 @@ afterEach(async () => {
 });
 
 const scripts = workerScripts();
+/** Waits until every one of `workers` finished `n` more lease ticks: to show that nothing moves, by count, not by time. */
+async function moreTicks(workers: Worker[], n: number): Promise<void> {
+  const start = workers.map((w) => w.stats().leaseTicks);
+  await waitFor(`${n} more lease ticks of each worker`, async () => workers.every((w, i) => w.stats().leaseTicks >= start[i]! + n), 20_000);
+}
 const shardIds = (n: number) => Array.from({ length: n }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
 
 function fixtureRecords(window: string, seed: number): { records: EventRecord[]; servers: Record<string, number>; end: number } {
@@ -73,8 +77,8 @@ describe('shard leases', () => {
     // ceil(4 / 3) = 2: neither w1 nor w2 is over target, so neither gives a lease back; only taking one over balances.
     const w3 = await env.start({ workerId: 'w3', leaseMs: 1200 });
     await waitFor('w3 holds one', async () => w3.shards().length === 1 && w1.shards().length + w2.shards().length === 3, 20_000);
-    // Several more ticks (every lease TTL / 3): nothing else moves.
-    await sleep(2500);
+    // Several more ticks of every worker: nothing else moves.
+    await moreTicks([w1, w2, w3], 4);
     expect(w3.shards().length).toBe(1);
     expect(w3.stats().leasesStolen).toBe(1);
     expect(w1.stats().leasesStolen + w2.stats().leasesStolen).toBe(0);
@@ -95,7 +99,7 @@ describe('shard leases', () => {
     await waitFor('w1 holds all five', async () => w1.shards().length === 5);
     const w2 = await env.start({ workerId: 'w2', leaseMs: 3000 });
     await waitFor('3/2', async () => w1.shards().length + w2.shards().length === 5 && Math.abs(w1.shards().length - w2.shards().length) === 1, 20_000);
-    await sleep(2500);
+    await moreTicks([w1, w2], 4);
     expect(Math.abs(w1.shards().length - w2.shards().length)).toBe(1);
     expect(w1.stats().leasesStolen + w2.stats().leasesStolen).toBe(0);
   });

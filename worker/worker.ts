@@ -7,7 +7,8 @@
  *   shard-leases.ts   which worker reads which shard; fencing tokens; balancing
  *   shard-reader.ts   GetRecords loop of one shard, checkpoints
  *   record-ingest.ts  one record -> pending events + batch watermark (lua/ingest-record.lua)
- *   window-closer.ts  frontier, windows, fold, commit (lua/commit-window.lua)
+ *   window-frontier.ts the lowest watermark over active servers (silent ones left out)
+ *   window-closer.ts  windows ready to close: read, fold, commit
  *   window-commit.ts  the one atomic write per window (lua/commit-window.lua)
  *   scripts.ts        every Lua script's KEYS and ARGV, and its typed reply
  *   pending-events.ts how events wait for their window (one member per record and window)

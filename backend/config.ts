@@ -1,16 +1,70 @@
 /**
  * Gateway and worker configuration from the environment, validated once and frozen.
- * Every variable, its default and its meaning are listed in README.md.
+ * ENV_VARS is the one list of every variable: its default and meaning. The `cairn`
+ * help text is made from it, and a test holds README.md's table to it.
  */
+import { Type, type TSchema } from '@sinclair/typebox';
 import { CairnError, ErrorCode } from '../protocol/index.js';
 import { DEFAULT_REDIS_URL } from './redis/connect.js';
+import { configCheck } from './config-check.js';
+
+export interface EnvVar {
+  name: string;
+  /** As README shows it; undefined: unset unless given. */
+  default: string | undefined;
+  description: string;
+  schema: TSchema;
+  /** Read by the test suite only: not in README or the help text. */
+  testOnly?: true;
+}
+
+const int = (def: number, minimum: number, maximum: number) => Type.Integer({ default: def, minimum, maximum });
+
+/** Every environment variable Cairn reads, in the order README lists them. */
+export const ENV_VARS: readonly EnvVar[] = [
+  { name: 'CAIRN_REDIS_URL', default: DEFAULT_REDIS_URL, description: 'Redis for gateway and worker state', schema: Type.String({ default: DEFAULT_REDIS_URL, pattern: '^(rediss?://|/)', description: 'a redis:// or rediss:// URL, or a Unix socket path' }) },
+  {
+    name: 'CAIRN_REDIS_PREFIX', default: 'cairn', description: 'prefix of every Redis key (replays and tests add a unique suffix)',
+    schema: Type.String({ default: 'cairn', pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'use 1-64 of A-Z a-z 0-9 _ . : -' }),
+  },
+  { name: 'CAIRN_KINESIS_ENDPOINT', default: undefined, description: 'Kinesis endpoint; unset: embedded kinesalite for demo/replay, AWS for standalone', schema: Type.String({ pattern: '^https?://', description: 'an http:// or https:// URL' }) },
+  { name: 'AWS_REGION', default: 'us-east-1', description: 'region for Kinesis (credentials from the usual AWS chain)', schema: Type.String({ default: 'us-east-1' }) },
+  {
+    name: 'CAIRN_KINESIS_STREAM', default: 'cairn-events', description: 'stream name, created when missing',
+    schema: Type.String({ default: 'cairn-events', pattern: '^[a-zA-Z0-9_.-]{1,128}$', description: 'a Kinesis stream name is 1-128 of a-z A-Z 0-9 _ . -' }),
+  },
+  { name: 'CAIRN_KINESIS_SHARDS', default: '2', description: 'shard count of a stream Cairn creates', schema: int(2, 1, 500) },
+  {
+    name: 'CAIRN_KINESIS_RECORD_BYTES', default: '25600',
+    description: 'target size of an aggregated Kinesis record (KPL format, readable by any KCL consumer or `aws-kinesis-agg`); every gateway of a stream must use the same value',
+    schema: int(25 * 1024, 4096, 1024 * 1024),
+  },
+  {
+    name: 'CAIRN_PUT_LINGER_MS', default: '10', description: 'how long a PutRecords call waits to fill records (more events per record vs. lower ack latency; 0-2 for latency)',
+    schema: int(10, 0, 1000),
+  },
+  { name: 'CAIRN_GATEWAY_PORT', default: '7070', description: 'gateway WebSocket port', schema: int(7070, 0, 65535) },
+  { name: 'CAIRN_PAGE_PORT', default: undefined, description: 'port of the live hunt page (`/hunts/<id>`); unset: no page; `npm start` turns it on', schema: Type.Integer({ minimum: 0, maximum: 65535 }) },
+  { name: 'CAIRN_PAGE_ADMIN_TOKEN', default: undefined, description: "token that opens the page's admin view (map, positions, suspects); unset: the value of `CAIRN_TOKEN`", schema: Type.String({ minLength: 1 }) },
+  { name: 'CAIRN_TOKEN', default: 'cairn-dev-token', description: 'shared secret every game server presents in its hello', schema: Type.String({ default: 'cairn-dev-token', minLength: 1 }) },
+  { name: 'CAIRN_WINDOW_GRACE_MS', default: '0', description: "event time a window waits after every server's watermark passed its end", schema: int(0, 0, 3_600_000) },
+  {
+    name: 'CAIRN_SILENT_SERVER_MS', default: '300000', description: 'a game server with no records for this long (wall clock) stops holding windows back; `0` = never',
+    schema: int(300_000, 0, 86_400_000),
+  },
+  {
+    name: 'CAIRN_LOG_LEVEL', default: 'info', description: '`debug`, `info`, `warn`, `error` (logs are JSON lines on stderr)',
+    schema: Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  },
+  { name: 'CAIRN_TEST_REDIS_URL', default: undefined, description: 'the Redis the test suite uses (it starts one when unset)', schema: Type.String(), testOnly: true },
+];
 
 export interface EnvConfig {
   /** @default 'redis://127.0.0.1:6379' */
   redisUrl: string;
   /** Key prefix for every Redis key. @default 'cairn' */
   redisPrefix: string;
-  /** Kinesis endpoint; unset means embedded kinesalite (or AWS itself with CAIRN_KINESIS_EMBEDDED=0). */
+  /** Kinesis endpoint; unset means embedded kinesalite, or AWS itself for standalone processes. */
   kinesisEndpoint: string | undefined;
   /** @default 'cairn-events' */
   kinesisStream: string;
@@ -34,58 +88,47 @@ export interface EnvConfig {
   pageAdminToken: string;
 }
 
-const KNOWN = [
-  'CAIRN_REDIS_URL',
-  'CAIRN_REDIS_PREFIX',
-  'CAIRN_KINESIS_ENDPOINT',
-  'CAIRN_KINESIS_STREAM',
-  'CAIRN_KINESIS_SHARDS',
-  'CAIRN_GATEWAY_PORT',
-  'CAIRN_TOKEN',
-  'CAIRN_WINDOW_GRACE_MS',
-  'CAIRN_SILENT_SERVER_MS',
-  'CAIRN_KINESIS_RECORD_BYTES',
-  'CAIRN_PUT_LINGER_MS',
-  'CAIRN_PAGE_PORT',
-  'CAIRN_PAGE_ADMIN_TOKEN',
-  'CAIRN_LOG_LEVEL',
-  'CAIRN_GATEWAY_URL',
-  'CAIRN_TEST_REDIS_URL',
-];
+const checkEnv = configCheck(Type.Object(Object.fromEntries(ENV_VARS.map((v) => [v.name, Type.Optional(v.schema)])), { additionalProperties: false }), {
+  coerce: true,
+  label: (name) => name,
+});
 
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new CairnError(ErrorCode.ConfigInvalid, `${name}=${JSON.stringify(raw)}: must be an integer from ${min} to ${max}`);
-  }
-  return v;
-}
+const KNOWN = ENV_VARS.map((v) => v.name);
 
 export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): Readonly<EnvConfig> {
+  const given: Record<string, string> = {};
+  for (const name of KNOWN) {
+    const v = env[name];
+    // An empty variable is an unset one (`CAIRN_KINESIS_ENDPOINT= cairn worker`).
+    if (v !== undefined && v !== '') given[name] = v;
+  }
   for (const name of Object.keys(env)) {
     if (name.startsWith('CAIRN_') && !KNOWN.includes(name)) {
       throw new CairnError(ErrorCode.ConfigInvalid, `${name}: unknown variable (known: ${KNOWN.join(', ')})`);
     }
   }
-  const prefix = env.CAIRN_REDIS_PREFIX ?? 'cairn';
-  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) throw new CairnError(ErrorCode.ConfigInvalid, `CAIRN_REDIS_PREFIX=${JSON.stringify(prefix)}: use 1-64 of A-Z a-z 0-9 _ . : -`);
-  const stream = env.CAIRN_KINESIS_STREAM ?? 'cairn-events';
-  if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(stream)) throw new CairnError(ErrorCode.ConfigInvalid, `CAIRN_KINESIS_STREAM=${JSON.stringify(stream)}: a Kinesis stream name is 1-128 of a-z A-Z 0-9 _ . -`);
+  const c = checkEnv(given) as Record<string, string | number | undefined>;
   return Object.freeze({
-    redisUrl: env.CAIRN_REDIS_URL || DEFAULT_REDIS_URL,
-    redisPrefix: prefix,
-    kinesisEndpoint: env.CAIRN_KINESIS_ENDPOINT || undefined,
-    kinesisStream: stream,
-    kinesisShards: int(env, 'CAIRN_KINESIS_SHARDS', 2, 1, 500),
-    gatewayPort: int(env, 'CAIRN_GATEWAY_PORT', 7070, 0, 65535),
-    token: env.CAIRN_TOKEN ?? 'cairn-dev-token',
-    graceMs: int(env, 'CAIRN_WINDOW_GRACE_MS', 0, 0, 3_600_000),
-    silentServerMs: int(env, 'CAIRN_SILENT_SERVER_MS', 300_000, 0, 86_400_000),
-    recordBytes: int(env, 'CAIRN_KINESIS_RECORD_BYTES', 25 * 1024, 4096, 1024 * 1024),
-    putLingerMs: int(env, 'CAIRN_PUT_LINGER_MS', 10, 0, 1000),
-    pagePort: env.CAIRN_PAGE_PORT ? int(env, 'CAIRN_PAGE_PORT', 0, 0, 65535) : undefined,
-    pageAdminToken: env.CAIRN_PAGE_ADMIN_TOKEN || (env.CAIRN_TOKEN ?? 'cairn-dev-token'),
+    redisUrl: c.CAIRN_REDIS_URL as string,
+    redisPrefix: c.CAIRN_REDIS_PREFIX as string,
+    kinesisEndpoint: c.CAIRN_KINESIS_ENDPOINT as string | undefined,
+    kinesisStream: c.CAIRN_KINESIS_STREAM as string,
+    kinesisShards: c.CAIRN_KINESIS_SHARDS as number,
+    gatewayPort: c.CAIRN_GATEWAY_PORT as number,
+    token: c.CAIRN_TOKEN as string,
+    graceMs: c.CAIRN_WINDOW_GRACE_MS as number,
+    silentServerMs: c.CAIRN_SILENT_SERVER_MS as number,
+    recordBytes: c.CAIRN_KINESIS_RECORD_BYTES as number,
+    putLingerMs: c.CAIRN_PUT_LINGER_MS as number,
+    pagePort: c.CAIRN_PAGE_PORT as number | undefined,
+    pageAdminToken: (c.CAIRN_PAGE_ADMIN_TOKEN ?? c.CAIRN_TOKEN) as string,
   });
+}
+
+/** The environment section of `cairn --help`. */
+export function envHelp(): string {
+  const shown = ENV_VARS.filter((v) => !v.testOnly);
+  const width = Math.max(...shown.map((v) => v.name.length)) + 2;
+  const lines = shown.map((v) => `  ${v.name.padEnd(width)}${v.default === undefined ? '(unset)' : v.default}`);
+  return ['environment (name, default; meanings in README.md):', ...lines].join('\n');
 }

@@ -1,12 +1,22 @@
 /**
- * The entries of a server's prize stream (Redis Stream `RedisKeys.prizeStream(server)`),
- * written by the worker's commit-window script and read by the gateway's delivery.
+ * A server's prize stream (Redis Stream `RedisKeys.prizeStream(server)`): its entries'
+ * fields, its retention and its parser. The worker's lua/commit-window.lua writes the
+ * entries with exactly these field names, in this order (a test holds it to them); the
+ * gateway's delivery reads them.
  *
  *   kind=prize   hunt, reason, player, item, count   one prize the server must grant
  *   kind=closed  hunt, start, end                    every prize of hunt for events with
  *                                                    start <= t < end was appended before it
  */
 import type { PrizeGift } from '../protocol/index.js';
+
+/** Fields of a prize entry, in the order the commit script writes them. */
+export const PRIZE_ENTRY_FIELDS = ['kind', 'hunt', 'reason', 'player', 'item', 'count'] as const;
+/** Fields of a window-closed entry, in the order the commit script writes them. */
+export const CLOSED_ENTRY_FIELDS = ['kind', 'hunt', 'start', 'end'] as const;
+
+/** Entries older than this are trimmed (XADD MINID at each commit); README "Retention" promises it. */
+export const PRIZE_STREAM_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 export type PrizeStreamEntry =
   | ({ kind: 'prize'; id: string } & PrizeGift)

@@ -28,7 +28,8 @@ import { PartitionScheme } from '../backend/kinesis/partition-keys.js';
 import { Coalescer } from '../plugin/coalescer.js';
 import { SimHost } from '../plugin/hosts/sim-host.js';
 import { TreasureIndex, Triggers, type Entry } from '../plugin/triggers.js';
-import { encode, loadRulesFile, type WireEvent } from '../protocol/index.js';
+import { encode, type WireEvent } from '../protocol/index.js';
+import { loadRulesFile } from '../plugin/rules-file.js';
 import { KINESIS_MAX_RECORD_BYTES } from '../protocol/limits.js';
 import { fmt, type BenchResult } from './run.js';
 

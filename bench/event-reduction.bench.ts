@@ -16,7 +16,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRulesFile, type EnterEvent, type HuntRules } from '../protocol/index.js';
+import type { EnterEvent, HuntRules } from '../protocol/index.js';
+import { loadRulesFile } from '../plugin/rules-file.js';
 import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import type { Sample } from '../plugin/host.js';
 import { SimHost } from '../plugin/hosts/sim-host.js';

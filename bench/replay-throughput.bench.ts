@@ -15,7 +15,7 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRulesFile } from '../protocol/index.js';
+import { loadRulesFile } from '../plugin/rules-file.js';
 import { loadEnvConfig } from '../backend/config.js';
 import { startStack } from '../cli/stack.js';
 import { replay } from '../cli/replay.js';

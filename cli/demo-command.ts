@@ -7,9 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadRulesFile, parseDuration, windowMs } from '../protocol/index.js';
+import { parseDuration, windowMs } from '../protocol/index.js';
+import { loadRulesFile } from '../plugin/rules-file.js';
 import { loadEnvConfig } from '../backend/config.js';
 import { rootLogger } from '../common/log.js';
+import { sleep } from '../common/async.js';
 import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import { SimHost } from '../plugin/hosts/sim-host.js';
 import { parse, UsageError } from './main.js';
@@ -18,7 +20,6 @@ import { startStack } from './stack.js';
 const DEFAULT_HUNT = fileURLToPath(new URL('../hunts/spring.json', import.meta.url));
 const TICK_MS = 50;
 const fmt = (n: number) => n.toLocaleString('en-US');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {

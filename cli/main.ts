@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CairnError } from '../protocol/index.js';
+import { envHelp } from '../backend/config.js';
 
 export const USAGE = `usage: cairn <command> [options]
 
@@ -17,8 +18,7 @@ commands:
   check-rules FILE...                      validate hunt rules files; exit 1 when any is invalid
   schema [--out FILE]                      write the hunt rules JSON Schema (default schema/hunt-rules.schema.json)
 
-environment: CAIRN_REDIS_URL, CAIRN_REDIS_PREFIX, CAIRN_KINESIS_ENDPOINT, CAIRN_KINESIS_STREAM,
-  CAIRN_KINESIS_SHARDS, CAIRN_GATEWAY_PORT, CAIRN_TOKEN, CAIRN_WINDOW_GRACE_MS, CAIRN_LOG_LEVEL (see README.md)`;
+${envHelp()}`;
 
 export class UsageError extends Error {}
 

@@ -1,5 +1,5 @@
 /** `cairn replay --rules FILE --trace FILE [--json] [--gateway URL]` */
-import { loadRulesFile } from '../protocol/index.js';
+import { loadRulesFile } from '../plugin/rules-file.js';
 import { logger } from '../common/log.js';
 import { loadEnvConfig } from '../backend/config.js';
 import { parse, UsageError } from './main.js';

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { windowMs, type HuntRules } from '../protocol/index.js';
 import { logger } from '../common/log.js';
+import { raceTimeout, TIMED_OUT } from '../common/async.js';
 import { CairnPlugin, type PrizeView } from '../plugin/cairn-plugin.js';
 import { ReplayHost } from '../plugin/hosts/replay-host.js';
 import { readTraceChunks, summarizeTrace, type TraceSummary } from '../plugin/hosts/trace.js';
@@ -59,14 +60,10 @@ export interface ReplayResult {
   stats: ReplayStats;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(what())), ms);
-    }),
-  ]);
+async function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  const r = await raceTimeout(p, ms);
+  if (r === TIMED_OUT) throw new Error(what());
+  return r;
 }
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {

@@ -10,7 +10,8 @@ import { Registry } from 'prom-client';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { logger } from '../common/log.js';
 import type { EnvConfig } from '../backend/config.js';
-import { connectRedis, resolveRedis } from '../backend/redis/connect.js';
+import { connectRedis } from '../backend/redis/connect.js';
+import { resolveRedis } from '../backend/redis/embedded-server.js';
 import { ensureStream, resolveKinesis } from '../backend/kinesis/client.js';
 import { RedisKeys } from '../backend/redis/keys.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
@@ -59,7 +60,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       try {
         await s();
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'error while stopping');
+        log.warn({ err }, 'error while stopping');
       }
     }
   };

@@ -30,6 +30,7 @@ import { logger } from '../common/log.js';
 import type { GatewayMetrics } from './metrics.js';
 import { parsePrizeStreamEntry } from '../backend/prize-stream.js';
 import { DELIVERY_GROUP, type RedisKeys } from '../backend/redis/keys.js';
+import { redisTimeMs } from '../backend/redis/time.js';
 
 const log = logger('gateway');
 
@@ -144,8 +145,7 @@ export class Delivery {
     this.opts.metrics.prizeAcks(Number(acked));
     const [timeErr, time] = res?.[1] ?? [];
     if (timeErr) return;
-    const [sec, usec] = time as [string, string];
-    const now = Number(sec) * 1000 + Number(usec) / 1000;
+    const now = redisTimeMs(time);
     for (const id of ids) {
       const kind = this.unacked.get(id);
       if (kind === undefined) continue;

@@ -92,8 +92,8 @@ function applySchedule(state: HuntState, t: number): void {
 }
 
 /**
- * Treasure positions by id, computed once per rules object rather than per event (#5
- * benchmark: a window of 230 k entries spent a third of its fold in findIndex and rank
+ * Treasure positions by id, computed once per rules object rather than per event (in
+ * the window-close benchmark, a window of 230 k entries spent a third of its fold in findIndex and rank
  * parsing; ranks are cached in protocol's prizeForRank).
  */
 const treasureIndexes = new WeakMap<HuntRules, Map<string, number>>();

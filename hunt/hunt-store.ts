@@ -1,5 +1,7 @@
 /**
- * Where a hunt's folded state lives in Redis, and the one write that moves it forward.
+ * Where a hunt's folded state lives in Redis: the stored format, its player buckets, and
+ * its reads. The worker's window commit (worker/window-commit.ts) writes it; gateway
+ * queries read it.
  *
  *   state    STRING JSON of the HuntState without its players: rules, running, finder
  *            counts, completions... small, rewritten at each window commit
@@ -8,8 +10,8 @@
  *            (PLAYER_BUCKETS of them). A close reads only the buckets of the players its
  *            events name, and its commit rewrites only the buckets of players whose finds
  *            changed. So a window costs about what its events cost, not what the hunt's
- *            history does (#5: the whole state, players included, was one blob rewritten
- *            every window, 0.7 s per window once 230 k players had found something), and
+ *            history does (when the whole state, players included, was one blob rewritten
+ *            every window, a window took 0.7 s once 230 k players had found something), and
  *            a window of 230 k finds writes 65 k hash fields, not 230 k (a field costs
  *            Redis about 2 us to write: measured, HSET of 230 k fields took 0.5 s).
  *
@@ -18,9 +20,8 @@
  */
 import type { Redis } from 'ioredis';
 import { fnv1a } from '../protocol/index.js';
-import { PRIZE_STREAM_RETENTION_MS, type RedisKeys } from '../backend/redis/keys.js';
-import { emptyHuntState, type DecidedPrize, type HuntState, type PlayerFinds } from './hunt-fold.js';
-import type { WorkerScripts } from '../worker/scripts.js';
+import type { RedisKeys } from '../backend/redis/keys.js';
+import { emptyHuntState, type HuntState, type PlayerFinds } from './hunt-fold.js';
 
 /** Buckets of the players hash. Changing it would need a migration of every stored hunt. */
 export const PLAYER_BUCKETS = 65_536;
@@ -54,6 +55,12 @@ export interface LoadedState {
   state: HuntState;
   /** players that must be written at the next commit: those of a state from before the players hash */
   legacy: string[];
+}
+
+/** The state blob a commit writes: the state without its players, tagged with the commit's unique id. */
+export function storedStateJson(state: HuntState, commitId: string): string {
+  const blob: StoredState = { ...state, players: {}, commit: commitId };
+  return JSON.stringify(blob);
 }
 
 export function parseState(hunt: string, raw: string | null): LoadedState {
@@ -158,57 +165,4 @@ export async function readHuntState(redis: Redis, keys: RedisKeys, hunt: string)
     }
   } while (cursor !== '0');
   return state;
-}
-
-export interface CommitArgs {
-  hunt: string;
-  /** the window start, or undefined for the hunt's first window (closed must be missing) */
-  expected: number | undefined;
-  start: number;
-  end: number;
-  /** the state after the fold; its players are not written, see `players` */
-  state: HuntState;
-  /** unique per commit attempt, so a resent commit recognises itself */
-  commitId: string;
-  prizes: DecidedPrize[];
-  /** players hash fields to write: changedBuckets() */
-  players: [string, string][];
-  /** pending members with a score below `end` that were read: folded, late or undecodable */
-  read: number;
-  /** ids of late events found in pending (t below the window start) */
-  late: string[];
-}
-
-export type CommitStatus = 'committed' | 'resent' | 'stale' | 'servers-changed' | 'pending-changed';
-
-const STATUS: Record<number, CommitStatus> = { 1: 'committed', 2: 'resent', 0: 'stale', [-1]: 'servers-changed', [-2]: 'pending-changed' };
-
-/** Runs lua/commit-window.lua once; see its header for the contract. */
-export async function commitWindow(redis: Redis, keys: RedisKeys, scripts: WorkerScripts, a: CommitArgs): Promise<{ status: CommitStatus; newPrizes: number }> {
-  const servers = new Set(await redis.hkeys(keys.servers()));
-  for (const p of a.prizes) servers.add(p.server);
-  const list = [...servers].sort();
-  const index = new Map(list.map((s, i) => [s, i + 1]));
-  const k = [keys.closed(a.hunt), keys.state(a.hunt), keys.prizes(a.hunt), keys.pending(a.hunt), keys.late(a.hunt), keys.servers(), keys.players(a.hunt)];
-  for (const s of list) k.push(keys.prizeStream(s));
-  const blob: StoredState = { ...a.state, players: {}, commit: a.commitId };
-  const argv: (string | number)[] = [
-    a.expected === undefined ? '' : String(a.expected),
-    a.hunt,
-    String(a.start),
-    String(a.end),
-    JSON.stringify(blob),
-    PRIZE_STREAM_RETENTION_MS,
-    a.read,
-    list.length,
-  ];
-  for (const s of list) argv.push(s);
-  argv.push(a.prizes.length);
-  for (const p of a.prizes) argv.push(p.reason, JSON.stringify(p), index.get(p.server)!, p.player, p.item, p.count);
-  argv.push(a.players.length);
-  for (const [field, value] of a.players) argv.push(field, value);
-  argv.push(a.late.length);
-  for (const id of a.late) argv.push(id);
-  const [status, newPrizes] = (await scripts.commitWindow.run(redis, k, argv)) as [number, number];
-  return { status: STATUS[status] ?? 'stale', newPrizes };
 }

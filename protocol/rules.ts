@@ -1,12 +1,11 @@
 /**
- * Loading and validating hunt rules: every error at once, each with file, line,
- * column, JSON path and a message that says how to fix it.
+ * Validating hunt rules text: every error at once, each with file, line, column, JSON
+ * path and a message that says how to fix it. Reading the file is plugin/rules-file.ts.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
-import { RulesError, type RulesIssue } from './errors.js';
+import type { RulesIssue } from './errors.js';
 import { DEFAULT_WINDOW_MS, MIN_WINDOW_MS } from './limits.js';
 import { HuntRulesSchema, type HuntRules, type PrizeRule } from './rules-schema.js';
 
@@ -34,7 +33,7 @@ export function parseRanks(text: string): [number, number] {
 
 /**
  * Each prize list's ranges, parsed once per list object: the worker asks for every find
- * (#5 benchmark: a window of 230 k finds spent a third of its fold parsing ranks).
+ * (in the window-close benchmark, a window of 230 k finds spent a third of its fold parsing ranks).
  */
 const rankTables = new WeakMap<readonly PrizeRule[], { lo: number; hi: number; rule: PrizeRule }[]>();
 
@@ -236,17 +235,4 @@ export function checkRulesText(text: string, file: string): RulesCheck {
   for (const s of semanticIssues(doc)) issues.push(at(s.path, s.message, s.severity));
   issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return valid && !issues.some((i) => i.severity === 'error') ? { rules: doc as HuntRules, issues } : { issues };
-}
-
-/** Reads and validates a rules file; throws RulesError listing every error. */
-export function loadRulesFile(file: string): HuntRules {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new RulesError([{ file, path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, severity: 'error' }]);
-  }
-  const res = checkRulesText(text, file);
-  if (!res.rules) throw new RulesError(res.issues);
-  return res.rules;
 }

@@ -31,12 +31,16 @@ export interface WorkerStats {
   badRecords: number;
   /** events inside valid records that are malformed: logged and skipped */
   badEvents: number;
+  /** window-close passes finished (each looks at every hunt once): a test waits for these rather than for a fixed time */
+  closePasses: number;
+  /** lease ticks finished (renew, balance, take): as closePasses, for leases */
+  leaseTicks: number;
 }
 
 export function emptyStats(): WorkerStats {
   return {
     records: 0, events: 0, duplicates: 0, duplicateEvents: 0, lateEvents: 0, windowsClosed: 0, prizesCommitted: 0,
-    staleCommits: 0, shardsHeld: 0, leaseChanges: 0, leasesStolen: 0, badRecords: 0, badEvents: 0,
+    staleCommits: 0, shardsHeld: 0, leaseChanges: 0, leasesStolen: 0, badRecords: 0, badEvents: 0, closePasses: 0, leaseTicks: 0,
   };
 }
 
@@ -129,6 +133,14 @@ export class WorkerMetrics {
     this.leases.inc({ change });
     this.stats.shardsHeld = held;
     this.held.set(held);
+  }
+
+  closePass(): void {
+    this.stats.closePasses++;
+  }
+
+  leaseTick(): void {
+    this.stats.leaseTicks++;
   }
 
   windowsBehind(hunt: string, n: number): void {

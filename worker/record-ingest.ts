@@ -4,7 +4,7 @@
  * so the (server, epoch) watermark can advance once the batch and every earlier batch
  * are complete. One Lua script per record (lua/ingest-record.lua), so a record is
  * applied entirely or not at all, and applying it twice changes nothing: ioredis
- * resends unanswered commands after a reconnect (#5), and Kinesis redelivers records
+ * resends unanswered commands after a reconnect, and Kinesis redelivers records
  * after a lease takeover or a checkpoint that did not land.
  */
 import type { Redis } from 'ioredis';
@@ -12,7 +12,7 @@ import { ID_PATTERN, windowMs, MIN_WINDOW_MS, type HuntEvent, type WireEvent } f
 import type { EventRecord } from '../backend/kinesis/record-format.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { pendingEntries } from './pending-events.js';
-import type { WorkerScripts } from './scripts.js';
+import type { IngestReply, WorkerScripts } from './scripts.js';
 
 const ID_RE = new RegExp(ID_PATTERN);
 /** Hunt ids as the rules schema allows them; they go into Redis keys inside {hash tags}. */
@@ -140,7 +140,7 @@ export async function ingestRecord(redis: Redis, keys: RedisKeys, scripts: Worke
 
   const k: string[] = [keys.hunts(), keys.batchParts(r.s, r.e, r.q), keys.batchDone(r.s, r.e), keys.watermark(r.s, r.e)];
   for (const hunt of hunts.keys()) k.push(keys.closed(hunt), keys.pending(hunt), keys.late(hunt), keys.window(hunt));
-  let res: [number, number, number, number, number, string];
+  let res: IngestReply;
   for (let attempt = 0; ; attempt++) {
     const argv: (string | number)[] = [r.q, r.pt, r.np, String(r.wm), BATCH_KEYS_TTL_MS, hunts.size];
     for (const [hunt, h] of hunts) {
@@ -151,16 +151,16 @@ export async function ingestRecord(redis: Redis, keys: RedisKeys, scripts: Worke
       argv.push(hunt, h.window === undefined ? '' : String(h.window), L === undefined ? '' : String(L), entries.length);
       for (const e of entries) argv.push(e.score, e.member, e.ids, e.n, e.last);
     }
-    res = (await scripts.ingestRecord.run(redis, k, argv)) as typeof res;
-    if (res[0] !== -1 || attempt > 0) break;
+    res = await scripts.lua.ingestRecord.run(redis, k, argv);
+    if (res.applied !== -1 || attempt > 0) break;
   }
   return {
-    applied: res[0] === 1,
+    applied: res.applied === 1,
     events: r.ev.length,
-    stored: res[1],
-    duplicateEvents: res[2],
-    late: res[3],
-    badEvents: res[0] === 1 ? badEvents : 0,
-    watermark: res[5] === '' ? undefined : Number(res[5]),
+    stored: res.stored,
+    duplicateEvents: res.duplicateEvents,
+    late: res.late,
+    badEvents: res.applied === 1 ? badEvents : 0,
+    watermark: res.wm === '' ? undefined : Number(res.wm),
   };
 }

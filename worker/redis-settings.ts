@@ -1,5 +1,5 @@
 /**
- * The Redis settings Cairn's guarantees rest on (#5): nothing may be evicted (an LFU or
+ * The Redis settings Cairn's guarantees rest on: nothing may be evicted (an LFU or
  * LRU policy can drop a whole prize stream, a pending set or a checkpoint under memory
  * pressure), and writes must survive a restart (appendonly). `cairn worker` logs these
  * warnings at start; embedded runs (replay, demo, tests) knowingly run without them.

@@ -7,8 +7,8 @@
  * Balancing: live workers heartbeat into a ZSET; each aims for ceil(readable shards /
  * live workers) leases, takes free (or expired) ones up to that, and gives back one per
  * tick while it holds more. When no lease is free and it still holds at least two fewer
- * than the busiest live worker, it takes one lease over from that worker (#5: at most one
- * at a time, once per tick): with 4 shards and 3 workers, 2/2/0 becomes 2/1/1, which
+ * than the busiest live worker, it takes one lease over from that worker (at most one
+ * at a time, once per tick, so a steal never sets off another): with 4 shards and 3 workers, 2/2/0 becomes 2/1/1, which
  * giving back alone never reaches (nobody holds more than ceil(4/3) = 2). The new token
  * fences the old holder out as a lease expiry would. Split and merged shards: a child is
  * readable only after each parent still listed has been read to its end.
@@ -21,6 +21,7 @@ import type { RedisKeys } from '../backend/redis/keys.js';
 import type { WorkerMetrics } from './metrics.js';
 import { readCheckpoint, ShardReader, type ReaderContext, type ReaderEnd } from './shard-reader.js';
 import type { WorkerScripts } from './scripts.js';
+import { raceTimeout } from '../common/async.js';
 
 /** ListShards is limited to 1000 calls/s per account (AWS Kinesis API reference); we need far fewer. */
 const SHARD_LIST_REFRESH_MS = 5000;
@@ -29,6 +30,14 @@ export interface LeaseContext extends Omit<ReaderContext, 'onIngested'> {
   workerId: string;
   leaseMs: number;
   onIngested(): void;
+}
+
+/** What a stop could not do before its deadline. */
+export interface LeasesStopReport {
+  /** shards whose lease was not given back: it expires after its TTL */
+  unreleased: string[];
+  /** false: this worker is still in the live workers set until its heartbeat deadline passes */
+  unregistered: boolean;
 }
 
 interface Held {
@@ -63,7 +72,7 @@ export class ShardLeases {
     if (this.stopping) return;
     this.timer = setTimeout(() => {
       this.ticking = this.tick()
-        .catch((err: unknown) => this.ctx.log.warn({ err: (err as Error).message }, 'lease tick failed'))
+        .catch((err: unknown) => this.ctx.log.warn({ err }, 'lease tick failed'))
         .finally(() => {
           this.ticking = undefined;
           this.schedule();
@@ -71,12 +80,40 @@ export class ShardLeases {
     }, Math.max(10, Math.floor(this.ctx.leaseMs / 3)));
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops reading and gives every lease back, within `timeoutMs`: with Redis or Kinesis
+   * down a release never answers (commands wait for the reconnect), so past the deadline
+   * what is left is abandoned and reported; those leases expire after their TTL.
+   */
+  async stop(timeoutMs: number): Promise<LeasesStopReport> {
     this.stopping = true;
     clearTimeout(this.timer);
-    await this.ticking;
-    await Promise.all([...this.held.keys()].map((s) => this.giveBack(s, 'released')));
-    await this.ctx.redis.zrem(this.ctx.keys.workers(), this.ctx.workerId);
+    const deadline = Date.now() + timeoutMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    if (this.ticking) await raceTimeout(this.ticking, left());
+    const shards = [...this.held.keys()];
+    const released = await Promise.all(
+      shards.map((shard) =>
+        raceTimeout(
+          this.giveBack(shard, 'released').then(
+            () => true,
+            (err: unknown) => {
+              this.ctx.log.warn({ shard, err }, 'lease release failed');
+              return false;
+            },
+          ),
+          left(),
+        ),
+      ),
+    );
+    const unregistered = await raceTimeout(
+      this.ctx.redis.zrem(this.ctx.keys.workers(), this.ctx.workerId).then(
+        () => true,
+        () => false,
+      ),
+      left(),
+    );
+    return { unreleased: shards.filter((_, i) => released[i] !== true).sort(), unregistered: unregistered === true };
   }
 
   private async listShards(): Promise<Shard[]> {
@@ -113,6 +150,11 @@ export class ShardLeases {
 
   async tick(): Promise<void> {
     if (this.stopping) return;
+    await this.tickOnce();
+    this.ctx.metrics.leaseTick();
+  }
+
+  private async tickOnce(): Promise<void> {
     const { redis, keys, scripts, workerId, leaseMs, log } = this.ctx;
     const now = Date.now();
     const wk = keys.workers();
@@ -121,8 +163,8 @@ export class ShardLeases {
     const live = Math.max(1, liveIds.size);
 
     for (const [shard, h] of [...this.held]) {
-      const ok = await scripts.renewLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [workerId, String(h.token), leaseMs]);
-      if (ok !== 1) {
+      const ok = await scripts.renewLease(redis, keys, shard, workerId, h.token, leaseMs);
+      if (!ok) {
         log.warn({ shard, token: h.token }, 'shard lease lost (expired or taken over)');
         await this.drop(shard, 'lost');
       }
@@ -150,8 +192,13 @@ export class ShardLeases {
     for (const shard of order) {
       if (this.held.size >= target || this.stopping) break;
       if (this.held.has(shard)) continue;
-      const token = Number(await scripts.acquireLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [workerId, leaseMs]));
+      const token = await scripts.acquireLease(redis, keys, shard, workerId, leaseMs);
       if (!token) continue;
+      if (this.stopping) {
+        // stop() began while this call was out: it does not know of the lease, so let go here.
+        await scripts.releaseLease(redis, keys, shard, workerId, token);
+        return;
+      }
       this.startReading(shard, token, 'acquired');
       log.info({ shard, token }, 'shard lease acquired');
     }
@@ -183,8 +230,12 @@ export class ShardLeases {
     if (!busiest || busiest[1].length - this.held.size < 2 || busiest[1].length > target) return;
     const [from, theirs] = busiest;
     const shard = theirs.sort().at(-1)!;
-    const token = Number(await scripts.stealLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [from, workerId, leaseMs]));
+    const token = await scripts.stealLease(redis, keys, shard, from, workerId, leaseMs);
     if (!token) return;
+    if (this.stopping) {
+      await scripts.releaseLease(redis, keys, shard, workerId, token);
+      return;
+    }
     this.startReading(shard, token, 'stolen');
     log.info({ shard, token, from, theirs: theirs.length, mine: this.held.size }, 'shard lease taken over from the busiest worker for balancing');
   }
@@ -200,7 +251,7 @@ export class ShardLeases {
     const h = this.held.get(shard);
     if (!h || h.reader !== reader || end === 'stopped') return;
     // The shard is finished, or its checkpoint was refused: give the lease up (a no-op if it is no longer ours).
-    await this.giveBack(shard, end === 'lost' ? 'lost' : 'released').catch((err: unknown) => this.ctx.log.warn({ shard, err: (err as Error).message }, 'lease release failed'));
+    await this.giveBack(shard, end === 'lost' ? 'lost' : 'released').catch((err: unknown) => this.ctx.log.warn({ shard, err }, 'lease release failed'));
     if (end === 'shard-end') this.listedAt = 0;
   }
 
@@ -217,6 +268,6 @@ export class ShardLeases {
     const h = await this.drop(shard, change);
     if (!h) return;
     const { redis, keys, scripts, workerId } = this.ctx;
-    await scripts.releaseLease.run(redis, [keys.lease(shard), keys.leaseToken(shard)], [workerId, String(h.token)]);
+    await scripts.releaseLease(redis, keys, shard, workerId, h.token);
   }
 }

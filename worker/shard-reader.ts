@@ -61,7 +61,7 @@ export class ShardReader {
     readonly token: number,
   ) {
     this.done = this.loop().catch((err: unknown) => {
-      ctx.log.error({ shard, err: (err as Error).message }, 'shard reader failed');
+      ctx.log.error({ shard, err }, 'shard reader failed');
       return 'lost' as const;
     });
   }
@@ -95,8 +95,7 @@ export class ShardReader {
 
   private async checkpoint(seq: string | undefined, ended: boolean): Promise<boolean> {
     const { redis, keys, scripts } = this.ctx;
-    const ok = await scripts.checkpoint.run(redis, [keys.leaseToken(this.shard), keys.checkpoint(this.shard)], [String(this.token), seq ?? '', ended ? '1' : '0']);
-    return ok === 1;
+    return await scripts.checkpoint(redis, keys, this.shard, this.token, seq, ended);
   }
 
   private async loop(): Promise<ReaderEnd> {
@@ -141,7 +140,7 @@ export class ShardReader {
           continue;
         }
         backoff = Math.min(MAX_BACKOFF_MS, backoff ? backoff * 2 : 100);
-        log.warn({ shard: this.shard, err: (err as Error).message, name: (err as Error).name, retryInMs: backoff }, 'reading shard failed; retrying');
+        log.warn({ shard: this.shard, err, retryInMs: backoff }, 'reading shard failed; retrying');
         // Re-read from the last checkpointed record: records past it may or may not have been ingested, and ingest is idempotent.
         iter = undefined;
         await this.pause(backoff);
@@ -162,7 +161,7 @@ export class ShardReader {
           if (problem) throw new Error(problem);
         } catch (err) {
           metrics.badRecord();
-          log.warn({ shard: this.shard, seq: rec.SequenceNumber, err: (err as Error).message }, 'bad record skipped');
+          log.warn({ shard: this.shard, seq: rec.SequenceNumber, err }, 'bad record skipped');
           return;
         }
         const res = await ingestRecord(redis, keys, scripts, r);

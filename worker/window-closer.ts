@@ -9,7 +9,7 @@
  * window from the same pending events and state, and lua/commit-window.lua lets only
  * the first commit through (compare-and-set on the hunt's `closed`).
  *
- * Late events (a documented rule, #5): an event whose window has already closed is
+ * Late events (a documented rule, DESIGN.md): an event whose window has already closed is
  * never folded, because the prizes of that window may already be granted and results
  * must not depend on timing. It is counted, logged and kept, by id, in the hunt's late
  * set. Ingest catches most (t < closed); the few that slip into pending while a commit
@@ -21,66 +21,13 @@ import { DEFAULT_WINDOW_MS, type HuntEvent } from '../protocol/index.js';
 import type { Logger } from '../common/log.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { foldWindow, type DecidedPrize } from '../hunt/hunt-fold.js';
-import { changedBuckets, commitWindow, loadPlayers, parseState, type CommitStatus } from '../hunt/hunt-store.js';
+import { changedBuckets, loadPlayers, parseState } from '../hunt/hunt-store.js';
 import type { WorkerMetrics } from './metrics.js';
 import { decodePendingMember, eventId } from './pending-events.js';
 import type { WorkerScripts } from './scripts.js';
 import { BATCH_KEYS_TTL_MS } from './record-ingest.js';
-
-export { commitWindow, readHuntState, type CommitArgs, type CommitStatus } from '../hunt/hunt-store.js';
-
-
-export interface Frontier {
-  /** the lowest watermark that holds windows back; undefined: nothing may close */
-  wm: number | undefined;
-  /** servers left out because they have been silent longer than the timeout */
-  silent: string[];
-  /** the registry as read: server -> current epoch */
-  epochs: Map<string, number>;
-}
-
-/**
- * The lowest watermark over the servers in the registry (keys.servers(): server ->
- * current epoch). Undefined when there are no servers or one has no watermark yet:
- * nothing may close then. With `silentMs` > 0, a server from which no record has been
- * ingested for longer than that (Redis time) stops holding windows back (#5); its events
- * for windows closed meanwhile will be late. A server that has sent nothing at all is
- * timed from `firstSeen(server, now)` (when the caller first saw it without a watermark),
- * so a server that said hello and died before its first record cannot hold every hunt
- * back forever. If every server is silent, all that have a watermark count.
- */
-export async function readFrontier(
-  redis: Redis,
-  keys: RedisKeys,
-  silentMs = 0,
-  firstSeen: (server: string, now: number) => number = (_s, now) => now,
-): Promise<Frontier> {
-  const servers = await redis.hgetall(keys.servers());
-  const entries = Object.entries(servers).sort(([a], [b]) => (a < b ? -1 : 1));
-  const epochs = new Map(entries.map(([s, e]) => [s, Number(e)]));
-  if (!entries.length) return { wm: undefined, silent: [], epochs };
-  const p = redis.pipeline();
-  p.time();
-  for (const [server, epoch] of entries) p.hmget(keys.watermark(server, Number(epoch)), 'wm', 'at');
-  const res = (await p.exec()) ?? [];
-  for (const [err] of res) if (err) throw err;
-  const [sec, usec] = res[0]![1] as [string, string];
-  const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-  const all = entries.map(([server], i) => {
-    const [wm, at] = res[i + 1]![1] as [string | null, string | null];
-    const since = at !== null ? Number(at) : firstSeen(server, now);
-    return { server, wm: wm === null ? undefined : Number(wm), silent: silentMs > 0 && now - since > silentMs };
-  });
-  const silent = all.filter((x) => x.silent).map((x) => x.server);
-  // When every server is silent (all quiet at once), the ones that ever sent still hold windows at their watermarks.
-  const holding = silent.length === all.length ? all.filter((x) => x.wm !== undefined) : all.filter((x) => !x.silent);
-  let min = Infinity;
-  for (const x of holding) {
-    if (x.wm === undefined) return { wm: undefined, silent, epochs };
-    min = Math.min(min, x.wm);
-  }
-  return { wm: Number.isFinite(min) ? min : undefined, silent, epochs };
-}
+import { commitWindow, type CommitStatus } from './window-commit.js';
+import { readFrontier } from './window-frontier.js';
 
 /** What a commit hook is told about a window commit. */
 export interface WindowInfo {
@@ -91,7 +38,7 @@ export interface WindowInfo {
 
 /**
  * Fault-injection points around each window commit, for tests (the seed-incident test
- * stops the process right before a commit, #5). Not for production use.
+ * stops the process right before a commit). Not for production use.
  */
 export interface CommitHooks {
   /** Called after the window was read and folded, right before its commit is sent. */
@@ -150,6 +97,7 @@ export class WindowCloser {
         do {
           this.again = false;
           await this.pass();
+          this.ctx.metrics.closePass();
         } while (this.again);
       } finally {
         this.running = undefined;
@@ -185,7 +133,7 @@ export class WindowCloser {
   }
 
   /**
-   * Retention (#5): a (server, epoch)'s watermark and batch keys are read only while that
+   * Retention: a (server, epoch)'s watermark and batch keys are read only while that
    * epoch is the server's current one. Once a newer epoch said hello (the plugin restarted)
    * they get a TTL long enough for any record of the old epoch still in the stream
    * (BATCH_KEYS_TTL_MS). Only changes this closer sees are handled; keys of an epoch that
@@ -240,7 +188,7 @@ export class WindowCloser {
           evs = decodePendingMember(member);
         } catch (err) {
           // Cannot come from ingest (it encodes what it validated); drop it rather than wedge the hunt.
-          log.error({ hunt, member: member.slice(0, 200), err: (err as Error).message }, 'undecodable pending event dropped');
+          log.error({ hunt, member: member.slice(0, 200), err }, 'undecodable pending event dropped');
           metrics.badEvent();
           continue;
         }

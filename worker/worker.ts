@@ -7,8 +7,10 @@
  *   shard-leases.ts   which worker reads which shard; fencing tokens; balancing
  *   shard-reader.ts   GetRecords loop of one shard, checkpoints
  *   record-ingest.ts  one record -> pending events + batch watermark (lua/ingest-record.lua)
- *   window-closer.ts  frontier, windows, fold, commit (lua/commit-window.lua)
- *   hunt-store.ts     where a hunt's folded state lives: a small blob plus players in buckets
+ *   window-frontier.ts the lowest watermark over active servers (silent ones left out)
+ *   window-closer.ts  windows ready to close: read, fold, commit
+ *   window-commit.ts  the one atomic write per window (lua/commit-window.lua)
+ *   scripts.ts        every Lua script's KEYS and ARGV, and its typed reply
  *   pending-events.ts how events wait for their window (one member per record and window)
  */
 import { randomBytes } from 'node:crypto';
@@ -16,7 +18,10 @@ import { hostname } from 'node:os';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import { Type, type Static } from '@sinclair/typebox';
 import { CairnError, ErrorCode } from '../protocol/index.js';
+import { configCheck } from '../backend/config-check.js';
+import { raceTimeout, TIMED_OUT } from '../common/async.js';
 import { logger } from '../common/log.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { WorkerMetrics, type WorkerStats } from './metrics.js';
@@ -26,7 +31,7 @@ import { WindowCloser, type CommitHooks } from './window-closer.js';
 
 export type { WorkerStats } from './metrics.js';
 export type { DecidedPrize } from '../hunt/hunt-fold.js';
-export { readDecidedPrizes, readHuntState, type CommitHooks } from './window-closer.js';
+export { readDecidedPrizes, type CommitHooks } from './window-closer.js';
 export { redisSettingsWarnings } from './redis-settings.js';
 
 export interface WorkerOptions {
@@ -51,6 +56,12 @@ export interface WorkerOptions {
   silentServerMs?: number;
   /** Where metrics are registered. @default a new Registry of its own */
   registry?: Registry;
+  /**
+   * How long stop() may take: past it, what is still running (a Redis that does not
+   * answer, a Kinesis call) is abandoned and named in the log. The default leaves a
+   * process room to close its connections and exit within 10 s. @default 6000
+   */
+  stopTimeoutMs?: number;
   /** Fault-injection points around window commits, for tests only. @default none */
   hooks?: CommitHooks;
 }
@@ -63,37 +74,35 @@ export interface Worker {
   shards(): string[];
   /** The metrics registry (the one passed in, or the worker's own). */
   readonly registry: Registry;
-  /** Stops reading, waits for work in progress, gives the leases back. Does not close redis or kinesis. */
+  /**
+   * Stops reading, waits for work in progress, gives the leases back. Returns within
+   * stopTimeoutMs whatever is down, logging what it could not release. Does not close
+   * redis or kinesis: the caller does, which ends whatever was abandoned.
+   */
   stop(): Promise<void>;
 }
 
-interface Resolved {
-  workerId: string;
-  pollMs: number;
-  graceMs: number;
-  leaseMs: number;
-  silentServerMs: number;
-}
+const WorkerOptionsSchema = Type.Object(
+  {
+    workerId: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$', description: 'use 1-128 of A-Z a-z 0-9 _ . : -' }),
+    pollMs: Type.Integer({ default: 200, minimum: 1, maximum: 60_000 }),
+    graceMs: Type.Integer({ default: 0, minimum: 0, maximum: 86_400_000 }),
+    leaseMs: Type.Integer({ default: 10_000, minimum: 300, maximum: 600_000 }),
+    silentServerMs: Type.Integer({ default: 300_000, minimum: 0, maximum: 86_400_000 }),
+    stopTimeoutMs: Type.Integer({ default: 6000, minimum: 100, maximum: 600_000 }),
+  },
+  { additionalProperties: false },
+);
 
-function resolveOptions(o: WorkerOptions): Readonly<Resolved> {
-  const num = (name: keyof Resolved, v: number | undefined, def: number, min: number, max: number): number => {
-    if (v === undefined) return def;
-    if (!Number.isInteger(v) || v < min || v > max) throw new CairnError(ErrorCode.ConfigInvalid, `worker option ${name}=${String(v)}: must be an integer from ${min} to ${max}`);
-    return v;
-  };
+const checkOptions = configCheck(WorkerOptionsSchema, { label: (name) => `worker option ${name}` });
+
+function resolveOptions(o: WorkerOptions): Readonly<Static<typeof WorkerOptionsSchema>> {
   for (const name of ['redis', 'keys', 'kinesis', 'stream'] as const) {
     if (!o[name]) throw new CairnError(ErrorCode.ConfigInvalid, `worker option ${name} is required`);
   }
-  const workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(workerId)) throw new CairnError(ErrorCode.ConfigInvalid, `worker option workerId=${JSON.stringify(workerId)}: use 1-128 of A-Z a-z 0-9 _ . : -`);
-  const leaseMs = num('leaseMs', o.leaseMs, 10_000, 300, 600_000);
-  return Object.freeze({
-    workerId,
-    pollMs: num('pollMs', o.pollMs, 200, 1, 60_000),
-    graceMs: num('graceMs', o.graceMs, 0, 0, 86_400_000),
-    leaseMs,
-    silentServerMs: num('silentServerMs', o.silentServerMs, 300_000, 0, 86_400_000),
-  });
+  const given: Record<string, unknown> = { workerId: o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` };
+  for (const name of ['pollMs', 'graceMs', 'leaseMs', 'silentServerMs', 'stopTimeoutMs'] as const) if (o[name] !== undefined) given[name] = o[name];
+  return Object.freeze(checkOptions(given));
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<Worker> {
@@ -105,10 +114,13 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   const closer = new WindowCloser({ redis, keys, scripts, metrics, log, graceMs: o.graceMs, silentServerMs: o.silentServerMs, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
 
   let stopped = false;
+  let stopping: Promise<void> | undefined;
   let closeTimer: NodeJS.Timeout | undefined;
   let kicked = false;
   const runCloser = () =>
-    closer.run().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'window close pass failed; retrying'));
+    closer.run().catch((err: unknown) => {
+      if (!stopped) log.warn({ err }, 'window close pass failed; retrying');
+    });
   const scheduleClose = () => {
     if (stopped) return;
     closeTimer = setTimeout(() => {
@@ -129,7 +141,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   try {
     await leases.start();
   } catch (err) {
-    await leases.stop().catch(() => {});
+    await leases.stop(o.stopTimeoutMs).catch(() => {});
     throw err;
   }
   scheduleClose();
@@ -139,13 +151,22 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     registry: metrics.registry,
     stats: () => ({ ...metrics.stats, shardsHeld: leases.count }),
     shards: () => leases.heldShards(),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      clearTimeout(closeTimer);
-      await leases.stop();
-      await closer.idle();
-      log.info({ stats: metrics.stats }, 'worker stopped');
+    stop() {
+      stopping ??= (async () => {
+        stopped = true;
+        clearTimeout(closeTimer);
+        const deadline = Date.now() + o.stopTimeoutMs;
+        const report = await leases.stop(o.stopTimeoutMs);
+        const closing = await raceTimeout(closer.idle(), Math.max(0, deadline - Date.now()));
+        const abandoned = report.unreleased.length > 0 || !report.unregistered || closing === TIMED_OUT;
+        if (report.unreleased.length) {
+          log.warn({ shards: report.unreleased, leaseMs: o.leaseMs }, 'could not give these shard leases back before the stop deadline (Redis or Kinesis not answering): they expire after leaseMs, then another worker takes the shards over');
+        }
+        if (!report.unregistered) log.warn({ leaseMs: o.leaseMs }, 'could not leave the live workers set before the stop deadline: others count this worker until its heartbeat expires (leaseMs)');
+        if (closing === TIMED_OUT) log.warn('a window close pass was still running at the stop deadline: abandoned (a commit is all or nothing; another worker closes the window)');
+        log.info({ stats: metrics.stats, stopTimeoutMs: o.stopTimeoutMs, clean: !abandoned }, 'worker stopped');
+      })();
+      return stopping;
     },
   };
 }

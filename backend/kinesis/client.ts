@@ -15,6 +15,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CairnError, ErrorCode } from '../../protocol/index.js';
 import { logger } from '../../common/log.js';
+import { sleep } from '../../common/async.js';
 
 const log = logger('kinesis');
 const require = createRequire(import.meta.url);
@@ -94,6 +95,6 @@ export async function ensureStream(client: KinesisClient, name: string, shards: 
       if (!(err instanceof ResourceNotFoundException)) throw err;
     }
     if (Date.now() > deadline) throw new CairnError(ErrorCode.KinesisUnavailable, `Kinesis stream ${name} did not become ACTIVE within 60 s`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The KPL aggregated record format, so any KCL consumer, the Lambda deaggregation
- * modules or `aws-kinesis-agg` can read what the gateway writes (#4 item 2):
+ * modules or `aws-kinesis-agg` can read what the gateway writes:
  *
  *   record = F3 89 9A C2 || AggregatedRecord (protobuf) || MD5(AggregatedRecord)
  *

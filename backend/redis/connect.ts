@@ -1,14 +1,7 @@
 /**
- * Connecting to Redis, or starting one for the run when none answers (embedded
- * default for `npm start`, replay and tests).
+ * Connecting to Redis. Starting one when none answers is embedded-server.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
-import { CairnError, ErrorCode } from '../../protocol/index.js';
 import { logger } from '../../common/log.js';
 
 const log = logger('redis');
@@ -21,18 +14,9 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
  * that is safe, and we keep retrying rather than failing requests during a restart.
  */
 export function redisOptions(extra: RedisOptions = {}): RedisOptions {
-  return { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, ...extra };
-}
-
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
+  // disconnectTimeout: how long disconnect() lets a socket end gracefully before destroying
+  // it. ioredis's 2 s default kept a stopping process alive that long when Redis was down.
+  return { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, disconnectTimeout: 200, ...extra };
 }
 
 /** Resolves true when a Redis answers PING at `url` within `timeoutMs`. */
@@ -49,66 +33,9 @@ export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boole
   }
 }
 
-export interface RedisServerHandle {
-  url: string;
-  port: number;
-  process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Starts `redis-server` on a free port with no persistence; stop() kills it and removes its folder. */
-export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServerHandle> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const spawnError = new Promise<never>((_, reject) => {
-    child.once('error', (err) =>
-      reject(new CairnError(ErrorCode.RedisUnavailable, `cannot start redis-server (${(err as NodeJS.ErrnoException).code}): install Redis 7 (e.g. 'apt install redis-server' or 'brew install redis') or set CAIRN_REDIS_URL`)),
-    );
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await Promise.race([redisAnswers(url, 300), spawnError]);
-    if (ok) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      throw new CairnError(ErrorCode.RedisUnavailable, `redis-server on port ${port} did not start (exit code ${child.exitCode})`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url,
-    port,
-    process: child,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/**
- * The Redis for this run: `url` if it answers; otherwise, when `embedded` is allowed and
- * redis-server is on PATH, one started for the run. `stop` is a no-op for an external Redis.
- */
-export async function resolveRedis(url: string, embedded: boolean): Promise<{ url: string; embedded: boolean; stop(): Promise<void> }> {
-  if (await redisAnswers(url)) return { url, embedded: false, stop: async () => {} };
-  if (!embedded) throw new CairnError(ErrorCode.RedisUnavailable, `Redis does not answer at ${url}; start it or set CAIRN_REDIS_URL`);
-  log.warn({ url }, 'Redis does not answer; starting redis-server for this run (no persistence)');
-  const h = await startRedisServer();
-  log.info({ url: h.url }, 'embedded redis-server started');
-  return { url: h.url, embedded: true, stop: () => h.stop() };
-}
-
 export async function connectRedis(url: string, extra: RedisOptions = {}): Promise<Redis> {
   const r = new Redis(url, redisOptions(extra));
-  r.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  r.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await r.connect();
   return r;
 }

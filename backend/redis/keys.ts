@@ -19,7 +19,7 @@ export class RedisKeys {
   entries(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:entries`; }
 
   // --- delivery ---
-  /** STREAM of prizes and window-closed entries for one server (24 h retention) */
+  /** STREAM of prizes and window-closed entries for one server (backend/prize-stream.ts) */
   prizeStream(server: string) { return `${this.prefix}:prizes:{${server}}`; }
 
   // --- worker: watermarks ---
@@ -41,7 +41,7 @@ export class RedisKeys {
   closed(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:closed`; }
   /** STRING JSON HuntState after the last closed window, without its players (see players) */
   state(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:state`; }
-  /** HASH bucket (FNV-1a of the player id mod 65536, base 36) -> JSON finds of the bucket's players (worker/hunt-store.ts) */
+  /** HASH bucket (FNV-1a of the player id mod 65536, base 36) -> JSON finds of the bucket's players (hunt/hunt-store.ts) */
   players(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:players`; }
   /** HASH reason -> JSON prize; each field is set once */
   prizes(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:prizes`; }
@@ -61,5 +61,3 @@ export class RedisKeys {
 
 /** Consumer group the gateway reads prize streams with. */
 export const DELIVERY_GROUP = 'delivery';
-/** Prize stream retention: entries older than this are trimmed (MINID). */
-export const PRIZE_STREAM_RETENTION_MS = 24 * 60 * 60 * 1000;

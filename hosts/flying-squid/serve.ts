@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadEnvConfig } from '../../backend/config.js';
 import { startStack, type Stack } from '../../cli/stack.js';
-import { loadRulesFile } from '../../protocol/index.js';
+import { loadRulesFile } from '../../plugin/rules-file.js';
 import { startCairnOnFlyingSquid, type FlyingSquidHostOptions } from './adapter.js';
 import type { FsItemConstructor, FsServer } from './flying-squid-api.js';
 

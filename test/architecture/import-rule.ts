@@ -47,10 +47,7 @@ export const PROTOCOL_FORBIDDEN: readonly RegExp[] = [
  * Known exceptions, each `file -> specifier` with the reason it is still there. The test
  * fails when an exception is no longer needed, so this list only shrinks.
  */
-export const EXCEPTIONS: ReadonlyMap<string, { specifier: string; why: string }> = new Map([
-  ['protocol/rules.ts', { specifier: 'node:fs', why: 'loadRulesFile reads a rules file; its move out of protocol/ is under way on another branch' }],
-  ['hunt/hunt-store.ts', { specifier: '../worker/scripts.js', why: 'a type import of the worker\'s script wrapper for the commit-window call; that call is moving into worker/ on another branch' }],
-]);
+export const EXCEPTIONS: ReadonlyMap<string, { specifier: string; why: string }> = new Map([]);
 
 export const SOURCE_ROOTS = ['protocol', 'common', 'plugin', 'hunt', 'backend', 'gateway', 'worker', 'cli', 'hosts'] as const;
 

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { loadRulesFile } from '../../protocol/index.js';
+import { loadRulesFile } from '../../plugin/rules-file.js';
 import { replay } from '../../cli/replay.js';
 import { testStack } from '../support/stack.js';
 import { coordinateStrings, expectedLeaderboard } from '../support/live-page-expect.js';

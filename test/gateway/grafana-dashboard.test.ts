@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRulesFile } from '../../protocol/index.js';
+import { loadRulesFile } from '../../plugin/rules-file.js';
 import { CairnPlugin } from '../../plugin/cairn-plugin.js';
 import { SimHost } from '../../plugin/hosts/sim-host.js';
 import { testStack } from '../support/stack.js';

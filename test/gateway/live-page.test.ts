@@ -3,7 +3,7 @@
  * page on, then its feeds read as a browser would (the browser itself: test/browser/).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRulesFile } from '../../protocol/index.js';
+import { loadRulesFile } from '../../plugin/rules-file.js';
 import { replay, type ReplayResult } from '../../cli/replay.js';
 import type { AdminSnapshot, PublicSnapshot } from '../../gateway/live-page/state-reader.js';
 import { testStack } from '../support/stack.js';

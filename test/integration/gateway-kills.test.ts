@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadRulesFile } from '../../protocol/index.js';
+import { loadRulesFile } from '../../plugin/rules-file.js';
 import { replay } from '../../cli/replay.js';
 import { prizeKeys } from '../support/trace-builder.js';
 import { restartableStack, type RestartableStack } from './restartable-gateway.js';

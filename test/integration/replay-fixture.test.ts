@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadRulesFile, type HuntRules } from '../../protocol/index.js';
+import type { HuntRules } from '../../protocol/index.js';
+import { loadRulesFile } from '../../plugin/rules-file.js';
 import { replay } from '../../cli/replay.js';
 import { prizeKeys } from '../support/trace-builder.js';
 import { testStack } from '../support/stack.js';

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKinesalite } from '../../backend/kinesis/client.js';
-import { freePort } from '../../backend/redis/connect.js';
+import { freePort } from '../../backend/redis/embedded-server.js';
 import { RedisKeys } from '../../backend/redis/keys.js';
 import { parsePrizeStreamEntry } from '../../backend/prize-stream.js';
 import { testRedis } from '../support/redis.js';

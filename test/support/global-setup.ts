@@ -2,7 +2,8 @@
  * Makes sure the tests have a real Redis: the shared one when it answers, otherwise a
  * redis-server started for this run (CI machines may have none running).
  */
-import { redisAnswers, startRedisServer, DEFAULT_REDIS_URL, type RedisServerHandle } from '../../backend/redis/connect.js';
+import { redisAnswers, DEFAULT_REDIS_URL } from '../../backend/redis/connect.js';
+import { startRedisServer, type RedisServerHandle } from '../../backend/redis/embedded-server.js';
 
 let started: RedisServerHandle | undefined;
 

@@ -8,8 +8,10 @@ import type { RedisKeys } from '../../backend/redis/keys.js';
 import { emptyHuntState, type DecidedPrize } from '../../hunt/hunt-fold.js';
 import { encodePendingEvent } from '../../worker/pending-events.js';
 import { workerScripts } from '../../worker/scripts.js';
-import { commitWindow, readDecidedPrizes, readHuntState, WindowCloser, type CommitArgs } from '../../worker/window-closer.js';
-import { changedBuckets, loadPlayers, playerBucket } from '../../hunt/hunt-store.js';
+import { readDecidedPrizes, WindowCloser } from '../../worker/window-closer.js';
+import { commitWindow, type CommitArgs } from '../../worker/window-commit.js';
+import { CLOSED_ENTRY_FIELDS, parsePrizeStreamEntry, PRIZE_ENTRY_FIELDS } from '../../backend/prize-stream.js';
+import { changedBuckets, loadPlayers, playerBucket, readHuntState } from '../../hunt/hunt-store.js';
 import { ingestRecord } from '../../worker/record-ingest.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { logger } from '../../common/log.js';
@@ -48,6 +50,14 @@ let commits = 0;
 const kinds = async (server: string) => (await readStream(redis, keys, server)).map((e) => (e.kind === 'prize' ? `prize ${e.reason}` : `closed ${e.start - T0}-${e.end - T0}`));
 
 describe('commit-window.lua', () => {
+  it('writes prize stream entries with exactly the fields backend/prize-stream.ts names, in its order', async () => {
+    await commitWindow(redis, keys, scripts, args());
+    const entries = (await redis.xrange(keys.prizeStream('srv-a'), '-', '+')) as [string, string[]][];
+    const names = (fields: string[]) => fields.filter((_, i) => i % 2 === 0);
+    expect(entries.map(([, f]) => names(f))).toEqual([[...PRIZE_ENTRY_FIELDS], [...CLOSED_ENTRY_FIELDS]]);
+    expect(entries.map(([id, f]) => parsePrizeStreamEntry(id, f)?.kind)).toEqual(['prize', 'closed']);
+  });
+
   it('two workers committing the same window at once: one commits, the other is stale; the prize is set and appended once', async () => {
     const members = [encodePendingEvent(ev(1, T0 + 1)), encodePendingEvent(ev(2, T0 + 2))];
     await redis.zadd(keys.pending(H), T0 + 1, members[0]!, T0 + 2, members[1]!);
@@ -94,7 +104,7 @@ describe('commit-window.lua', () => {
   it('refuses when a registered server has no stream key in the call (registry changed under it)', async () => {
     const k = [keys.closed(H), keys.state(H), keys.prizes(H), keys.pending(H), keys.late(H), keys.servers(), keys.players(H), keys.prizeStream('srv-a')];
     const argv = ['', H, String(T0), String(T0 + 10_000), '{}', 1000, 0, 1, 'srv-a', 0, 0, 0];
-    expect(await scripts.commitWindow.run(redis, k, argv)).toEqual([-1, 0]);
+    expect(await scripts.lua.commitWindow.run(redis, k, argv)).toEqual({ code: -1, newPrizes: 0 });
     expect(await redis.exists(keys.closed(H), keys.prizeStream('srv-a'))).toBe(0);
   });
 

@@ -1,5 +1,5 @@
 /**
- * Redis failing under the worker (#5):
+ * Redis failing under the worker:
  *  - kill -9 of a Redis with appendonly on, right as a window commit is sent, three times
  *    in one run: after each restart the worker carries on, and the prizes are exactly
  *    expected.json, none on a stream twice;
@@ -14,7 +14,8 @@ import { emptyHuntState, type DecidedPrize } from '../../hunt/hunt-fold.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { ingestRecord } from '../../worker/record-ingest.js';
 import { workerScripts } from '../../worker/scripts.js';
-import { commitWindow, readDecidedPrizes, WindowCloser } from '../../worker/window-closer.js';
+import { readDecidedPrizes, WindowCloser } from '../../worker/window-closer.js';
+import { commitWindow } from '../../worker/window-commit.js';
 import type { EventRecord } from '../../backend/kinesis/record-format.js';
 import { logger } from '../../common/log.js';
 import { TEST_REDIS_URL } from '../support/redis.js';
@@ -79,7 +80,7 @@ describe('Redis killed under the worker', () => {
     // but its reply never arrives; the 8th meets a kill 1 ms after it is sent.
     const plan: Record<number, () => void> = {
       2: () => r.freeze(),
-      5: () => kills.push(crash(new Promise<void>((resolve) => p.dropReplyTo(scripts.commitWindow.sha, resolve)))),
+      5: () => kills.push(crash(new Promise<void>((resolve) => p.dropReplyTo(scripts.lua.commitWindow.sha, resolve)))),
     };
     const after: Record<number, () => void> = {
       2: () => kills.push(crash(sleep(50))),
@@ -88,7 +89,7 @@ describe('Redis killed under the worker', () => {
     let sent = 0;
     const orig = e.redis.evalsha.bind(e.redis) as (...args: unknown[]) => Promise<unknown>;
     (e.redis as unknown as { evalsha: (...args: unknown[]) => Promise<unknown> }).evalsha = (...args: unknown[]) => {
-      const n = args[0] === scripts.commitWindow.sha ? ++sent : 0;
+      const n = args[0] === scripts.lua.commitWindow.sha ? ++sent : 0;
       plan[n]?.();
       const res = orig(...args);
       after[n]?.();
@@ -97,7 +98,7 @@ describe('Redis killed under the worker', () => {
 
     const statuses: string[] = [];
     await e.start({ leaseMs: 5000, hooks: { afterCommit: (w) => statuses.push(w.status) } });
-    for (const s of Object.values(scripts)) await e.redis.script('LOAD', s.source);
+    for (const s of Object.values(scripts.lua)) await e.redis.script('LOAD', s.source);
     await e.put(b.records, 61);
     await waitClosedAt(e.redis, e.keys, HUNT, b.end);
     await Promise.all(kills);
@@ -118,7 +119,7 @@ describe('a write resent after a real connection drop', () => {
     const { redis, keys } = env;
 
     // Scripts loaded, so a dropped reply is never a NOSCRIPT that the fallback EVAL would hide.
-    for (const s of Object.values(scripts)) await redis.script('LOAD', s.source);
+    for (const s of Object.values(scripts.lua)) await redis.script('LOAD', s.source);
 
     // The hazard is real: the INCRBY reached Redis, its reply was lost, ioredis sent it again.
     await redis.set(`${keys.prefix}:counter`, '0');
@@ -131,7 +132,7 @@ describe('a write resent after a real connection drop', () => {
     const b = new EventMaker('srv-b');
     await registerServers(redis, keys, { 'srv-a': 1, 'srv-b': 1 });
     await ingestRecord(redis, keys, scripts, rec('srv-a', 1, T0, [a.rulesEv(T0), a.start(T0)]));
-    p.dropReplyTo(scripts.ingestRecord.sha);
+    p.dropReplyTo(scripts.lua.ingestRecord.sha);
     const res = await ingestRecord(redis, keys, scripts, rec('srv-a', 2, T0 + 12_000, [a.enter(T0 + 100, 'x'), a.enter(T0 + 200, 'y'), a.enter(T0 + 11_000, 'z')]));
     expect(p.dropped).toBe(2);
     expect(res.applied).toBe(false); // what the resend saw: the part already there
@@ -142,7 +143,7 @@ describe('a write resent after a real connection drop', () => {
     // Window commit, through the closer: the resent commit is recognised as its own.
     const metrics = new WorkerMetrics();
     const closer = new WindowCloser({ redis, keys, scripts, metrics, log: logger('test'), graceMs: 0, silentServerMs: 0 });
-    p.dropReplyTo(scripts.commitWindow.sha);
+    p.dropReplyTo(scripts.lua.commitWindow.sha);
     await closer.run();
     expect(p.dropped).toBe(3);
     expect(metrics.stats).toMatchObject({ windowsClosed: 1, staleCommits: 0, prizesCommitted: 3 });
@@ -154,28 +155,28 @@ describe('a write resent after a real connection drop', () => {
     // A commit call on its own, applied twice: 'resent', nothing appended again.
     const prize: DecidedPrize = { hunt: 'other', reason: 'treasure:t:1', player: 'p', server: 'srv-a', item: 'gold', count: 1, t: T0 };
     const args = { hunt: 'other', expected: undefined, start: T0, end: T0 + 10_000, state: emptyHuntState('other'), commitId: 'once', prizes: [prize], players: [], read: 0, late: [] };
-    p.dropReplyTo(scripts.commitWindow.sha);
+    p.dropReplyTo(scripts.lua.commitWindow.sha);
     expect(await commitWindow(redis, keys, scripts, args)).toEqual({ status: 'resent', newPrizes: 1 });
     expect((await readStream(redis, keys, 'srv-a')).filter((x) => x.kind === 'prize' && x.hunt === 'other').length).toBe(1);
 
     // Leases and checkpoints.
     const shard = 'shardId-000000000009';
-    const lk = [keys.lease(shard), keys.leaseToken(shard)];
-    p.dropReplyTo(scripts.acquireLease.sha);
-    const token = Number(await scripts.acquireLease.run(redis, lk, ['me', 5000]));
+    p.dropReplyTo(scripts.lua.acquireLease.sha);
+    const token = await scripts.acquireLease(redis, keys, shard, 'me', 5000);
     expect(await redis.get(keys.lease(shard))).toBe('me');
     expect(String(token)).toBe(await redis.get(keys.leaseToken(shard))); // the token held is the current one
-    p.dropReplyTo(scripts.stealLease.sha);
-    const stolen = Number(await scripts.stealLease.run(redis, lk, ['me', 'thief', 5000]));
+    p.dropReplyTo(scripts.lua.stealLease.sha);
+    const stolen = await scripts.stealLease(redis, keys, shard, 'me', 'thief', 5000);
     expect(stolen).toBe(token + 1); // not 0: the resend sees the lease is already the thief's
     expect(await redis.get(keys.lease(shard))).toBe('thief');
-    p.dropReplyTo(scripts.checkpoint.sha);
-    expect(await scripts.checkpoint.run(redis, [keys.leaseToken(shard), keys.checkpoint(shard)], [String(stolen), '12345', '0'])).toBe(1);
+    p.dropReplyTo(scripts.lua.checkpoint.sha);
+    expect(await scripts.checkpoint(redis, keys, shard, stolen, '12345', false)).toBe(true);
     expect(await redis.hgetall(keys.checkpoint(shard))).toEqual({ seq: '12345', token: String(stolen) });
-    p.dropReplyTo(scripts.renewLease.sha);
-    expect(await scripts.renewLease.run(redis, lk, ['thief', String(stolen), 5000])).toBe(1);
-    p.dropReplyTo(scripts.releaseLease.sha);
-    await scripts.releaseLease.run(redis, lk, ['thief', String(stolen)]);
+    p.dropReplyTo(scripts.lua.renewLease.sha);
+    expect(await scripts.renewLease(redis, keys, shard, 'thief', stolen, 5000)).toBe(true);
+    p.dropReplyTo(scripts.lua.releaseLease.sha);
+    // The resend finds the lease already gone (the first run deleted it), so it answers false.
+    expect(await scripts.releaseLease(redis, keys, shard, 'thief', stolen)).toBe(false);
     expect(await redis.exists(keys.lease(shard))).toBe(0);
     expect(p.dropped).toBe(9);
   });

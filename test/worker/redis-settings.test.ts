@@ -3,7 +3,8 @@
  * processes configured each way.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectRedis, startRedisServer, type RedisServerHandle } from '../../backend/redis/connect.js';
+import { connectRedis } from '../../backend/redis/connect.js';
+import { startRedisServer, type RedisServerHandle } from '../../backend/redis/embedded-server.js';
 import { redisSettingsWarnings } from '../../worker/worker.js';
 
 const servers: RedisServerHandle[] = [];

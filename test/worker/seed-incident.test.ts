@@ -1,5 +1,5 @@
 /**
- * The seed incident (#5): two batch runs processed the same events and paid prizes twice.
+ * The seed incident: two batch runs processed the same events and paid prizes twice.
  * Here four workers read one stream; round after round, one of them is frozen (SIGSTOP)
  * with a window read, folded and ready to commit, stays frozen past its lease TTL while
  * the others take its shards over and close that window (and more) themselves, and is

@@ -3,7 +3,6 @@
  * crash cases run a worker in a process of its own and SIGKILL or SIGSTOP it.
  */
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SplitShardCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { describe, expect } from 'vitest';
 import { workerScripts } from '../../worker/scripts.js';
@@ -12,11 +11,16 @@ import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords }
 import { workerTest as it } from '../support/fixtures.js';
 import { finalClosed, readStream, registerServers, waitClosedAt, waitFor, type Env } from './support/harness.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
-import { readDecidedPrizes } from '../../worker/worker.js';
+import { readDecidedPrizes, type Worker } from '../../worker/worker.js';
 import type { EventRecord } from '../../backend/kinesis/record-format.js';
 
 
 const scripts = workerScripts();
+/** Waits until every one of `workers` finished `n` more lease ticks: to show that nothing moves, by count, not by time. */
+async function moreTicks(workers: Worker[], n: number): Promise<void> {
+  const start = workers.map((w) => w.stats().leaseTicks);
+  await waitFor(`${n} more lease ticks of each worker`, async () => workers.every((w, i) => w.stats().leaseTicks >= start[i]! + n), 20_000);
+}
 const shardIds = (n: number) => Array.from({ length: n }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
 
 function fixtureRecords(window: string, seed: number): { records: EventRecord[]; servers: Record<string, number>; end: number } {
@@ -58,8 +62,8 @@ describe('shard leases', () => {
     // ceil(4 / 3) = 2: neither w1 nor w2 is over target, so neither gives a lease back; only taking one over balances.
     const w3 = await env.start({ workerId: 'w3', leaseMs: 1200 });
     await waitFor('w3 holds one', async () => w3.shards().length === 1 && w1.shards().length + w2.shards().length === 3, 20_000);
-    // Several more ticks (every lease TTL / 3): nothing else moves.
-    await sleep(2500);
+    // Several more ticks of every worker: nothing else moves.
+    await moreTicks([w1, w2, w3], 4);
     expect(w3.shards().length).toBe(1);
     expect(w3.stats().leasesStolen).toBe(1);
     expect(w1.stats().leasesStolen + w2.stats().leasesStolen).toBe(0);
@@ -69,7 +73,7 @@ describe('shard leases', () => {
     // The new holder's token fences the old holder's checkpoint out.
     const [stolen] = w3.shards() as [string];
     const token = Number(await env.redis.get(env.keys.leaseToken(stolen)));
-    expect(await scripts.checkpoint.run(env.redis, [env.keys.leaseToken(stolen), env.keys.checkpoint(stolen)], [String(token - 1), '1', '0'])).toBe(0);
+    expect(await scripts.checkpoint(env.redis, env.keys, stolen, token - 1, '1', false)).toBe(false);
   });
 
   it('takes no lease from a worker that holds only one more (5 shards, 3/2: already balanced)', async ({ workerEnv }) => {
@@ -80,7 +84,7 @@ describe('shard leases', () => {
     await waitFor('w1 holds all five', async () => w1.shards().length === 5);
     const w2 = await env.start({ workerId: 'w2', leaseMs: 3000 });
     await waitFor('3/2', async () => w1.shards().length + w2.shards().length === 5 && Math.abs(w1.shards().length - w2.shards().length) === 1, 20_000);
-    await sleep(2500);
+    await moreTicks([w1, w2], 4);
     expect(Math.abs(w1.shards().length - w2.shards().length)).toBe(1);
     expect(w1.stats().leasesStolen + w2.stats().leasesStolen).toBe(0);
   });
@@ -97,10 +101,10 @@ describe('shard leases', () => {
 
     // Another worker takes the shard over (as it would once the lease expired during a pause).
     await env.redis.del(env.keys.lease(shard));
-    const token2 = Number(await scripts.acquireLease.run(env.redis, [env.keys.lease(shard), env.keys.leaseToken(shard)], ['intruder', 1500]));
+    const token2 = await scripts.acquireLease(env.redis, env.keys, shard, 'intruder', 1500);
     expect(token2).toBe(token1 + 1);
-    const refused = await scripts.checkpoint.run(env.redis, [env.keys.leaseToken(shard), env.keys.checkpoint(shard)], [String(token1), '49600000000000000000000000000000000000000000000000000000', '0']);
-    expect(refused).toBe(0);
+    const refused = await scripts.checkpoint(env.redis, env.keys, shard, token1, '49600000000000000000000000000000000000000000000000000000', false);
+    expect(refused).toBe(false);
     expect(await env.redis.exists(env.keys.checkpoint(shard))).toBe(0);
     await waitFor('old holder let go', async () => w.shards().length === 0);
 

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
 import { encode } from '../../protocol/index.js';
 import { encodeRecord } from '../../backend/kinesis/record-format.js';
-import { readDecidedPrizes } from '../../worker/worker.js';
+import { readDecidedPrizes, type Worker } from '../../worker/worker.js';
 import { encodePendingEvent } from '../../worker/pending-events.js';
 import { workerTest as it } from '../support/fixtures.js';
 import { closedThrough, readStream, registerServers, waitFor, type Env } from './support/harness.js';
@@ -16,10 +16,14 @@ import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
 import type { HuntEvent, WireEvent } from '../../protocol/index.js';
 
 /**
- * To show that something does NOT happen, give the worker time to do it: ~20 close
- * passes at pollMs 20. Only used for negative checks; positive ones poll.
+ * To show that something does NOT happen, let the worker do two more close passes: the
+ * second began after the state under test was in place, so a window it could close would
+ * be closed. Counted, not timed, so a slow machine cannot make the check pass vacuously.
  */
-const SETTLE_MS = 400;
+async function twoMorePasses(w: Worker): Promise<void> {
+  const n = w.stats().closePasses;
+  await waitFor('two more close passes', async () => w.stats().closePasses >= n + 2);
+}
 
 const winners = async (e: Env) => (await readDecidedPrizes(e.redis, e.keys, SMALL)).map((p) => `${p.reason}=${p.player}@${p.server}`);
 const wmOfEpoch = async (e: Env, server: string, epoch: number) => {
@@ -37,19 +41,19 @@ describe('worker windows', () => {
     const a = new EventMaker('srv-a');
     const b = new EventMaker('srv-b');
     await registerServers(env.redis, env.keys, { 'srv-a': 1, 'srv-b': 1 });
-    await env.start({ graceMs: 500 });
+    const w = await env.start({ graceMs: 500 });
     await env.put([
       rec('srv-a', 1, T0 + 25_000, [a.rulesEv(T0), a.start(T0 + 1000), a.enter(T0 + 2000, 'pa1')]),
       rec('srv-b', 1, T0 + 5000, [b.enter(T0 + 1500, 'pb1')]),
     ]);
     await waitFor('both watermarks', async () => (await wmOf(env!, 'srv-a')) === T0 + 25_000 && (await wmOf(env!, 'srv-b')) === T0 + 5000);
-    await sleep(SETTLE_MS);
+    await twoMorePasses(w);
     expect(await closedThrough(env.redis, env.keys, SMALL)).toBeUndefined();
 
     // srv-b one millisecond short of window end + grace: still open.
     await env.put([rec('srv-b', 2, T0 + 10_499, [])]);
     await waitFor('srv-b watermark', async () => (await wmOf(env!, 'srv-b')) === T0 + 10_499);
-    await sleep(SETTLE_MS);
+    await twoMorePasses(w);
     expect(await closedThrough(env.redis, env.keys, SMALL)).toBeUndefined();
     expect(await winners(env)).toEqual([]);
 
@@ -82,7 +86,7 @@ describe('worker windows', () => {
     // Retention: a batch still missing a part does not keep its keys forever.
     expect(await env.redis.pttl(env.keys.batchParts('srv-a', 1, 1))).toBeGreaterThan(0);
     expect(await env.redis.pttl(env.keys.batchDone('srv-a', 1))).toBeGreaterThan(0);
-    await sleep(SETTLE_MS);
+    await twoMorePasses(w);
     expect(await closedThrough(env.redis, env.keys, SMALL)).toBeUndefined();
 
     await env.put([rec('srv-a', 1, T0 + 1000, [q1last], 1, 2)]);
@@ -150,11 +154,11 @@ describe('worker windows', () => {
     await env.put([rec('srv-a', 1, T0 + 60_000, [a.rulesEv(T0), a.start(T0), a.enter(T0 + 6000, 'p')])]);
     await waitFor('record read', async () => w.stats().records === 1);
     expect(await env.redis.get(env.keys.window(SMALL))).toBe('5000');
-    await sleep(SETTLE_MS);
+    await twoMorePasses(w);
     // No server registered yet: nothing closes, whatever the watermarks.
     expect(await closedThrough(env.redis, env.keys, SMALL)).toBeUndefined();
     await registerServers(env.redis, env.keys, { 'srv-a': 1, 'srv-new': 1 });
-    await sleep(SETTLE_MS);
+    await twoMorePasses(w);
     // srv-new said hello but has no watermark yet: still nothing.
     expect(await closedThrough(env.redis, env.keys, SMALL)).toBeUndefined();
     await env.redis.hdel(env.keys.servers(), 'srv-new');

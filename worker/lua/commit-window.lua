@@ -45,6 +45,8 @@
             -2 the pending events below the window end are not the F the caller read (retry)
     newPrizes  prizes set by this call (a prize already set is not appended again)
 ]]
+--- @include "includes/redis-time-ms"
+
 local closed = redis.call('GET', KEYS[1])
 if (closed or '') ~= ARGV[1] then
   if closed == ARGV[4] and redis.call('GET', KEYS[2]) == ARGV[5] then
@@ -94,8 +96,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. wend)
 redis.call('SET', KEYS[2], ARGV[5])
 redis.call('SET', KEYS[1], wend)
 
-local now = redis.call('TIME')
-local minid = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[6]))
+local minid = string.format('%d', tonumber(redisTimeMs()) - tonumber(ARGV[6]))
 local newPrizes = 0
 a = prizesAt
 for _ = 1, nprizes do

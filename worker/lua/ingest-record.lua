@@ -32,6 +32,8 @@
     late             events newly recorded as late (t < closed)
     next, wm         the (server, epoch) watermark after this record ('' when none yet)
 ]]
+--- @include "includes/redis-time-ms"
+
 local seq = ARGV[1]
 local part = ARGV[2]
 local nparts = tonumber(ARGV[3])
@@ -92,8 +94,7 @@ for h = 0, tonumber(ARGV[6]) - 1 do
 end
 
 -- Mark the part; a complete batch joins batchDone, then the contiguous prefix advances.
-local now = redis.call('TIME')
-redis.call('HSET', KEYS[4], 'at', string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)))
+redis.call('HSET', KEYS[4], 'at', redisTimeMs())
 redis.call('SADD', KEYS[2], part)
 if redis.call('SCARD', KEYS[2]) < nparts then
   -- A batch whose last part never comes (it cannot: the gateway acks a batch only when

@@ -1,6 +1,6 @@
 --[[
-  Takes a live shard lease over from the worker that holds the most (balancing, #5:
-  at most one lease at a time from the busiest worker). Only succeeds while the lease is
+  Takes a live shard lease over from the worker that holds the most (balancing: at
+  most one lease at a time from the busiest worker, so leases move gradually). Only succeeds while the lease is
   still held by the worker the caller chose, so two thieves cannot take the same lease
   and a lease that changed hands meanwhile is left alone. A new fencing token is issued:
   the old holder's next renewal or checkpoint is refused, and it stops reading the shard.

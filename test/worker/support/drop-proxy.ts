@@ -3,7 +3,7 @@
  * through to Redis (which applies it), throws away Redis's answer and cuts both sockets.
  * The client sees its connection drop with a command unanswered, reconnects through the
  * proxy, and ioredis resends the command (autoResendUnfulfilledCommands, on by default):
- * the same write reaches Redis twice, as after a real network failure (#5).
+ * the same write reaches Redis twice, as after a real network failure.
  */
 import { once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';

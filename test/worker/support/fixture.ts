@@ -4,7 +4,8 @@
  * way a gateway would, as Kinesis record payloads (gateway/record-format.ts).
  */
 import { readFileSync } from 'node:fs';
-import { loadRulesFile, rulesHash, type DiscreteEvent, type HuntRules, type WireEvent } from '../../../protocol/index.js';
+import { loadRulesFile } from '../../../plugin/rules-file.js';
+import { rulesHash, type DiscreteEvent, type HuntRules, type WireEvent } from '../../../protocol/index.js';
 import { TreasureIndex, Triggers, type Entry } from '../../../plugin/triggers.js';
 import type { EventRecord } from '../../../backend/kinesis/record-format.js';
 import { rng } from '../../../plugin/hosts/sim-host.js';

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, redisAnswers } from '../../../backend/redis/connect.js';
+import { redisAnswers } from '../../../backend/redis/connect.js';
+import { freePort } from '../../../backend/redis/embedded-server.js';
 
 export interface OwnRedis {
   url: string;

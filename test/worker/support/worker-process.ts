@@ -7,7 +7,7 @@
  * ("commit <status> <hunt> <start> <newPrizes>"), and after an "arm" line on stdin its
  * next commit attempt prints "pausing <hunt> <start> <end>" and stops the whole process
  * with SIGSTOP right before the commit is sent: the seed incident, a worker frozen with a
- * window in hand (#5). SIGCONT lets the commit go on.
+ * window in hand. SIGCONT lets the commit go on.
  */
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';

@@ -2,7 +2,7 @@
  * A flying-squid Minecraft server with Cairn loaded: what a hunt host runs.
  *
  *   npm ci --prefix hosts/flying-squid
- *   npx tsx hosts/flying-squid/serve.ts --hunt hunts/spring.json --adapter hosts/flying-squid/spring-adapter.json --offline
+ *   npx tsx hosts/flying-squid/serve.ts --hunt hunts/spring.json --adapter hosts/flying-squid/example-adapter.json --offline
  *
  * Without --gateway it also starts the back end in this process (Redis or redis-server,
  * kinesalite, the gateway, a worker), as `cairn demo` does; with --gateway ws://HOST:PORT

@@ -55,7 +55,7 @@ export async function startCairnOnFlyingSquid(
             try {
               tap(sample);
             } catch (err) {
-              log.warn({ err: (err as Error).message }, 'sample tap threw');
+              log.warn({ err }, 'sample tap threw');
             }
             plugin.accept(sample);
           },

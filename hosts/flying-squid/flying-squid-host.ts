@@ -162,7 +162,7 @@ export class FlyingSquidHost implements Host {
       return true;
     } catch (err) {
       this.s.handlerErrors++;
-      log.error({ err: (err as Error).message, player, item, count }, 'giveItem failed; the prize is held');
+      log.error({ err, player, item, count }, 'giveItem failed; the prize is held');
       return this.refused();
     }
   }
@@ -179,7 +179,7 @@ export class FlyingSquidHost implements Host {
       tr.player.chat(this.serv.supportFeature('signedChat') ? message : message.replaceAll('&', '&&'));
     } catch (err) {
       this.s.handlerErrors++;
-      log.warn({ err: (err as Error).message, player }, 'tell failed');
+      log.warn({ err, player }, 'tell failed');
     }
   }
 
@@ -307,7 +307,7 @@ export class FlyingSquidHost implements Host {
     } catch (err) {
       this.s.handlerErrors++;
       const n = this.s.handlerErrors;
-      if (n <= 10 || n % 1000 === 0) log.error({ err: (err as Error).stack ?? String(err), where, count: n }, 'flying-squid handler failed (caught: an exception here would stop the server)');
+      if (n <= 10 || n % 1000 === 0) log.error({ err, where, count: n }, 'flying-squid handler failed (caught: an exception here would stop the server)');
     }
   }
 }

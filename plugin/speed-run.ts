@@ -61,9 +61,10 @@ export class SpeedRun {
 
   /**
    * A different set of windows (a hunt reload): every head is found again from the
-   * oldest kept sample. Exact unless a window grew, when samples the longer window would
-   * have used may already be gone; until one such window has passed, its reference is
-   * then the oldest kept sample old enough, or else the run's first.
+   * oldest kept sample. Exact unless a window grew (or speed was not checked before),
+   * when samples the longer window would have used may already be gone; until one such
+   * window has passed, its reference is then the oldest kept sample old enough, or else
+   * the run's first.
    */
   setWindows(windows: number): void {
     this.heads = Array.from({ length: windows }, () => -1);

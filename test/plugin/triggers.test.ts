@@ -155,6 +155,20 @@ describe('windowed maxSpeed in the triggers', () => {
     expect(m.at(-5000, [2, 64, 0])).toEqual({ h: false });
   });
 
+  it('keeps each run across a hunt reload: references stay exact when no window grew', () => {
+    const rules = [hunt('h', { maxSpeed: 10 })];
+    const m = mover(rules);
+    m.at(0, [12, 64, 0]);
+    m.at(600, [30, 64, 0]);
+    m.triggers.setIndex(new TreasureIndex([hunt('other', {}, [500, 64, 500]), ...rules]));
+    // the reference is still the run's first sample (9 blocks in 900 ms: within 10), not the previous (27)
+    expect(m.at(300, [3, 64, 0])).toEqual({ h: false });
+    m.at(800, [30, 64, 0]);
+    m.triggers.setIndex(new TreasureIndex(rules));
+    // at t=2000 the reference is the sample at 900 ([3, 64, 0]), not the one at 1700 ([30, 64, 0])
+    expect(m.at(300, [2, 64, 0])).toEqual({ h: false });
+  });
+
   it('agrees with the contract read literally on random runs with bursts, pauses, teleports and region changes', () => {
     const windows = [1000, 250, 3000];
     const speeds = [20, 8, 40];

@@ -72,6 +72,11 @@ export async function startExampleServer(opts: ServeOptions, extra: ExampleServe
       'max-entities': 100,
     });
     await serv.waitForReady(30_000);
+    // flying-squid adds an uncaughtException and an unhandledRejection listener to the
+    // process for every player who joins (src/lib/plugins/errorHandler.js) and never removes
+    // them, so Node's leak warning would come at the 11th join of a normal session; with
+    // this it comes at the 500th, where it says something.
+    process.setMaxListeners(Math.max(process.getMaxListeners(), 1000));
     const cairn = await startCairnOnFlyingSquid(serv, {
       host: { ...opts.adapter, serverId: opts.serverId, Item: prismarineItem(serv.registry) },
       plugin: { hunts: opts.hunts, dataDir: opts.dataDir ?? join('.cairn-data', opts.serverId), gatewayUrl, token: opts.token ?? config.token },

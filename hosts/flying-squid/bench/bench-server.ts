@@ -49,6 +49,8 @@ const serv = createMCServer({
   'max-entities': 100,
 });
 await serv.waitForReady(30_000);
+// as in example-server.ts: flying-squid adds two process listeners per join
+process.setMaxListeners(1000);
 
 let pauses: number[] = [];
 let measuring = false;

@@ -37,3 +37,12 @@ export const ID_RE = new RegExp(ID_PATTERN);
 
 /** A hunt's window when its rules name none (hunt semantics: the `window` key). */
 export const DEFAULT_WINDOW_MS = 60_000;
+
+/** The `maxSpeed` window when the rules name none (hunt semantics: `speedWindowMs`). */
+export const DEFAULT_SPEED_WINDOW_MS = 1000;
+/**
+ * Longest `speedWindowMs` accepted: the plugin keeps each player's samples of one window
+ * (up to one slot per distinct millisecond), and a speed averaged over more than a
+ * minute no longer tells a walker from a teleport.
+ */
+export const MAX_SPEED_WINDOW_MS = 60_000;

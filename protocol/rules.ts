@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import type { RulesIssue } from './errors.js';
-import { DEFAULT_WINDOW_MS, MIN_WINDOW_MS } from './limits.js';
+import { DEFAULT_SPEED_WINDOW_MS, DEFAULT_WINDOW_MS, MAX_SPEED_WINDOW_MS, MIN_WINDOW_MS } from './limits.js';
 import { HuntRulesSchema, type HuntRules, type PrizeRule } from './rules-schema.js';
 
 export { HuntRulesSchema, type HuntRules, type PrizeRule, type Treasure } from './rules-schema.js';
@@ -53,6 +53,11 @@ export function prizeForRank(prizes: readonly PrizeRule[], rank: number): PrizeR
 
 export function windowMs(rules: HuntRules): number {
   return rules.window === undefined ? DEFAULT_WINDOW_MS : parseDuration(rules.window);
+}
+
+/** The window `maxSpeed` is measured over, in ms. */
+export function speedWindowMs(rules: HuntRules): number {
+  return rules.speedWindowMs ?? DEFAULT_SPEED_WINDOW_MS;
 }
 
 function canonical(v: unknown): unknown {
@@ -125,6 +130,9 @@ function schemaMessage(e: ErrorObject): { path: string; message: string } {
   if (e.keyword === 'pattern' && e.instancePath === '/window') {
     return { path: e.instancePath, message: 'must be a duration like "500ms", "60s", "5m" or "1h"' };
   }
+  if (e.instancePath === '/speedWindowMs' && ['type', 'minimum', 'maximum'].includes(e.keyword)) {
+    return { path: e.instancePath, message: `must be a whole number of milliseconds from 1 to ${MAX_SPEED_WINDOW_MS} (default ${DEFAULT_SPEED_WINDOW_MS})` };
+  }
   return { path: e.instancePath, message: e.message ?? 'is not valid' };
 }
 
@@ -174,6 +182,9 @@ function semanticIssues(doc: unknown): { path: string; message: string; severity
   if (rules.completion !== undefined) checkPrizes(obj(rules.completion).prizes, '/completion/prizes');
   if (typeof rules.window === 'string' && DURATION_RE.test(rules.window) && parseDuration(rules.window) < MIN_WINDOW_MS) {
     out.push({ path: '/window', message: `must be at least ${MIN_WINDOW_MS / 1000}s`, severity: 'error' });
+  }
+  if (rules.speedWindowMs !== undefined && rules.maxSpeed === undefined) {
+    out.push({ path: '/speedWindowMs', message: 'has no effect without `maxSpeed`', severity: 'warning' });
   }
   const s = obj(rules.schedule);
   const start = typeof s.start === 'string' ? Date.parse(s.start) : undefined;

@@ -23,10 +23,11 @@ export const MAY_IMPORT: Record<Role, readonly Role[] | '*'> = {
 
 /**
  * Files that compose plugin and back end in one process, as `cli/` does: they follow
- * cli's rule, whatever folder they sit in. A host package's `serve.ts` runs a game server
- * with the whole back end in it (see README "Worked example: flying-squid").
+ * cli's rule, whatever folder they sit in. A host package's `serve.ts`/`example-server.ts` run a game server
+ * with the whole back end in it (see README "Worked example: flying-squid"), and its bench/
+ * measures that server.
  */
-export const COMPOSITION_ROOTS: readonly RegExp[] = [/^hosts\/[^/]+\/serve\.ts$/];
+export const COMPOSITION_ROOTS: readonly RegExp[] = [/^hosts\/[^/]+\/(serve|example-server)\.ts$/, /^hosts\/[^/]+\/bench\//];
 
 /**
  * Packages and Node modules protocol/ may not import: anything that does I/O or logs.

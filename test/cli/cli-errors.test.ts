@@ -50,6 +50,19 @@ describe('cairn command line', () => {
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('check-rules: speedWindowMs of 0 is an error, speedWindowMs without maxSpeed a warning', async () => {
+    const file = join(tmp(), 'speed.json');
+    const treasure = '{ "id": "a", "region": "r", "at": [0, 0, 0], "radius": 1, "prizes": [{ "ranks": "1", "item": "x", "count": 1 }] }';
+    writeFileSync(file, `{\n  "id": "speed",\n  "name": "S",\n  "maxSpeed": 20,\n  "speedWindowMs": 0,\n  "treasures": [${treasure}]\n}\n`);
+    const bad = await cairn(['check-rules', file]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`${file}:5:3: /speedWindowMs: must be a whole number of milliseconds from 1 to 60000 (default 1000)`);
+    writeFileSync(file, `{\n  "id": "speed",\n  "name": "S",\n  "speedWindowMs": 500,\n  "treasures": [${treasure}]\n}\n`);
+    const warned = await cairn(['check-rules', file]);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toContain(`${file}:4:3: /speedWindowMs: warning: has no effect without \`maxSpeed\``);
+  });
+
   it('replay: an invalid rules file exits 1 naming the file, JSON path and problem', async () => {
     const rules = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(FIXTURE, 'rules.json'), 'utf8')));
     rules.treasures[1].radius = 0;

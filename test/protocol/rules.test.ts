@@ -76,6 +76,19 @@ describe('hunt rules', () => {
     expect(res.issues.map(formatRulesIssue)).toContainEqual(expect.stringMatching(/warning: ranks 2-4 get no prize/));
   });
 
+  it('checks speedWindowMs: a whole number of ms from 1 to 60000, and only with maxSpeed', () => {
+    for (const bad of [0, -5, 1.5, 60_001, '1000']) {
+      const doc = { ...base(), maxSpeed: 20, speedWindowMs: bad };
+      const res = check(doc);
+      expect(res.rules, String(bad)).toBeUndefined();
+      expect(res.issues.map(formatRulesIssue)).toEqual([expect.stringMatching(/:\d+:\d+: \/speedWindowMs: must be a whole number of milliseconds from 1 to 60000 \(default 1000\)$/)]);
+    }
+    expect(check({ ...base(), maxSpeed: 20, speedWindowMs: 250 }).issues).toEqual([]);
+    const alone = check({ ...base(), speedWindowMs: 250 });
+    expect(alone.rules).toBeDefined();
+    expect(alone.issues.map(formatRulesIssue)).toEqual([expect.stringMatching(/\/speedWindowMs: warning: has no effect without `maxSpeed`$/)]);
+  });
+
   it('reports broken JSON with its position', () => {
     const res = checkRulesText('{\n  "id": "x",\n  "name": \n}', 'a.json');
     expect(res.rules).toBeUndefined();

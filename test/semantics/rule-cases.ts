@@ -24,6 +24,16 @@ const twoTreasures = (over: Partial<HuntRules> = {}): HuntRules =>
     ...over,
   });
 
+/**
+ * An honest walker at 5 blocks/s toward the oak along x, sending a move every 50 ms, as a
+ * busy server reads them: in bursts of 4 every 200 ms, each burst stamped alike. The
+ * entry (x = 3) is the second move of a burst, 0 ms after the one before.
+ */
+function burstWalker(b: TraceBuilder, server: string, player: string, from: number): TraceBuilder {
+  for (let n = 0; 20.25 - 0.25 * n >= 0; n++) b.move(from + 200 * Math.floor(n / 4), server, player, 'r1', [20.25 - 0.25 * n, 64, 0]);
+  return b;
+}
+
 export const ruleCases: RuleCase[] = [
   {
     name: 'an entry is a find; staying inside, leaving and re-entering find nothing more',
@@ -161,7 +171,7 @@ export const ruleCases: RuleCase[] = [
     expected: ['completion:1 p1@s1', 'treasure:a:1 p1@s1', 'treasure:b:1 p1@s1'],
   },
   {
-    name: 'maxSpeed: a too-fast sample finds nothing but still becomes the previous sample',
+    name: 'maxSpeed: a too-fast sample finds nothing but still becomes the previous sample and a later reference',
     hunts: [tinyHunt({ maxSpeed: 20 })],
     trace: started()
       .join(0, 's1', 'cheat')
@@ -174,6 +184,110 @@ export const ruleCases: RuleCase[] = [
       .move(2000, 's1', 'cheat', 'r1', [0, 64, 5])
       .move(2200, 's1', 'cheat', 'r1', [0, 64, 2]),
     expected: ['treasure:oak:1 walker@s1', 'treasure:oak:2 cheat@s1'],
+  },
+  {
+    name: 'maxSpeed: moves of an honest walker stamped alike in bursts are not suspect',
+    hunts: [tinyHunt({ maxSpeed: 6 })],
+    trace: burstWalker(started().join(0, 's1', 'walker'), 's1', 'walker', 1000),
+    expected: ['treasure:oak:1 walker@s1'],
+  },
+  {
+    name: 'maxSpeed: a teleport inside the first window of a run is suspect',
+    hunts: [tinyHunt({ maxSpeed: 20 })],
+    trace: started()
+      .join(0, 's1', 'cheat')
+      .join(0, 's1', 'walker')
+      .move(1000, 's1', 'cheat', 'r1', [40, 64, 0])
+      .move(1200, 's1', 'cheat', 'r1', [39, 64, 0])
+      .move(1900, 's1', 'cheat', 'r1', [1, 64, 0])
+      .move(1000, 's1', 'walker', 'r1', [5, 64, 0])
+      .move(1400, 's1', 'walker', 'r1', [2, 64, 0]),
+    expected: ['treasure:oak:1 walker@s1'],
+  },
+  {
+    name: 'maxSpeed: after a long pause a player may cover what the pause allows, and no more',
+    hunts: [tinyHunt({ maxSpeed: 20 })],
+    trace: started()
+      .join(0, 's1', 'p1')
+      .join(0, 's1', 'p2')
+      .move(1000, 's1', 'p1', 'r1', [150, 64, 0])
+      .move(1000, 's1', 'p2', 'r1', [170, 64, 0])
+      .move(9000, 's1', 'p1', 'r1', [1, 64, 0])
+      .move(9000, 's1', 'p2', 'r1', [1, 64, 0]),
+    expected: ['treasure:oak:1 p1@s1'],
+  },
+  {
+    name: 'maxSpeed: a region change or a rejoin starts a new run, whose first sample is never suspect',
+    hunts: [tinyHunt({ maxSpeed: 20 })],
+    trace: started()
+      .join(0, 's1', 'p1')
+      .join(0, 's1', 'p2')
+      .join(0, 's1', 'p3')
+      .join(0, 's1', 'p4')
+      // p1 changes region: a new run; p2 makes the same jump within r1
+      .move(1000, 's1', 'p1', 'r2', [500, 64, 500])
+      .move(1010, 's1', 'p1', 'r1', [0, 64, 0])
+      .move(1000, 's1', 'p2', 'r1', [500, 64, 500])
+      .move(1010, 's1', 'p2', 'r1', [0, 64, 0])
+      // p3's run in r1 starts 40 blocks out: r2's sample next to the oak is no reference
+      .move(1000, 's1', 'p3', 'r2', [0, 64, 0])
+      .move(1100, 's1', 'p3', 'r1', [40, 64, 0])
+      .move(1600, 's1', 'p3', 'r1', [2, 64, 0])
+      .move(1000, 's1', 'p4', 'r1', [300, 64, 0])
+      .leave(1100, 's1', 'p4')
+      .join(1200, 's1', 'p4')
+      .move(1300, 's1', 'p4', 'r1', [0, 64, 0]),
+    expected: ['treasure:oak:1 p1@s1', 'treasure:oak:2 p4@s1'],
+  },
+  {
+    name: 'maxSpeed: the reference is the first sample of the run until a sample is a window old, then the latest such',
+    hunts: [tinyHunt({ maxSpeed: 20 })],
+    trace: started()
+      .join(0, 's1', 'p1')
+      .join(0, 's1', 'p2')
+      .join(0, 's1', 'p3')
+      // p1: the previous sample is far, the first near (16 blocks): a find
+      .move(1000, 's1', 'p1', 'r1', [18, 64, 0])
+      .move(1300, 's1', 'p1', 'r1', [60, 64, 0])
+      .move(1600, 's1', 'p1', 'r1', [2, 64, 0])
+      // p2: the previous sample is near, the first far (37.5 blocks): suspect
+      .move(1000, 's1', 'p2', 'r1', [40, 64, 0])
+      .move(1900, 's1', 'p2', 'r1', [5, 64, 0])
+      .move(1950, 's1', 'p2', 'r1', [2.5, 64, 0])
+      // p3: the reference of the entry at 3500 is the sample at 2000 (23 blocks in 1.5 s), not the first (98)
+      .move(1000, 's1', 'p3', 'r1', [100, 64, 0])
+      .move(2000, 's1', 'p3', 'r1', [25, 64, 0])
+      .move(3000, 's1', 'p3', 'r1', [5, 64, 0])
+      .move(3500, 's1', 'p3', 'r1', [2, 64, 0]),
+    expected: ['treasure:oak:1 p1@s1', 'treasure:oak:2 p3@s1'],
+  },
+  {
+    name: 'maxSpeed: a suspect entry is the last position (staying inside finds nothing) and a reference for the next entry',
+    hunts: [tinyHunt({ maxSpeed: 20 })],
+    trace: started()
+      .join(0, 's1', 'cheat')
+      .join(0, 's1', 'walker')
+      .move(1000, 's1', 'cheat', 'r1', [100, 64, 0])
+      .move(1100, 's1', 'cheat', 'r1', [0, 64, 2])
+      .move(3000, 's1', 'cheat', 'r1', [0, 64, 1])
+      .move(3000, 's1', 'walker', 'r1', [6, 64, 0])
+      .move(3100, 's1', 'walker', 'r1', [2, 64, 0])
+      .move(3100, 's1', 'cheat', 'r1', [0, 64, 9])
+      .move(3200, 's1', 'cheat', 'r1', [0, 64, 2]),
+    expected: ['treasure:oak:1 walker@s1', 'treasure:oak:2 cheat@s1'],
+  },
+  {
+    name: 'maxSpeed: speedWindowMs sets the shortest time speed is measured over',
+    hunts: [
+      tinyHunt({ maxSpeed: 10, speedWindowMs: 3000 }),
+      tinyHunt({ id: 'tiny2', maxSpeed: 10, treasures: [{ id: 'elm', region: 'r1', at: [0, 64, 0], radius: 3, prizes: [{ ranks: '1', item: 'gold', count: 1 }] }] }),
+    ],
+    trace: started()
+      .command(100, 's1', 'admin', 'hunt start tiny2')
+      .join(0, 's1', 'p1')
+      .move(1000, 's1', 'p1', 'r1', [25, 64, 0])
+      .move(3000, 's1', 'p1', 'r1', [2, 64, 0]),
+    expected: ['treasure:oak:1 p1@s1'],
   },
   {
     name: 'schedule: the hunt runs from its start (inclusive) to its end (exclusive) without any command',

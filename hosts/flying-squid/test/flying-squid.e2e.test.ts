@@ -1,40 +1,36 @@
 /**
- * Cairn in a game server someone else wrote, played by clients someone else wrote:
- * flying-squid on a free port with the Cairn plugin loaded through the adapter
- * (hosts/flying-squid/adapter.ts), the embedded back end (gateway, worker, kinesalite,
- * Redis), and five mineflayer bots (auth 'offline') that walk to treasures near spawn.
+ * Cairn in a game server someone else wrote, played by clients someone else wrote: the
+ * example server of the README (hosts/flying-squid/serve.js: flying-squid with the Cairn
+ * plugin loaded through the adapter), started with the command line the README documents
+ * and its hunt and adapter files, joined to a test back end (gateway, worker, kinesalite,
+ * Redis), and five mineflayer bots (auth 'offline') that walk to the treasures near spawn.
  *
  * The test records every sample the server fed the plugin and checks that the prizes the
  * pipeline granted, and the items that reached the bots' inventories over the Minecraft
  * protocol, are exactly what DESIGN.md's hunt semantics give for those samples (an oracle
- * written from the text), and that a non-admin's /hunt start is refused and changes
- * nothing. Run by `npm run test:hosts`, on 1.16.5 and 1.21.4 (MC_VERSIONS=1.16.5 picks one).
+ * written from the text), that no walking bot is a maxSpeed suspect, and that a
+ * non-admin's /hunt start is refused and changes nothing. Run by `npm run test:hosts`, on
+ * 1.16.5 and 1.21.4 (MC_VERSIONS=1.16.5 picks one).
  */
 import type { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HuntRules } from '../../../protocol/index.js';
+import { windowMs as huntWindowMs } from '../../../protocol/index.js';
 import type { Sample } from '../../../plugin/host.js';
-import { startCairnOnFlyingSquid, type RegionBox } from '../adapter.js';
-import type { FsItemConstructor, FsServer, FsVec3, FsWorld } from '../flying-squid-api.js';
+import { startExampleServer } from '../example-server.js';
+import type { FsServer, FsVec3, FsWorld } from '../flying-squid-api.js';
+import { parseServeArgs, type ServeOptions } from '../serve-options.js';
 import { testStack } from '../../../test/support/stack.js';
 import { chat, inventoryOf, joinBot, quitAll, waitMessage, walkPath } from './bots.js';
+import { documentedServeArgs, REPO_ROOT } from './documented-command.js';
 import { expectedPrizes } from './hunt-oracle.js';
-
-const require = createRequire(import.meta.url);
-const { createMCServer } = require('flying-squid') as { createMCServer(options: Record<string, unknown>): FsServer & { getSpawnPoint(world: FsWorld): Promise<FsVec3> } };
-const prismarineItem = require('prismarine-item') as (registry: unknown) => FsItemConstructor;
 
 const VERSIONS = (process.env.MC_VERSIONS ?? '1.16.5,1.21.4').split(',').map((v) => v.trim()).filter(Boolean);
 const SERVER_ID = 'squid-1';
-const HUNT = 'squid';
 const ADMIN = 'sq_admin';
 const OUTSIDER = 'sq_bot4';
-/** Cairn prize items -> Minecraft items (the rest are Minecraft names already). */
-const ITEMS = { silver_coin: 'iron_nugget', crown: 'golden_helmet', medal: 'emerald' };
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -47,36 +43,6 @@ afterEach(async () => {
   }
   cleanups.length = 0;
 });
-
-/**
- * flying-squid spawns each player at a random point of x, z in [0, 30] (settings.js), so
- * the treasures sit around (15, 15), at the height players stand on the flat world.
- */
-function squidHunt(groundY: number): { rules: HuntRules; regions: RegionBox[]; points: Record<'oak' | 'well' | 'stone', [number, number]> } {
-  const at: Record<'oak' | 'well' | 'stone', [number, number]> = { oak: [21, 15], well: [15, 22], stone: [8, 12] };
-  const tiers = (gold: number) => [
-    { ranks: '1', item: 'gold_ingot', count: gold },
-    { ranks: '2-3', item: 'silver_coin', count: 2 },
-    { ranks: '4-50', item: 'bread', count: 1 },
-  ];
-  const rules: HuntRules = {
-    id: HUNT,
-    name: 'Squid Hunt',
-    window: '3s',
-    treasures: [
-      { id: 'oak', region: 'meadow', at: [at.oak[0], groundY, at.oak[1]], radius: 1.5, clue: 'East of spawn', prizes: tiers(3) },
-      { id: 'well', region: 'meadow', at: [at.well[0], groundY, at.well[1]], radius: 1.5, clue: 'South of spawn', prizes: tiers(2) },
-      { id: 'stone', region: 'grove', at: [at.stone[0], groundY, at.stone[1]], radius: 1.5, clue: 'In the grove', prizes: tiers(4) },
-    ],
-    completion: { prizes: [{ ranks: '1', item: 'crown', count: 1 }, { ranks: '2-3', item: 'medal', count: 1 }] },
-  };
-  // Minecraft has no regions: the west of spawn is the grove, the east the meadow (overworld only).
-  const regions: RegionBox[] = [
-    { name: 'grove', world: 'overworld', min: [-64, -64, -64], max: [11.5, 320, 64] },
-    { name: 'meadow', world: 'overworld', min: [11.5, -64, -64], max: [64, 320, 64] },
-  ];
-  return { rules, regions, points: at };
-}
 
 /** Median move samples per second while walking (gaps under 250 ms), per player. */
 function sampleRates(samples: readonly Sample[]): Record<string, { moves: number; walkingHz: number; maxGapMs: number }> {
@@ -99,47 +65,31 @@ describe.each(VERSIONS)('Cairn in flying-squid %s with mineflayer bots', (versio
 
     const stack = await testStack({ workers: 1, graceMs: 0 });
     cleanups.push(() => stack.cleanup());
-    const serv = createMCServer({
-      port: 0,
-      host: '127.0.0.1',
-      version,
-      motd: 'Cairn e2e',
-      'online-mode': false,
-      'max-players': 20,
-      logging: false,
-      // flying-squid's own console lines (joins, commands) only when asked for
-      noConsoleOutput: process.env.FLYING_SQUID_LOG !== '1',
-      gameMode: 0,
-      difficulty: 0,
-      worldFolder: undefined,
-      generation: { name: 'superflat', options: {} },
-      kickTimeout: 10_000,
-      plugins: {},
-      modpe: false,
-      'view-distance': 3,
-      'player-list-text': { header: { text: 'Cairn' }, footer: { text: 'e2e' } },
-      'everybody-op': false,
-      'max-entities': 10,
-    });
-    cleanups.push(() => serv.quit('test over'));
+    const dataDir = mkdtempSync(join(tmpdir(), 'cairn-squid-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    // The README's command and files; only where it listens, its back end and its data differ.
+    const args = [...documentedServeArgs().map((a) => (a.endsWith('.json') ? join(REPO_ROOT, a) : a)), '--version', version, '--port', '0', '--host', '127.0.0.1', '--server-id', SERVER_ID, '--gateway', stack.gateway!.url, '--data-dir', dataDir];
+    const opts = parseServeArgs(args) as ServeOptions;
+    const rules = opts.hunts[0]!;
+    const HUNT = rules.id;
+    const ITEMS: Record<string, string> = opts.adapter.items ?? {};
+    const seen: Sample[] = [];
+    // flying-squid's own console lines (joins, commands) only when asked for
+    const server = await startExampleServer(opts, { tap: (s) => seen.push(s), console: process.env.FLYING_SQUID_LOG === '1' });
+    cleanups.push(() => server.stop());
+    const { serv, cairn, port } = server;
     // A packet flying-squid fails to encode breaks that client's connection without closing it.
     const clientErrors: string[] = [];
     (serv as unknown as EventEmitter).on('clientError', (_client: unknown, err: Error) => clientErrors.push(err.message));
-    await serv.waitForReady(10_000);
-    const port = serv.listeningPort!;
-    const groundY = (await serv.getSpawnPoint(serv.overworld)).y;
-    const { rules, regions, points } = squidHunt(groundY);
-    lap(`flying-squid listening on ${port}; ground at y=${groundY}`);
-
-    const seen: Sample[] = [];
-    const dataDir = mkdtempSync(join(tmpdir(), 'cairn-squid-'));
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const cairn = await startCairnOnFlyingSquid(serv, {
-      host: { serverId: SERVER_ID, Item: prismarineItem(serv.registry), items: ITEMS, regions },
-      plugin: { hunts: [rules], dataDir, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', flushIntervalMs: 100, heartbeatMs: 250 },
-      tap: (s) => seen.push(s),
-    });
-    cleanups.push(() => cairn.stop(3000));
+    // The example hunt fits the example world: its treasures are where players stand.
+    const groundY = (await (serv as FsServer & { getSpawnPoint(world: FsWorld): Promise<FsVec3> }).getSpawnPoint(serv.overworld)).y;
+    expect(rules.treasures.map((t) => t.at[1])).toEqual(rules.treasures.map(() => groundY));
+    const point = (id: string): [number, number] => {
+      const t = rules.treasures.find((x) => x.id === id)!;
+      return [t.at[0], t.at[2]];
+    };
+    const points = { oak: point('oak'), well: point('well'), stone: point('stone') };
+    lap(`example server listening on ${port} (hunt ${HUNT}); ground at y=${groundY}`);
 
     const names = [ADMIN, 'sq_bot1', 'sq_bot2', 'sq_bot3', OUTSIDER];
     const bots = await Promise.all(names.map((n) => joinBot(n, port, version)));
@@ -164,7 +114,7 @@ describe.each(VERSIONS)('Cairn in flying-squid %s with mineflayer bots', (versio
     lap('outsider refused and walked through the oak before the start; the others are at their starting points');
 
     chat(bot(ADMIN), `/hunt start ${HUNT}`);
-    await waitMessage(bot(ADMIN), /Starting hunt squid/);
+    await waitMessage(bot(ADMIN), new RegExp(`Starting hunt ${HUNT}`));
     lap('admin started the hunt');
 
     const plans: Record<string, [number, number][]> = {
@@ -178,9 +128,9 @@ describe.each(VERSIONS)('Cairn in flying-squid %s with mineflayer bots', (versio
     lap('every bot walked its path');
 
     chat(bot(ADMIN), `/hunt stop ${HUNT}`);
-    await waitMessage(bot(ADMIN), /Stopping hunt squid/);
+    await waitMessage(bot(ADMIN), new RegExp(`Stopping hunt ${HUNT}`));
     const stopT = seen.find((s) => s.type === 'command' && s.player === ADMIN && s.line === `hunt stop ${HUNT}`)!.t;
-    const windowMs = 3000;
+    const windowMs = huntWindowMs(rules);
     const lastEnd = (Math.floor(stopT / windowMs) + 1) * windowMs;
     // Bounded, so a back end that never closes the window fails here with its figures.
     let timer: NodeJS.Timeout | undefined;
@@ -206,12 +156,16 @@ describe.each(VERSIONS)('Cairn in flying-squid %s with mineflayer bots', (versio
     const early = seen.some((s) => s.type === 'move' && s.player === OUTSIDER && s.t < oracle.start! && Math.hypot(s.at[0] - points.oak[0], s.at[2] - points.oak[1]) <= 1.5);
     expect(early).toBe(true);
     expect(refusal).toMatch(/You need the permission cairn\.admin to use \/hunt start/);
+    // Honest walkers, whatever bursts the server read their moves in, are no speed suspects.
+    expect(rules.maxSpeed).toBeDefined();
+    expect(oracle.suspects).toEqual([]);
+    expect(cairn.plugin.stats().suspects).toBe(0);
 
     // The items reached the players over the Minecraft protocol (set_slot), exactly.
     const want = (name: string) => {
       const inv: Record<string, number> = {};
       for (const p of expected.filter((e) => e.player === name)) {
-        const mc = (ITEMS as Record<string, string>)[p.item] ?? p.item;
+        const mc = ITEMS[p.item] ?? p.item;
         inv[mc] = (inv[mc] ?? 0) + p.count;
       }
       return inv;

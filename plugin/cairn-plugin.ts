@@ -163,7 +163,7 @@ export class CairnPlugin extends EventEmitter {
     let catalog: HuntCatalog;
     let coalescer: Coalescer;
     try {
-      outbox = new Outbox({ maxBytes: opts.outboxMaxBytes, batchMaxEvents: opts.batchMaxEvents, batchMaxBytes: opts.batchMaxBytes });
+      outbox = new Outbox({ maxBytes: opts.outboxMaxBytes, batchMaxEvents: opts.batchMaxEvents, batchMaxBytes: opts.batchMaxBytes, quantum: opts.coalescer?.quantum });
       coalescer = new Coalescer(opts.coalescer);
       catalog = new HuntCatalog(opts.hunts);
     } catch (err) {

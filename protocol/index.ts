@@ -6,3 +6,4 @@ export * from './codec.js';
 export * from './rules.js';
 export * from './prize.js';
 export * from './hash.js';
+export * from './moves.js';

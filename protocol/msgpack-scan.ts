@@ -6,7 +6,10 @@
  *   Set...) whatever the Unpackr's options, and a record definition would change how later
  *   bytes decode;
  * - nesting deeper than MAX_DEPTH and lengths that do not fit the bytes (a 2^32-1 header);
- * - map keys that are not UTF-8 strings, the key `__proto__`, and a key twice in one map,
+ * - strings that are not UTF-8 (two different byte strings would decode to the same
+ *   replacement characters, so the bytes forwarded would not be the only encoding of
+ *   what was validated);
+ * - map keys that are not strings, the key `__proto__`, and a key twice in one map,
  *   anywhere: with a duplicate, a decoder keeps the last value while a reader of the bytes
  *   may take the first, so what is validated and what is forwarded could differ.
  *
@@ -79,11 +82,18 @@ function sameBytes(buf: Uint8Array, a: number, b: number, n: number): boolean {
 
 const keyText = (buf: Uint8Array, s: number, e: number) => Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('utf8');
 
+function checkUtf8(buf: Uint8Array, s: number, e: number, what: string): void {
+  for (let k = s; k < e; k++) {
+    if (buf[k]! >= 0x80) {
+      if (!isUtf8(buf.subarray(k, e))) fail(s, `${what} is not UTF-8`);
+      return;
+    }
+  }
+}
+
 /** A key must be UTF-8 (so equal bytes are equal keys) and not `__proto__`. */
 function checkKeyBytes(buf: Uint8Array, s: number, e: number): void {
-  let ascii = true;
-  for (let k = s; k < e; k++) if (buf[k]! >= 0x80) { ascii = false; break; }
-  if (!ascii && !isUtf8(buf.subarray(s, e))) fail(s, 'map key is not UTF-8');
+  checkUtf8(buf, s, e, 'map key');
   if (e - s === 9 && PROTO.every((c, k) => buf[s + k] === c)) fail(s, 'map key "__proto__" is not allowed');
 }
 
@@ -114,6 +124,13 @@ function checkKey(buf: Uint8Array, level: number, s: number, e: number): void {
   big.add(Buffer.from(buf.buffer, buf.byteOffset + s, n).toString('latin1'));
   keySets[level] = big;
   keyTop = base;
+}
+
+/** Position after a string or binary of `n` bytes at `pos` (a string checked as UTF-8). */
+function blob(buf: Uint8Array, isStr: boolean, pos: number, n: number): number {
+  if (pos + n > buf.length) fail(buf.length, 'truncated msgpack');
+  if (isStr) checkUtf8(buf, pos, pos + n, 'string');
+  return pos + n;
 }
 
 /**
@@ -154,8 +171,12 @@ export function skipValue(buf: Uint8Array, pos: number, depth = 0): number {
         items = (b & 0x0f) * 2;
         map = 1;
       } else if (b <= 0x9f) items = b & 0x0f;
-      else if (b <= 0xbf) pos += b & 0x1f;
-      else {
+      else if (b <= 0xbf) {
+        const n = b & 0x1f;
+        if (pos + n > len) fail(len, 'truncated msgpack');
+        checkUtf8(buf, pos, pos + n, 'string');
+        pos += n;
+      } else {
         switch (b) {
           case 0xc0: case 0xc2: case 0xc3: break;
           case 0xcc: case 0xd0: pos += 1; break;
@@ -164,15 +185,15 @@ export function skipValue(buf: Uint8Array, pos: number, depth = 0): number {
           case 0xcf: case 0xd3: case 0xcb: pos += 8; break;
           case 0xd9: case 0xc4:
             if (pos + 1 > len) fail(pos, 'truncated msgpack');
-            pos += 1 + buf[pos]!;
+            pos = blob(buf, b === 0xd9, pos + 1, buf[pos]!);
             break;
           case 0xda: case 0xc5:
             if (pos + 2 > len) fail(pos, 'truncated msgpack');
-            pos += 2 + u16(buf, pos);
+            pos = blob(buf, b === 0xda, pos + 2, u16(buf, pos));
             break;
           case 0xdb: case 0xc6:
             if (pos + 4 > len) fail(pos, 'truncated msgpack');
-            pos += 4 + u32(buf, pos);
+            pos = blob(buf, b === 0xdb, pos + 4, u32(buf, pos));
             break;
           case 0xdc: case 0xde:
             if (pos + 2 > len) fail(pos, 'truncated msgpack');

@@ -122,6 +122,8 @@ describe('codec', () => {
     big.push(mp('k7'), mp(0));
     expectProtocolError(() => decodePluginMessage(hello(Buffer.concat([mp('x'), ...big]), 6)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /duplicate map key "k7"/);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // a string that is not UTF-8: two such byte strings could decode to the same text
+    expectProtocolError(() => decodePluginMessage(hello(Buffer.concat([mp('x'), Buffer.from([0xa2, 0xa0, 0x20])]), 6)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /string is not UTF-8/);
   });
 
   it('refuses a delta in ev (protocol 1) and a moves block that does not follow its format', () => {

@@ -238,8 +238,8 @@ export class TestClient {
   }
 
   /** Sends a batch as a plugin frames it: discrete events in `ev`, deltas in the moves block. */
-  sendBatch(seq: number, ev: WireEvent[], wm = 0): void {
-    this.ws.send(encodeBatch(seq, wm, ev));
+  sendBatch(seq: number, ev: WireEvent[], wm = 0, quantum?: number): void {
+    this.ws.send(encodeBatch(seq, wm, ev, quantum));
   }
 
   /** Takes the first queued message with op `op` (waiting for it), leaving others queued. */

@@ -75,6 +75,18 @@ function room(n: number): void {
 /** Unsigned LEB128 of a safe integer (arithmetic, not bit operators: values go past 2^31). */
 function varint(v: number): void {
   room(8);
+  if (v < 0x80) {
+    out[at++] = v;
+    return;
+  }
+  if (v < 0x80000000) {
+    while (v >= 0x80) {
+      out[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    out[at++] = v;
+    return;
+  }
   while (v >= 0x80) {
     out[at++] = (v % 0x80) | 0x80;
     v = Math.floor(v / 0x80);
@@ -100,7 +112,7 @@ export function encodeMoves(deltas: readonly DeltaEvent[], quantum: number = DEF
     if (!(Math.abs(n) <= MAX_QUANTA)) throw new RangeError(`moves: ${what}=${v} is beyond ${MAX_QUANTA} quanta of ${quantum}`);
     return n;
   };
-  const sorted = isSorted(deltas) ? deltas : [...deltas].sort((a, b) => a.i - b.i);
+  const sorted = isSorted(deltas) ? deltas : byIndex(deltas);
   let t0 = Infinity;
   for (const d of sorted) if (d.t < t0) t0 = d.t;
   t0 = sorted.length ? Math.floor(t0) : 0;
@@ -156,6 +168,20 @@ export function encodeMoves(deltas: readonly DeltaEvent[], quantum: number = DEF
     }
   }
   return Buffer.from(out.subarray(0, at));
+}
+
+/** A stable sort by session index: a native numeric sort of (index, position) keys when they fit. */
+function byIndex(deltas: readonly DeltaEvent[]): readonly DeltaEvent[] {
+  const n = deltas.length;
+  let max = 0;
+  for (let k = 0; k < n; k++) max = Math.max(max, deltas[k]!.i);
+  if (!(max * n < 2 ** 52) || !deltas.every((d) => Number.isSafeInteger(d.i) && d.i >= 0)) return [...deltas].sort((a, b) => a.i - b.i);
+  const keys = new Float64Array(n);
+  for (let k = 0; k < n; k++) keys[k] = deltas[k]!.i * n + k;
+  keys.sort();
+  const out = new Array<DeltaEvent>(n);
+  for (let k = 0; k < n; k++) out[k] = deltas[keys[k]! % n]!;
+  return out;
 }
 
 function isSorted(deltas: readonly DeltaEvent[]): boolean {

@@ -33,6 +33,7 @@ import { RedisKeys } from '../backend/redis/keys.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
 import { decodePluginMessage, encode, Op, PROTOCOL_VERSION } from '../protocol/index.js';
 import { botsFor, kinesaliteProcess, SEED_EVENTS_PER_SEC, simWorkload, type SimBatch } from './aggregation.bench.js';
+import { encodeBatch } from '../plugin/batch-encoder.js';
 import { fmt, percentile, type BenchResult } from './run.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -65,13 +66,13 @@ const opts = { structuredClone: false, useRecords: false, moreTypes: false, maps
 const packr = new Packr(opts);
 const unpackr = new Unpackr(opts);
 const now = () => performance.timeOrigin + performance.now();
-const { url, token, v, ops, mode, window, durationMs, links, evs, counts } = workerData;
+const { url, token, v, ops, mode, window, durationMs, links, evs, keys, counts } = workerData;
 const EV = Buffer.from([0xa2, 0x65, 0x76]);
 function frame(seq, wm, i) {
   const head = packr.pack({ op: ops.batch, seq, wm });
-  // A map of 3 entries becomes one of 4: ev follows (msgpackr writes map16 headers, de 00 03).
-  if (head[0] === 0xde) head[2] = 4;
-  else head[0] = 0x84;
+  // A map of 3 entries becomes one of 4 or 5: ev (and mv, the moves block) follow (msgpackr writes map16 headers, de 00 03).
+  if (head[0] === 0xde) head[2] = keys[i];
+  else head[0] = 0x80 | keys[i];
   return Buffer.concat([head, EV, evs[i]]);
 }
 const acks = [];
@@ -265,6 +266,8 @@ async function withGateway<T>(env: Env, sink: PutRecordsSink, fn: (gw: Gateway) 
 }
 
 const ops = { hello: Op.Hello, batch: Op.Batch, ack: Op.Ack, welcome: Op.Welcome };
+/** Entries of each batch frame's map (4, or 5 with a moves block), by batch. */
+let frameKeys: number[] = [];
 
 /** As fast as it goes: events/s and MB/s of acked batches after a 1 s warm-up, and ack latencies. */
 async function maxRun(gw: Gateway, sim: SimBatch[], evs: Buffer[], durationMs: number) {
@@ -273,7 +276,7 @@ async function maxRun(gw: Gateway, sim: SimBatch[], evs: Buffer[], durationMs: n
     at: [],
     batch: sim.map((_, j) => (j + Math.floor((k * sim.length) / 8)) % sim.length),
   }));
-  const res = await generate({ root: ROOT, url: gw.url, token: TOKEN, v: PROTOCOL_VERSION, ops, mode: 'max', window: 16, durationMs, links, evs, counts: sim.map((b) => b.ev.length) });
+  const res = await generate({ root: ROOT, url: gw.url, token: TOKEN, v: PROTOCOL_VERSION, ops, mode: 'max', window: 16, durationMs, links, evs, keys: frameKeys, counts: sim.map((b) => b.ev.length) });
   const from = res.startedAt + 1000;
   const inWindow = res.acks.filter((a) => a[5] >= from);
   const last = Math.max(...inWindow.map((a) => a[5]));
@@ -297,7 +300,7 @@ async function pacedRun(gw: Gateway, sim: SimBatch[], evs: Buffer[], calls: Map<
     const mine = sim.map((b, j) => [b, j] as const).filter(([b]) => b.server === s);
     return { server: `${s}-${tag}`, at: mine.map(([b]) => b.at), batch: mine.map(([, j]) => j) };
   });
-  const res = await generate({ root: ROOT, url: gw.url, token: TOKEN, v: PROTOCOL_VERSION, ops, mode: 'paced', window: 0, durationMs: 0, links, evs, counts: sim.map((b) => b.ev.length) });
+  const res = await generate({ root: ROOT, url: gw.url, token: TOKEN, v: PROTOCOL_VERSION, ops, mode: 'paced', window: 0, durationMs: 0, links, evs, keys: frameKeys, counts: sim.map((b) => b.ev.length) });
   const lat: number[] = [];
   const over: number[] = [];
   const warm: number[] = [];
@@ -332,16 +335,15 @@ export async function run(): Promise<BenchResult> {
   const env: Env = { redis: await connectRedis(r.url), stopRedis: () => r.stop() };
   const servers = 20;
   const sim = simWorkload({ servers, bots: botsFor(SEED_EVENTS_PER_SEC, servers, 10), seconds: 10 });
-  const evs = sim.map((b) => {
-    const whole = encode({ ev: b.ev });
-    // Skip the map header (fixmap, or map16 as msgpackr writes it) and the fixstr "ev": the rest is the array.
-    return whole.subarray((whole[0] === 0xde ? 3 : 1) + 3);
-  });
+  // Each batch as the plugin frames it (protocol 2), from after its "ev" key: the ev array, then mv and its moves block.
+  const whole = sim.map((b) => encodeBatch(1, 1, b.ev));
+  frameKeys = whole.map((f) => f[2]!);
+  const evs = whole.map((f) => f.subarray(f.indexOf(Buffer.from([0xa2, 0x65, 0x76]), 3) + 3));
   const events = sim.reduce((a, b) => a + b.ev.length, 0);
   const frameBytes = evs.reduce((a, e) => a + e.length + 20, 0);
   console.log(`sim workload: ${fmt(sim.length)} batches, ${fmt(events)} events over 10 s (${fmt(events / 10)}/s), ${fmt(frameBytes / events, 1)} B/event on the wire`);
   // Baseline: what decoding alone (scan, msgpack, validation) allows on this core.
-  const frames = sim.slice(0, 200).map((b) => encode({ op: Op.Batch, seq: 1, wm: 1, ev: b.ev }));
+  const frames = whole.slice(0, 200);
   const t0 = performance.now();
   let decoded = 0;
   for (let rep = 0; rep < 5; rep++) for (const f of frames) decoded += decodePluginMessage(f).op === Op.Batch ? 1 : 0;

@@ -13,7 +13,7 @@ import { rulesHash, type DiscreteEvent, type HuntRules } from '../protocol/index
 import { logger } from '../common/log.js';
 import { connectRedis } from '../backend/redis/connect.js';
 import { RedisKeys } from '../backend/redis/keys.js';
-import type { EventRecord } from '../backend/kinesis/record-format.js';
+import { RECORD_FORMAT_VERSION, type EventRecord } from '../backend/kinesis/record-format.js';
 import { ingestRecord } from '../worker/record-ingest.js';
 import { workerScripts } from '../worker/scripts.js';
 import { WorkerMetrics } from '../worker/metrics.js';
@@ -71,9 +71,9 @@ function serverRecords(r: HuntRules, region: number, epoch: number, firstSeq: nu
   for (let i = 0; i < events.length; i += EVENTS_PER_RECORD) {
     const ev = events.slice(i, i + EVENTS_PER_RECORD);
     const next = events[i + EVENTS_PER_RECORD];
-    records.push({ v: 1, s: server, e: epoch, q: q++, pt: 0, np: 1, wm: next ? next.t - 1 : ev[ev.length - 1]!.t, ev });
+    records.push({ v: RECORD_FORMAT_VERSION, s: server, e: epoch, q: q++, pt: 0, np: 1, wm: next ? next.t - 1 : ev[ev.length - 1]!.t, ev });
   }
-  records.push({ v: 1, s: server, e: epoch, q: q++, pt: 0, np: 1, wm: from + WINDOW_MS + 1, ev: [] });
+  records.push({ v: RECORD_FORMAT_VERSION, s: server, e: epoch, q: q++, pt: 0, np: 1, wm: from + WINDOW_MS + 1, ev: [] });
   return records;
 }
 

@@ -11,17 +11,17 @@
  * instance configured alike) gives the same parts byte for byte, so the worker never
  * completes a batch from parts of two different splits.
  *
- * Events are not encoded again: each event's bytes are taken from the batch frame they
- * arrived in (the frame was scanned and validated before this runs), so sizes are exact
- * and a part is the encoded envelope with its `ev` array header followed by its events'
- * bytes. msgpack encodes an array element the same wherever it sits, so a part equals
- * `encodeRecord(part)` (pinned by a test). Without a frame (tests, tools) each event is
- * encoded once.
+ * Events are not encoded again: each event's bytes are the very bytes the codec validated
+ * in the batch frame (protocol/codec.ts `batchLayout`, one scan of the frame), copied, so
+ * sizes are exact and a part is the encoded envelope with its `ev` array header followed
+ * by its events' bytes. The batch's moves block goes, as it came, into one part of the
+ * server's bucket (after `ev`, as `mv`). msgpack encodes an array element the same
+ * wherever it sits, so a part equals `encodeRecord(part)` (pinned by a test). Without a
+ * frame (tests, tools) each event is encoded once.
  */
-import { CloseCode, ErrorCode, ProtocolError, encode, type WireEvent } from '../protocol/index.js';
+import { batchLayout, CloseCode, ErrorCode, ProtocolError, encode, type WireEvent } from '../protocol/index.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
 import { AggregateBuilder, KPL_FRAMING_BYTES } from '../backend/kinesis/kpl-aggregation.js';
-import { eventSlices } from './frame-events.js';
 import { bucketer, PartitionScheme } from '../backend/kinesis/partition-keys.js';
 import { RECORD_FORMAT_VERSION, recordKey, type EventRecord } from '../backend/kinesis/record-format.js';
 
@@ -45,8 +45,10 @@ export interface PartOptions {
   scheme: PartitionScheme;
   /** Target size of an aggregated Kinesis record (data + partition key). @default 25 KiB */
   targetBytes?: number;
-  /** The batch frame the events were decoded from: their bytes are taken from it. */
+  /** The batch frame the events were decoded from: their bytes (and its moves block) are taken from it. */
   frame?: Buffer | undefined;
+  /** A moves block to carry when there is no frame (tests, tools). */
+  moves?: Uint8Array | undefined;
 }
 
 /** Smallest record target we accept: below it the envelope would dominate every record. */
@@ -96,20 +98,41 @@ function arrayHeader(n: number): Buffer {
   return b;
 }
 
-/** Envelope bytes of a part without the trailing empty-array byte (0x90) its `ev: []` encodes to. */
-function envelope(id: BatchIdentity, pt: number, np: number): Buffer {
+/**
+ * Envelope bytes of a part without the trailing empty-array byte (0x90) its `ev: []`
+ * encodes to; with `moves`, the map counts one more key (`mv`, written after the events).
+ */
+function envelope(id: BatchIdentity, pt: number, np: number, moves: boolean): Buffer {
   const r: EventRecord = { v: RECORD_FORMAT_VERSION, s: id.server, e: id.epoch, q: id.seq, pt, np, wm: id.wm, ev: [] };
+  if (moves) r.mv = EMPTY;
   const b = encode(r);
-  return b.subarray(0, b.length - 1);
+  return b.subarray(0, b.length - (moves ? 1 + MV_KEY.length + 2 : 1));
+}
+
+const EMPTY = new Uint8Array(0);
+const MV_KEY = Buffer.from([0xa2, 0x6d, 0x76]); // "mv"
+
+function binHeader(n: number): Buffer {
+  if (n < 0x100) return Buffer.from([0xc4, n]);
+  if (n < 0x10000) return Buffer.from([0xc5, n >> 8, n & 0xff]);
+  const b = Buffer.alloc(5);
+  b[0] = 0xc6;
+  b.writeUInt32BE(n, 1);
+  return b;
 }
 
 /**
- * The events' bytes, as one buffer and [start, end) offsets per event: the frame itself
- * when it holds them, else the events encoded once each and laid end to end.
+ * The events' bytes, as one buffer and [start, end) offsets per event, and the moves
+ * block: from the frame when the codec decoded these events from it, else the events
+ * encoded once each and laid end to end.
  */
-function eventBytes(events: readonly WireEvent[], frame: Buffer | undefined): { buf: Buffer; at: number[] } {
-  const at = frame ? eventSlices(frame) : undefined;
-  if (frame && at && at.length === events.length * 2) return { buf: frame, at };
+function eventBytes(events: readonly WireEvent[], opts: PartOptions): { buf: Uint8Array; at: number[]; moves: Uint8Array | undefined } {
+  const layout = opts.frame ? batchLayout(events) : undefined;
+  if (layout && layout.frame === opts.frame) {
+    const m = layout.moves;
+    return { buf: layout.frame, at: layout.at, moves: m ? layout.frame.subarray(m[0], m[1]) : undefined };
+  }
+  if (events.some((ev) => ev.k === 'delta')) throw new TypeError('batchToRecords: deltas travel in a moves block (opts.moves), not as events');
   const encoded = events.map((ev) => encode(ev));
   const offsets = new Array<number>(events.length * 2);
   let pos = 0;
@@ -117,7 +140,7 @@ function eventBytes(events: readonly WireEvent[], frame: Buffer | undefined): { 
     offsets[2 * i] = pos;
     offsets[2 * i + 1] = pos += b.length;
   });
-  return { buf: Buffer.concat(encoded, pos), at: offsets };
+  return { buf: Buffer.concat(encoded, pos), at: offsets, moves: opts.moves };
 }
 
 interface Part {
@@ -126,8 +149,10 @@ interface Part {
   idx: number[];
   from: number;
   to: number;
-  /** bytes of its events */
+  /** bytes of its events (and of its moves block) */
   size: number;
+  /** carries the batch's moves block */
+  moves: boolean;
 }
 
 /**
@@ -139,7 +164,7 @@ interface Part {
 export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], opts: PartOptions): UserRecord[] {
   const { scheme } = opts;
   const targetBytes = opts.targetBytes ?? KINESIS_PUT_PAYLOAD_UNIT_BYTES;
-  const { buf, at } = eventBytes(events, opts.frame);
+  const { buf, at, moves } = eventBytes(events, opts);
 
   // Group event indexes by bucket, buckets in order of first appearance.
   const groups: (number[] | undefined)[] = new Array(scheme.buckets);
@@ -154,15 +179,21 @@ export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], 
       order.push(b);
     }
   }
-  if (order.length === 0) {
-    const b = scheme.ofServer(id.server);
-    groups[b] = [];
-    order.push(b);
+  // The moves block rides in the server's bucket, as its first item (index -1); an empty
+  // batch (a heartbeat) is still one record there, for the watermark.
+  const serverBucket = scheme.ofServer(id.server);
+  if (moves || order.length === 0) {
+    const g = groups[serverBucket];
+    if (!g) {
+      groups[serverBucket] = moves ? [MOVES] : [];
+      order.push(serverBucket);
+    } else if (moves) g.unshift(MOVES);
   }
+  const movesBytes = moves ? MV_KEY.length + binHeader(moves.length).length + moves.length : 0;
 
   // Worst-case part framing: envelope with 5-byte pt/np and a 5-byte array header.
   const worst = 0xffffffff;
-  const framing = envelope(id, worst, worst).length + 5;
+  const framing = envelope(id, worst, worst, false).length + 5;
   const budget = userRecordBudget(targetBytes, scheme) - framing;
   const maxData = userRecordBudget(KINESIS_MAX_RECORD_BYTES, scheme) - framing;
   const parts: Part[] = [];
@@ -172,35 +203,47 @@ export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], 
     let size = 0;
     for (let j = 0; j < idx.length; j++) {
       const k = idx[j]!;
-      const n = at[2 * k + 1]! - at[2 * k]!;
+      const n = k === MOVES ? movesBytes : at[2 * k + 1]! - at[2 * k]!;
       if (j > start && size + n > budget) {
-        parts.push({ bucket, idx, from: start, to: j, size });
+        parts.push({ bucket, idx, from: start, to: j, size, moves: idx[start] === MOVES });
         start = j;
         size = 0;
       }
       size += n;
     }
-    parts.push({ bucket, idx, from: start, to: idx.length, size });
+    parts.push({ bucket, idx, from: start, to: idx.length, size, moves: idx[start] === MOVES });
   }
 
   const np = parts.length;
-  return parts.map(({ bucket, idx, from, to, size }, pt) => {
+  return parts.map(({ bucket, idx, from, to, size, moves: withMoves }, pt) => {
     if (size > maxData) {
+      const what = withMoves && to - from === 1 ? 'its moves block' : `event ${idx[from]}`;
       throw new ProtocolError(
         ErrorCode.FrameTooLarge,
         CloseCode.FrameTooLarge,
-        `batch ${id.seq}: event ${idx[from]} alone makes a record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte record limit`,
+        `batch ${id.seq}: ${what} alone makes a record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte record limit`,
       );
     }
-    const head = envelope(id, pt, np);
-    const arr = arrayHeader(to - from);
+    const head = envelope(id, pt, np, withMoves);
+    const first = withMoves ? from + 1 : from;
+    const arr = arrayHeader(to - first);
     const data = Buffer.allocUnsafe(head.length + arr.length + size);
     let pos = head.copy(data, 0);
     pos += arr.copy(data, pos);
-    for (let j = from; j < to; j++) {
+    for (let j = first; j < to; j++) {
       const k = idx[j]!;
-      pos += buf.copy(data, pos, at[2 * k]!, at[2 * k + 1]!);
+      data.set(buf.subarray(at[2 * k]!, at[2 * k + 1]!), pos);
+      pos += at[2 * k + 1]! - at[2 * k]!;
+    }
+    if (withMoves) {
+      pos += MV_KEY.copy(data, pos);
+      pos += binHeader(moves!.length).copy(data, pos);
+      data.set(moves!, pos);
+      pos += moves!.length;
     }
     return { key: recordKey({ s: id.server, e: id.epoch, q: id.seq, pt }), bucket, data };
   });
 }
+
+/** Index of the moves block among a bucket's items. */
+const MOVES = -1;

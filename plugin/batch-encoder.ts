@@ -1,20 +1,16 @@
 /**
- * Encodes Batch frames ({op, seq, wm, ev}) with the bytes protocol/codec's `encode` (msgpackr)
- * gives them, only faster where it matters: deltas, most of every batch, are written here
- * field by field into a reused buffer instead of going through msgpackr's generic object
- * walk (issue 3: flush slices, the coalescing benchmark and replay all pay for it). Discrete
- * events and strings go through `encode` itself and are copied in.
+ * Encodes Batch frames ({op, seq, wm, ev, mv}) with the bytes protocol/codec's `encode`
+ * (msgpackr) gives them: the discrete events go through `encode` one by one into `ev`, the
+ * deltas into one moves block `mv` (protocol/moves.ts), written after them. The frame is
+ * assembled in a reused buffer instead of through msgpackr's generic object walk.
  *
  * Why the bytes are the same: for our Packr options (no records, no float32) msgpackr writes
- * every plain object as a map16 (0xde + count, keys in insertion order), every key and
- * string as the smallest str header for its UTF-8 length, integers of 32 bits or less in the
- * smallest int form (fixint up to 0x7f), and every other number as a float64. A delta is
- * written with its fields in the order the coalescer creates them (k, t, i, region, x, y,
- * z), so a delta whose fields were added in another order (a merge in the outbox) differs
- * from msgpackr's bytes in key order only, and decodes the same.
- * test/plugin/batch-encoder.test.ts checks the bytes against `encode` on many batches.
+ * every plain object as a map16 (0xde + count, keys in insertion order), every key as the
+ * smallest str header for its UTF-8 length, integers of 32 bits or less in the smallest int
+ * form (fixint up to 0x7f), every other number as a float64, and a Buffer as the smallest
+ * bin header. test/plugin/batch-encoder.test.ts checks the bytes against `encode`.
  */
-import { encode, Op, type DeltaEvent, type WireEvent } from '../protocol/index.js';
+import { DEFAULT_QUANTUM, encode, encodeMoves, Op, type DeltaEvent, type WireEvent } from '../protocol/index.js';
 
 let buf = Buffer.allocUnsafe(64 * 1024);
 let view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -27,18 +23,7 @@ const K_OP = KEY('op');
 const K_SEQ = KEY('seq');
 const K_WM = KEY('wm');
 const K_EV = KEY('ev');
-const K_K = KEY('k');
-const V_DELTA = KEY('delta');
-const K_T = KEY('t');
-const K_I = KEY('i');
-const K_REGION = KEY('region');
-const K_X = KEY('x');
-const K_Y = KEY('y');
-const K_Z = KEY('z');
-
-/** msgpackr's encoding of each region string seen (regions are few and repeat). */
-const regions = new Map<string, Buffer>();
-const MAX_REGIONS = 10_000;
+const K_MV = KEY('mv');
 
 function room(n: number): void {
   if (pos + n <= buf.length) return;
@@ -116,46 +101,38 @@ function arrayHeader(n: number): void {
   }
 }
 
-function region(r: string): void {
-  let b = regions.get(r);
-  if (!b) {
-    b = str(r);
-    if (regions.size < MAX_REGIONS) regions.set(r, b);
-  }
-  bytes(b);
-}
-
-function delta(d: DeltaEvent): void {
-  const n = 3 + (d.region !== undefined ? 1 : 0) + (d.x !== undefined ? 1 : 0) + (d.y !== undefined ? 1 : 0) + (d.z !== undefined ? 1 : 0);
-  map16(n);
-  bytes(K_K);
-  bytes(V_DELTA);
-  bytes(K_T);
-  num(d.t);
-  bytes(K_I);
-  num(d.i);
-  if (d.region !== undefined) {
-    bytes(K_REGION);
-    region(d.region);
-  }
-  if (d.x !== undefined) {
-    bytes(K_X);
-    num(d.x);
-  }
-  if (d.y !== undefined) {
-    bytes(K_Y);
-    num(d.y);
-  }
-  if (d.z !== undefined) {
-    bytes(K_Z);
-    num(d.z);
+function binHeader(n: number): void {
+  room(5);
+  if (n < 0x100) {
+    buf[pos++] = 0xc4;
+    buf[pos++] = n;
+  } else if (n < 0x10000) {
+    buf[pos++] = 0xc5;
+    buf[pos++] = n >> 8;
+    buf[pos++] = n & 0xff;
+  } else {
+    buf[pos++] = 0xc6;
+    view.setUint32(pos, n);
+    pos += 4;
   }
 }
 
-/** The Batch message's bytes, the same as `encode({ op: Op.Batch, seq, wm, ev })`. */
-export function encodeBatch(seq: number, wm: number, ev: readonly WireEvent[]): Buffer {
+const deltas: DeltaEvent[] = [];
+
+/**
+ * The Batch message's bytes, the same as `encode({ op: Op.Batch, seq, wm, ev, mv })` with
+ * `ev` the discrete events of `events` in order and `mv` the moves block of its deltas
+ * (absent when there are none). `quantum`: the coalescer's grid, carried in the block.
+ */
+export function encodeBatch(seq: number, wm: number, events: readonly WireEvent[], quantum = DEFAULT_QUANTUM): Buffer {
+  deltas.length = 0;
+  for (let k = 0; k < events.length; k++) {
+    const e = events[k]!;
+    if (e.k === 'delta') deltas.push(e);
+  }
+  const discrete = events.length - deltas.length;
   pos = 0;
-  map16(4);
+  map16(deltas.length ? 5 : 4);
   bytes(K_OP);
   num(Op.Batch);
   bytes(K_SEQ);
@@ -163,11 +140,17 @@ export function encodeBatch(seq: number, wm: number, ev: readonly WireEvent[]): 
   bytes(K_WM);
   num(wm);
   bytes(K_EV);
-  arrayHeader(ev.length);
-  for (let k = 0; k < ev.length; k++) {
-    const e = ev[k]!;
-    if (e.k === 'delta') delta(e);
-    else bytes(encode(e));
+  arrayHeader(discrete);
+  for (let k = 0; k < events.length; k++) {
+    const e = events[k]!;
+    if (e.k !== 'delta') bytes(encode(e));
+  }
+  if (deltas.length) {
+    const block = encodeMoves(deltas, quantum);
+    deltas.length = 0;
+    bytes(K_MV);
+    binHeader(block.length);
+    bytes(block);
   }
   return take(pos);
 }

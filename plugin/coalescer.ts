@@ -4,8 +4,9 @@
  * moved at least `minChange` since they were last sent; a player's id travels once, in
  * the join event, and deltas carry the compact per-session index `i` instead.
  *
- * Wire values are positions in blocks rounded to the `quantum` grid (0.05 -> 12.35, not
- * 247 quanta), so a reader needs no configuration to understand them.
+ * Delta values are positions in blocks rounded to the `quantum` grid (0.05 -> 12.35, not
+ * 247 quanta); the batch encoder writes them as quanta into the batch's moves block
+ * (protocol/moves.ts), which carries the quantum, so a reader needs no configuration.
  *
  * Cost: a sample is O(1) and allocates nothing once its player is known (the state record
  * is reused and the dirty list only grows to the number of players); a flush is
@@ -17,7 +18,7 @@
  * taken list is emitted with its latest state when its turn comes; one already emitted goes
  * to the next flush. `abortFlush()` hands the players not yet emitted back (backpressure).
  */
-import type { DeltaEvent, WireEvent } from '../protocol/index.js';
+import { checkQuantum, DEFAULT_QUANTUM, MAX_QUANTA, type DeltaEvent, type WireEvent } from '../protocol/index.js';
 
 export interface CoalescerOptions {
   /** Grid positions are rounded to, in blocks. @default 0.05 */
@@ -65,11 +66,16 @@ export class Coalescer {
   private readonly inv: number;
   private readonly minQ: number;
   private nextIndex = 1;
+  /**
+   * Coordinates a moves block cannot carry (NaN, infinite, beyond MAX_QUANTA quanta: far
+   * outside any game world), taken as 0 or the nearest value it can carry; counted here.
+   */
+  clamped = 0;
 
   constructor(opts: CoalescerOptions = {}) {
-    const quantum = opts.quantum ?? 0.05;
-    const minChange = opts.minChange ?? 0.05;
-    if (!(quantum > 0) || !Number.isFinite(quantum)) throw new RangeError(`coalescer quantum must be a positive number, got ${quantum}`);
+    const quantum = opts.quantum ?? DEFAULT_QUANTUM;
+    const minChange = opts.minChange ?? DEFAULT_QUANTUM;
+    checkQuantum(quantum);
     if (!(minChange >= 0) || !Number.isFinite(minChange)) throw new RangeError(`coalescer minChange must be a non-negative number, got ${minChange}`);
     this.quantum = quantum;
     this.minChange = minChange;
@@ -249,8 +255,11 @@ export class Coalescer {
   }
 
   private quantize(v: number): number {
-    // `+ 0` turns -0 into 0: msgpack would spend 9 bytes on a float64 -0.
-    return (this.inv !== 0 ? Math.round(v * this.inv) : Math.round(v / this.quantum)) + 0;
+    // `+ 0` turns -0 into 0, so -0.01 and 0.01 both go on the grid as 0.
+    const q = (this.inv !== 0 ? Math.round(v * this.inv) : Math.round(v / this.quantum)) + 0;
+    if (Math.abs(q) <= MAX_QUANTA) return q;
+    this.clamped++;
+    return q > 0 ? MAX_QUANTA : q < 0 ? -MAX_QUANTA : 0;
   }
 
   private toWire(q: number): number {

@@ -16,7 +16,7 @@
  * Over ~300 lines: forming, merging under backpressure, sending order and acks all keep
  * the same invariant (seqs without gaps, sent batches immutable), which reads best in one place.
  */
-import { decodePluginMessage, isDiscrete, type Batch, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../protocol/index.js';
+import { checkQuantum, DEFAULT_QUANTUM, decodePluginMessage, isDiscrete, type Batch, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../protocol/index.js';
 import { MAX_BATCH_EVENTS, MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { logger } from '../common/log.js';
 import { encodeBatch as encodeBatchFrame } from './batch-encoder.js';
@@ -30,6 +30,8 @@ export interface OutboxOptions {
   batchMaxEvents?: number;
   /** Most encoded bytes in one batch frame (below MAX_FRAME_BYTES). @default 256 KiB */
   batchMaxBytes?: number;
+  /** The coalescer's position grid, carried in each batch's moves block. @default 0.05 */
+  quantum?: number;
 }
 
 export interface OutboxBatch {
@@ -59,6 +61,7 @@ export class Outbox {
   readonly maxBytes: number;
   readonly batchMaxEvents: number;
   readonly batchMaxBytes: number;
+  readonly quantum: number;
   /** unacked batches in seq order */
   private batches: OutboxBatch[] = [];
   /** index in `batches` of the next batch to send on the current connection */
@@ -78,6 +81,7 @@ export class Outbox {
     this.maxBytes = opts.maxBytes ?? DEFAULT_OUTBOX_MAX_BYTES;
     this.batchMaxEvents = opts.batchMaxEvents ?? DEFAULT_BATCH_MAX_EVENTS;
     this.batchMaxBytes = opts.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
+    this.quantum = checkQuantum(opts.quantum ?? DEFAULT_QUANTUM);
     if (!(this.maxBytes > 0)) throw new RangeError(`outboxMaxBytes must be positive, got ${this.maxBytes}`);
     if (!Number.isInteger(this.batchMaxEvents) || this.batchMaxEvents < 1 || this.batchMaxEvents > MAX_BATCH_EVENTS) {
       throw new RangeError(`batchMaxEvents must be an integer from 1 to ${MAX_BATCH_EVENTS} (MAX_BATCH_EVENTS), got ${this.batchMaxEvents}`);
@@ -160,7 +164,7 @@ export class Outbox {
 
   /** Splits `chunk` in halves until each frame fits batchMaxBytes; the last piece gets `wm`. */
   private formBounded(chunk: WireEvent[], wm: number, prevWm: number, formed: OutboxBatch[]): void {
-    const frame = encodeBatch(this.seq + 1, wm, chunk);
+    const frame = this.encode(this.seq + 1, wm, chunk);
     if (frame.length <= this.batchMaxBytes || chunk.length === 1) {
       if (frame.length > MAX_FRAME_BYTES) {
         // A single event above the frame limit (e.g. a rules event with huge clues): the gateway
@@ -179,7 +183,7 @@ export class Outbox {
     const seq = ++this.seq;
     let discrete = 0;
     for (const ev of events) if (isDiscrete(ev)) discrete++;
-    const b: OutboxBatch = { seq, wm, events, frame: frame ?? encodeBatch(seq, wm, events), sent: false, discrete, deltas: events.length - discrete };
+    const b: OutboxBatch = { seq, wm, events, frame: frame ?? this.encode(seq, wm, events), sent: false, discrete, deltas: events.length - discrete };
     this.batches.push(b);
     this.totalBytes += b.frame.length;
     this.wm = wm;
@@ -229,7 +233,7 @@ export class Outbox {
     }
     for (const b of touched) {
       this.totalBytes -= b.frame.length;
-      b.frame = encodeBatch(b.seq, b.wm, b.events!);
+      b.frame = this.encode(b.seq, b.wm, b.events!);
       this.totalBytes += b.frame.length;
     }
     if (removed > 0) {
@@ -238,6 +242,10 @@ export class Outbox {
       this.notifyCapacity();
     }
     return removed;
+  }
+
+  private encode(seq: number, wm: number, events: readonly WireEvent[]): Buffer {
+    return encodeBatchFrame(seq, wm, events, this.quantum);
   }
 
   /** The next batch to send on the current connection, if the in-flight bound allows one. */
@@ -319,8 +327,4 @@ export class Outbox {
     this.capacityWaiters = [];
     for (const w of ws) w.resolve();
   }
-}
-
-function encodeBatch(seq: number, wm: number, ev: WireEvent[]): Buffer {
-  return encodeBatchFrame(seq, wm, ev);
 }

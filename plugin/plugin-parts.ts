@@ -58,7 +58,7 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
   let catalog: HuntCatalog;
   let coalescer: Coalescer;
   try {
-    outbox = new Outbox({ maxBytes: opts.outboxMaxBytes, batchMaxEvents: opts.batchMaxEvents, batchMaxBytes: opts.batchMaxBytes });
+    outbox = new Outbox({ maxBytes: opts.outboxMaxBytes, batchMaxEvents: opts.batchMaxEvents, batchMaxBytes: opts.batchMaxBytes, quantum: opts.coalescer?.quantum });
     coalescer = new Coalescer(opts.coalescer);
     catalog = new HuntCatalog(opts.hunts);
   } catch (err) {

@@ -5,10 +5,11 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { CloseCode, ErrorCode, ProtocolError } from './errors.js';
-import { MAX_FRAME_BYTES } from './limits.js';
-import { scanMsgpack } from './msgpack-scan.js';
-import { Op, type GatewayMessage, type Message, type PluginMessage } from './messages.js';
-import type { WireEvent } from './events.js';
+import { HUNT_ID_RE, MAX_FRAME_BYTES } from './limits.js';
+import { binBounds, MsgpackScanError, scanMap, scanMsgpack, type MapLayout } from './msgpack-scan.js';
+import { Op, type Batch, type GatewayMessage, type Message, type PluginMessage } from './messages.js';
+import type { DiscreteEvent, WireEvent } from './events.js';
+import { movesProblem } from './moves.js';
 
 const options = {
   structuredClone: false,
@@ -33,11 +34,52 @@ export function decodeRaw(bytes: Uint8Array, limit = MAX_FRAME_BYTES): unknown {
   }
   const problem = scanMsgpack(bytes);
   if (problem) throw new ProtocolError(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, `frame is not valid msgpack: ${problem}`);
+  return decodeScanned(bytes);
+}
+
+/**
+ * Decodes bytes that protocol/msgpack-scan.ts has already accepted (a whole frame, or one
+ * value inside it). Throws a ProtocolError (FrameInvalid) if msgpackr still refuses them.
+ */
+export function decodeScanned(bytes: Uint8Array): unknown {
   try {
     return unpackr.unpack(bytes);
   } catch (err) {
     throw new ProtocolError(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, `frame is not valid msgpack: ${(err as Error).message}`);
   }
+}
+
+/** The frame's layout (see scanMap), or a ProtocolError naming what is wrong with its bytes. */
+function scanFrame(bytes: Uint8Array, limit: number): MapLayout {
+  if (bytes.byteLength > limit) {
+    throw new ProtocolError(ErrorCode.FrameTooLarge, CloseCode.FrameTooLarge, `frame of ${bytes.byteLength} bytes exceeds the limit of ${limit}`);
+  }
+  try {
+    return scanMap(bytes, 'ev');
+  } catch (err) {
+    if (err instanceof MsgpackScanError) bad(`frame is not valid msgpack: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Where a decoded batch's events and moves block sit in the frame they were validated
+ * from: the gateway writes exactly these bytes to Kinesis (gateway/batch-records.ts),
+ * never an encoding of its own. Keyed by the batch's `ev` array.
+ */
+export interface BatchLayout {
+  frame: Uint8Array;
+  /** [start0, end0, start1, end1, ...] of each event of `ev` */
+  at: number[];
+  /** [start, end] of the moves block's bytes (inside its bin header), when the batch has one */
+  moves: [number, number] | undefined;
+}
+
+const layouts = new WeakMap<readonly WireEvent[], BatchLayout>();
+
+/** The layout of a batch decodePluginMessage returned, by its `ev` array; undefined for events that did not come from a frame. */
+export function batchLayout(ev: readonly WireEvent[]): BatchLayout | undefined {
+  return layouts.get(ev);
 }
 
 function bad(what: string): never {
@@ -49,17 +91,14 @@ const isStr = (v: unknown, max = 256): v is string => typeof v === 'string' && v
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-function checkEvent(ev: unknown, where: string): asserts ev is WireEvent {
+/** Checks one discrete event as it arrived; throws a ProtocolError (FrameInvalid) naming the field. */
+export function checkEvent(ev: unknown, where: string): asserts ev is DiscreteEvent {
   if (!isObj(ev)) bad(`${where}: not a map`);
   if (!isNum(ev.t)) bad(`${where}.t: must be a number`);
   const k = ev.k;
-  if (k === 'delta') {
-    if (!isInt(ev.i)) bad(`${where}.i: must be an integer`);
-    for (const f of ['x', 'y', 'z'] as const) if (ev[f] !== undefined && !isNum(ev[f])) bad(`${where}.${f}: must be a number`);
-    if (ev.region !== undefined && !isStr(ev.region)) bad(`${where}.region: must be a string`);
-    return;
-  }
-  if (!isInt(ev.e) || !isInt(ev.n)) bad(`${where}: discrete event needs integer e and n`);
+  if (k === 'delta') bad(`${where}.k: "delta" is not an event since protocol 2: deltas travel in the batch's moves block (mv)`);
+  if (!isInt(ev.e) || !isInt(ev.n) || ev.e < 0 || ev.n < 0) bad(`${where}: discrete event needs non-negative integer e and n`);
+  if (ev.hunt !== undefined && !(typeof ev.hunt === 'string' && HUNT_ID_RE.test(ev.hunt))) bad(`${where}.hunt: must be a hunt id (${HUNT_ID_RE.source})`);
   switch (k) {
     case 'join':
       if (!isStr(ev.p) || !isInt(ev.i)) bad(`${where}: join needs p and i`);
@@ -86,7 +125,10 @@ function checkEvent(ev: unknown, where: string): asserts ev is WireEvent {
 
 /** Decodes and validates a message sent by a plugin (the gateway's side). */
 export function decodePluginMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES): PluginMessage {
-  const m = decodeRaw(bytes, limit);
+  const layout = scanFrame(bytes, limit);
+  // No duplicate key anywhere (the scan refuses them): each element of the decoded `ev`
+  // is exactly the bytes of layout.elements at its index.
+  const m = decodeScanned(bytes);
   if (!isObj(m)) bad('message is not a map');
   switch (m.op) {
     case Op.Hello:
@@ -98,9 +140,19 @@ export function decodePluginMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES):
     case Op.Batch: {
       if (!isInt(m.seq) || m.seq < 1) bad('batch.seq: must be a positive integer');
       if (!isNum(m.wm)) bad('batch.wm: must be a number');
-      if (!Array.isArray(m.ev)) bad('batch.ev: must be an array');
+      if (!Array.isArray(m.ev) || !layout.elements) bad('batch.ev: must be an array');
       m.ev.forEach((ev, i) => checkEvent(ev, `batch.ev[${i}]`));
-      return m as unknown as PluginMessage;
+      let moves: [number, number] | undefined;
+      const mv = layout.entries.find((en) => en.key === 'mv');
+      if (mv) {
+        moves = binBounds(bytes, mv.start, mv.end);
+        if (!moves) bad('batch.mv: must be binary (the moves block)');
+        const problem = movesProblem(bytes.subarray(moves[0], moves[1]));
+        if (problem) bad(`batch.mv: ${problem}`);
+        m.mv = bytes.subarray(moves[0], moves[1]);
+      }
+      layouts.set(m.ev as WireEvent[], { frame: bytes, at: layout.elements, moves });
+      return m as unknown as Batch;
     }
     case Op.PrizeAck:
       if (!Array.isArray(m.ids) || !m.ids.every((id) => isStr(id, 64))) bad('prize-ack.ids: must be an array of ids');

@@ -7,3 +7,4 @@ export * from './rules.js';
 export * from './prize.js';
 export * from './hash.js';
 export * from './queries.js';
+export * from './moves.js';

@@ -3,7 +3,7 @@
  */
 
 /** Wire protocol version carried in `hello`; bumped on any incompatible change to protocol/SPEC.md. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Largest WebSocket frame either side accepts (checked before decoding; the gateway's ws `maxPayload`). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -34,6 +34,9 @@ export const ID_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
 export const MAX_ID_CHARS = 64;
 /** ID_PATTERN as a RegExp: the one test of an id. */
 export const ID_RE = new RegExp(ID_PATTERN);
+
+/** Hunt ids, as the rules schema allows them (they go into Redis keys inside {hash tags}). */
+export const HUNT_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A hunt's window when its rules name none (hunt semantics: the `window` key). */
 export const DEFAULT_WINDOW_MS = 60_000;

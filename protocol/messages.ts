@@ -1,7 +1,7 @@
 /**
  * Every message on the plugin <-> gateway WebSocket. See protocol/SPEC.md.
  */
-import type { WireEvent } from './events.js';
+import type { DiscreteEvent } from './events.js';
 import type { ErrorCode } from './errors.js';
 import type { PrizeGift } from './prize.js';
 
@@ -23,8 +23,11 @@ export type Op = (typeof Op)[keyof typeof Op];
 export interface Hello { op: typeof Op.Hello; v: number; server: string; epoch: number; token: string }
 /** gateway -> plugin: accepted; `durable` is the highest seq of this (server, epoch) already durable. */
 export interface Welcome { op: typeof Op.Welcome; durable: number }
-/** plugin -> gateway: events in seq order; every event with t <= wm has been sent. */
-export interface Batch { op: typeof Op.Batch; seq: number; wm: number; ev: WireEvent[] }
+/**
+ * plugin -> gateway: discrete events in `ev`, the coalesced deltas in one moves block `mv`
+ * (protocol/moves.ts); every event with t <= wm has been sent.
+ */
+export interface Batch { op: typeof Op.Batch; seq: number; wm: number; ev: DiscreteEvent[]; mv?: Uint8Array }
 /** gateway -> plugin: batch `seq` (and every earlier one) is durable in Kinesis. */
 export interface Ack { op: typeof Op.Ack; seq: number }
 /** gateway -> plugin: a prize to grant; `id` is its delivery id (the Redis stream entry). */

@@ -8,15 +8,14 @@
  * after a lease takeover or a checkpoint that did not land.
  */
 import type { Redis } from 'ioredis';
-import { ID_PATTERN, windowMs, MIN_WINDOW_MS, type HuntEvent, type WireEvent } from '../protocol/index.js';
+import { windowMs, MIN_WINDOW_MS, type DiscreteEvent, type HuntEvent } from '../protocol/index.js';
 import type { EventRecord } from '../backend/kinesis/record-format.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { pendingEntries } from './pending-events.js';
 import type { IngestReply, WorkerScripts } from './scripts.js';
 
-const ID_RE = new RegExp(ID_PATTERN);
-/** Hunt ids as the rules schema allows them; they go into Redis keys inside {hash tags}. */
-const HUNT_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** Header checks live with the record format; re-exported for the shard reader. */
+export { recordProblem } from '../backend/kinesis/record-format.js';
 
 export interface IngestResult {
   /** false when this part had been ingested before (nothing changed) */
@@ -30,38 +29,18 @@ export interface IngestResult {
   watermark: number | undefined;
 }
 
-const isInt = (v: unknown, min: number): v is number => Number.isSafeInteger(v) && (v as number) >= min;
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 256;
-
-/** Checks the record header; returns what is wrong, or undefined. */
-export function recordProblem(r: EventRecord): string | undefined {
-  if (!ID_RE.test(r.s)) return `s: server id ${JSON.stringify(r.s)} does not match ${ID_PATTERN}`;
-  if (!isInt(r.e, 0)) return 'e: epoch must be a non-negative integer';
-  if (!isInt(r.q, 1)) return 'q: batch seq must be a positive integer';
-  if (!isInt(r.np, 1)) return 'np: part count must be a positive integer';
-  if (!isInt(r.pt, 0) || r.pt >= r.np) return `pt: part index must be an integer from 0 to ${r.np - 1}`;
-  if (!isNum(r.wm)) return 'wm: watermark must be a number';
-  return undefined;
-}
-
-/** A hunt event the fold can use, or undefined for a malformed one. */
-function huntEvent(ev: WireEvent, server: string): HuntEvent | 'ignore' | undefined {
-  if (!ev || typeof ev !== 'object') return undefined;
-  if (ev.k === 'delta' || ev.k === 'join' || ev.k === 'leave') return 'ignore';
-  if (!isNum(ev.t) || !isInt(ev.e, 0) || !isInt(ev.n, 0) || !isStr(ev.hunt) || !HUNT_RE.test(ev.hunt)) return undefined;
+/**
+ * The hunt event of a discrete event, or undefined for joins and leaves. Events reach
+ * here checked (backend/kinesis/record-format.ts `decodeRecord`); the moves block is not
+ * looked at: positions decide no prize (finds come from `enter` events).
+ */
+function huntEvent(ev: DiscreteEvent, server: string): HuntEvent | undefined {
   switch (ev.k) {
     case 'enter':
-      if (!isStr(ev.p) || !isStr(ev.tr) || !isStr(ev.region) || !Array.isArray(ev.at)) return undefined;
-      return { ...ev, server };
     case 'start':
-      if (!isStr(ev.p) || !ev.rules || typeof ev.rules !== 'object' || !isStr(ev.hash)) return undefined;
-      return { ...ev, server };
     case 'stop':
-      if (!isStr(ev.p)) return undefined;
-      return { ...ev, server };
     case 'rules':
-      return 'ignore';
+      return { ...ev, server };
     default:
       return undefined;
   }
@@ -105,38 +84,23 @@ async function storedWindow(redis: Redis, keys: RedisKeys, hunt: string): Promis
 /** How long batch-part and batch-done keys live after their last write: far beyond any resend (cf. DURABLE_TTL_MS). */
 export const BATCH_KEYS_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
-export async function ingestRecord(redis: Redis, keys: RedisKeys, scripts: WorkerScripts, r: EventRecord): Promise<IngestResult> {
+export async function ingestRecord(
+  redis: Redis,
+  keys: RedisKeys,
+  scripts: WorkerScripts,
+  r: EventRecord & { badEvents?: number },
+): Promise<IngestResult> {
   const hunts = new Map<string, HuntPart>();
-  let badEvents = 0;
-  const part = (hunt: string): HuntPart => {
-    let h = hunts.get(hunt);
-    if (!h) hunts.set(hunt, (h = { window: undefined, events: [] }));
-    return h;
-  };
   for (const ev of r.ev) {
-    if (ev && typeof ev === 'object' && ev.k === 'rules') {
-      if (!isStr(ev.hunt) || !HUNT_RE.test(ev.hunt)) {
-        badEvents++;
-        continue;
-      }
-      const h = part(ev.hunt);
-      h.window ??= rulesWindow(ev.rules);
-      // Rules events are folded too: a hunt's `schedule` starts it without any command.
-      if (isNum(ev.t) && isInt(ev.e, 0) && isInt(ev.n, 0) && ev.rules && typeof ev.rules === 'object' && isStr(ev.hash)) {
-        h.events.push({ ...ev, server: r.s });
-      }
-      continue;
-    }
     const he = huntEvent(ev, r.s);
-    if (he === 'ignore') continue;
-    if (!he) {
-      badEvents++;
-      continue;
-    }
-    const h = part(he.hunt);
-    if (he.k === 'start') h.window ??= rulesWindow(he.rules);
+    if (!he) continue;
+    let h = hunts.get(he.hunt);
+    if (!h) hunts.set(he.hunt, (h = { window: undefined, events: [] }));
+    // Rules events are folded too: a hunt's `schedule` starts it without any command.
+    if (he.k === 'start' || he.k === 'rules') h.window ??= rulesWindow(he.rules);
     h.events.push(he);
   }
+  const badEvents = r.badEvents ?? 0;
 
   const k: string[] = [keys.hunts(), keys.batchParts(r.s, r.e, r.q), keys.batchDone(r.s, r.e), keys.watermark(r.s, r.e)];
   for (const hunt of hunts.keys()) k.push(keys.closed(hunt), keys.pending(hunt), keys.late(hunt), keys.window(hunt));
@@ -156,7 +120,7 @@ export async function ingestRecord(redis: Redis, keys: RedisKeys, scripts: Worke
   }
   return {
     applied: res.applied === 1,
-    events: r.ev.length,
+    events: r.ev.length + badEvents,
     stored: res.stored,
     duplicateEvents: res.duplicateEvents,
     late: res.late,

@@ -7,9 +7,11 @@
  * - join, leave, enter, start, stop: the bucket of the player id `p` (FNV-1a), so all of
  *   a player's discrete events land on one shard (one KCL consumer), in order within a
  *   user record.
- * - delta: deltas carry the session index `i`, not the player id, so a session's deltas
- *   share the bucket of (server, i): one shard per session, in order.
- * - rules and heartbeats (no player): the bucket of the server id.
+ * - a batch's moves block (its deltas, protocol 2), rules and heartbeats (no player): the
+ *   bucket of the server id (gateway/batch-records.ts), so a server's blocks are on one
+ *   shard, in seq order.
+ * - delta (a single delta event, as protocol 1 sent them; kept for tools): the bucket of
+ *   (server, session index `i`).
  *
  * The bucket depends on the event alone, never on what this gateway has seen before:
  * a batch resent to another connection or gateway instance must split into the very same

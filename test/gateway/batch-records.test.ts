@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { batchToRecords, checkRecordTarget, userRecordBudget, type UserRecord } from '../../gateway/batch-records.js';
-import { eventSlices } from '../../gateway/frame-events.js';
 import { AggregateBuilder } from '../../backend/kinesis/kpl-aggregation.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
-import { decodeRecord, encodeRecord, recordKey } from '../../backend/kinesis/record-format.js';
-import { encode, Op, ProtocolError, type WireEvent } from '../../protocol/index.js';
+import { decodeRecord, encodeRecord, RECORD_FORMAT_VERSION, recordKey } from '../../backend/kinesis/record-format.js';
+import { batchLayout, decodeMoves, decodePluginMessage, encode, encodeMoves, Op, ProtocolError, type Batch, type DeltaEvent, type DiscreteEvent } from '../../protocol/index.js';
+import { encodeBatch } from '../../plugin/batch-encoder.js';
 import { joins } from './support.js';
 
 const id = { server: 'srv-a', epoch: 1_764_331_200_000, seq: 42, wm: 1_764_331_299_999.5 };
@@ -15,8 +15,11 @@ const opts = (buckets = 4, targetBytes?: number, frame?: Buffer) => ({
   frame,
 });
 
-/** The frame a plugin would send for these events. */
-const frameOf = (ev: WireEvent[]) => encode({ op: Op.Batch, seq: id.seq, wm: id.wm, ev });
+/** The frame a plugin would send for these events and deltas, and the batch the gateway decodes from it. */
+function frameOf(ev: DiscreteEvent[], deltas: DeltaEvent[] = []): { frame: Buffer; msg: Batch } {
+  const frame = encodeBatch(id.seq, id.wm, [...ev, ...deltas]);
+  return { frame, msg: decodePluginMessage(frame) as Batch };
+}
 
 /** Size of the Kinesis record holding only this user record: data + partition key. */
 function aloneSize(r: UserRecord, scheme: PartitionScheme): number {
@@ -25,44 +28,75 @@ function aloneSize(r: UserRecord, scheme: PartitionScheme): number {
   return b.size + scheme.keys[r.bucket]!.length;
 }
 
-/** A player's events in one batch, mixed: join, deltas by session index, an enter, a leave. */
-function session(player: string, i: number, t0: number, deltas = 3): WireEvent[] {
-  const ev: WireEvent[] = [{ k: 'join', e: 1, n: t0, t: t0, p: player, i }];
-  for (let d = 0; d < deltas; d++) ev.push({ k: 'delta', t: t0 + d + 1, i, x: d, z: -d - 1 });
-  ev.push({ k: 'enter', e: 1, n: t0 + 100, t: t0 + 100, p: player, hunt: 'h', tr: 'oak', region: 'r1', at: [1, 2, 3] });
-  ev.push({ k: 'leave', e: 1, n: t0 + 200, t: t0 + 200, p: player });
-  return ev;
+/** A player's discrete events in one batch: join, an enter, a leave. */
+function session(player: string, i: number, t0: number, padding = 0): DiscreteEvent[] {
+  return [
+    { k: 'join', e: 1, n: t0, t: t0, p: player, i },
+    { k: 'enter', e: 1, n: t0 + 100, t: t0 + 100, p: player, hunt: 'h', tr: 'oak'.padEnd(3 + padding, '-'), region: 'r1', at: [1, 2, 3] },
+    { k: 'leave', e: 1, n: t0 + 200, t: t0 + 200, p: player },
+  ];
 }
 
+/** msgpack of any value (encode is typed for messages). */
+const mp = (v: unknown) => encode(v as object);
+
+/** Deltas of sessions 1..n. */
+const movesOf = (n: number): DeltaEvent[] => Array.from({ length: n }, (_, k) => ({ k: 'delta', t: 1000 + k, i: k + 1, x: k / 4, z: -k - 1 }));
+
 /** Interleaves several lists, keeping each list's order. */
-function interleave(lists: WireEvent[][]): WireEvent[] {
-  const out: WireEvent[] = [];
+function interleave(lists: DiscreteEvent[][]): DiscreteEvent[] {
+  const out: DiscreteEvent[] = [];
   for (let j = 0; lists.some((l) => j < l.length); j++) for (const l of lists) if (j < l.length) out.push(l[j]!);
   return out;
 }
 
 describe('batchToRecords', () => {
   it('makes one record for a batch that falls in one bucket, byte for byte what encodeRecord gives', () => {
-    const ev: WireEvent[] = [...joins(3), { k: 'delta', t: 1.5, i: 2, x: -3.25, region: 'r1' }];
-    const [rec, ...rest] = batchToRecords(id, ev, opts(1));
+    const ev = joins(3);
+    const moves = encodeMoves([{ k: 'delta', t: 1, i: 2, x: -3.25, region: 'r1' }]);
+    const [rec, ...rest] = batchToRecords(id, ev, { ...opts(1), moves });
     expect(rest).toEqual([]);
-    const expected = encodeRecord({ v: 1, s: id.server, e: id.epoch, q: id.seq, pt: 0, np: 1, wm: id.wm, ev });
-    expect(rec!.data.equals(expected)).toBe(true);
+    const expected = encodeRecord({ v: RECORD_FORMAT_VERSION, s: id.server, e: id.epoch, q: id.seq, pt: 0, np: 1, wm: id.wm, ev, mv: moves });
+    expect(rec!.data.toString('hex')).toBe(expected.toString('hex'));
     expect(rec!.key).toBe(`srv-a/${id.epoch}/42/0`);
     expect(rec!.bucket).toBe(0);
   });
 
-  it('takes the events\' bytes from the frame: the same records as encoding them', () => {
+  it('takes the events\' bytes and the moves block from the frame: the same records as encoding them', () => {
     const ev = interleave([session('alice', 1, 1000), session('bob', 2, 2000), session('carol', 3, 3000)]);
-    const frame = frameOf(ev);
-    const slices = eventSlices(frame)!;
-    expect(slices.length).toBe(ev.length * 2);
-    expect(frame.subarray(slices[0], slices[1]).equals(encode(ev[0]!))).toBe(true);
-    const fromFrame = batchToRecords(id, ev, opts(4, undefined, frame));
-    const encoded = batchToRecords(id, ev, opts(4));
+    const { frame, msg } = frameOf(ev, movesOf(3));
+    const layout = batchLayout(msg.ev)!;
+    expect(layout.frame).toBe(frame);
+    expect(frame.subarray(layout.at[0], layout.at[1]).equals(encode(ev[0]!))).toBe(true);
+    const fromFrame = batchToRecords(id, msg.ev, opts(4, undefined, frame));
+    const encoded = batchToRecords(id, ev, { ...opts(4), moves: msg.mv });
     expect(fromFrame.map((r) => r.data.toString('hex'))).toEqual(encoded.map((r) => r.data.toString('hex')));
-    // Views into the frame, not copies of re-encoded events: the frame's bytes appear in the records.
-    expect(fromFrame.some((r) => r.data.includes(frame.subarray(slices[0], slices[1])))).toBe(true);
+    // The frame's bytes appear in the records: copied, not re-encoded.
+    expect(fromFrame.some((r) => r.data.includes(frame.subarray(layout.at[0], layout.at[1])))).toBe(true);
+    expect(fromFrame.some((r) => r.data.includes(frame.subarray(layout.moves![0], layout.moves![1])))).toBe(true);
+  });
+
+  it('writes for each event exactly the bytes the validator saw, and refuses a batch with a key twice', () => {
+    const ev = interleave([session('alice', 1, 1000), session('bob', 2, 2000)]);
+    const { frame, msg } = frameOf(ev, movesOf(2));
+    const layout = batchLayout(msg.ev)!;
+    const validated = new Map<string, DiscreteEvent>();
+    msg.ev.forEach((e, j) => validated.set(frame.subarray(layout.at[2 * j], layout.at[2 * j + 1]).toString('hex'), e));
+    const written = batchToRecords(id, msg.ev, opts(4, undefined, frame)).map((r) => decodeRecord(r.data));
+    const writtenEv = written.flatMap((r) => r.ev);
+    expect(writtenEv).toHaveLength(ev.length);
+    for (const e of writtenEv) expect(validated.get(encode(e).toString('hex'))).toEqual(e);
+    expect(written.filter((r) => r.mv).map((r) => decodeMoves(r.mv!).deltas)).toEqual([movesOf(2)]);
+
+    // The attack: an `ev` that passes the validator, then a second `ev` (a 300-character
+    // player, a time that is not a number) a byte reader could take instead.
+    const evil = { k: 'enter', e: 1, n: 1, t: 'nope', p: 'x'.repeat(300), hunt: 'h', tr: 'oak', region: 'r1', at: [1, 2, 3] };
+    const head = encode({ op: Op.Batch, seq: 1, wm: 5, ev: ev.slice(0, 1) });
+    const twice = Buffer.concat([Buffer.from([0xde, 0, 5]), head.subarray(3), mp('ev'), mp([evil])]);
+    expect(() => decodePluginMessage(twice)).toThrow(/duplicate map key "ev"/);
+    // ...and inside an event, too.
+    const inner = Buffer.concat([Buffer.from([0x84]), mp('op'), mp(Op.Batch), mp('seq'), mp(1), mp('wm'), mp(5), mp('ev'), Buffer.from([0x91, 0x82]), mp('k'), mp('join'), mp('k'), mp('leave')]);
+    expect(() => decodePluginMessage(inner)).toThrow(/duplicate map key "k"/);
   });
 
   it('makes one record with no events for a heartbeat, in the server\'s bucket: it carries the watermark', () => {
@@ -73,31 +107,33 @@ describe('batchToRecords', () => {
     expect(decodeRecord(recs[0]!.data)).toMatchObject({ s: 'srv-a', e: id.epoch, q: 42, pt: 0, np: 1, wm: id.wm, ev: [] });
   });
 
-  it('puts every discrete event of a player in the player\'s bucket and a session\'s deltas in one bucket, in batch order', () => {
+  it('puts every discrete event of a player in the player\'s bucket, in batch order, and the moves block in the server\'s', () => {
     const players = Array.from({ length: 12 }, (_, k) => `player-${k}`);
     const ev = interleave(players.map((p, k) => session(p, k + 1, (k + 1) * 1000)));
     const o = opts(4);
-    const recs = batchToRecords(id, ev, o);
+    const moves = encodeMoves(movesOf(12));
+    const recs = batchToRecords(id, ev, { ...o, moves });
     const decoded = recs.map((r) => ({ bucket: r.bucket, rec: decodeRecord(r.data) }));
     expect(decoded.map((d) => d.rec.pt)).toEqual([...recs.keys()]);
     for (const d of decoded) expect(d.rec).toMatchObject({ s: id.server, e: id.epoch, q: id.seq, np: recs.length, wm: id.wm });
     expect(new Set(recs.map((r) => r.bucket)).size).toBeGreaterThan(1);
-    const check = (what: string, mine: (e: WireEvent) => boolean, bucket: number) => {
+    const check = (what: string, mine: (e: DiscreteEvent) => boolean, bucket: number) => {
       const holding = decoded.filter((d) => d.rec.ev.some(mine));
       expect(holding.map((d) => d.bucket), what).toEqual([bucket]);
       expect(holding[0]!.rec.ev.filter(mine), what).toEqual(ev.filter(mine));
     };
-    players.forEach((p, k) => {
-      check(p, (e) => 'p' in e && e.p === p, o.scheme.ofPlayer(p));
-      check(`session ${k + 1}`, (e) => e.k === 'delta' && e.i === k + 1, o.scheme.ofSession(id.server, k + 1));
-    });
+    players.forEach((p) => check(p, (e) => 'p' in e && e.p === p, o.scheme.ofPlayer(p)));
     expect(decoded.flatMap((d) => d.rec.ev).length).toBe(ev.length);
+    const withMoves = decoded.filter((d) => d.rec.mv);
+    expect(withMoves.map((d) => d.bucket)).toEqual([o.scheme.ofServer(id.server)]);
+    expect(Buffer.from(withMoves[0]!.rec.mv!).equals(moves)).toBe(true);
   });
 
   it('splits a batch the same way every time: the parts depend on the batch alone', () => {
-    const ev = interleave(Array.from({ length: 30 }, (_, k) => session(`p${k}`, k, k * 1000, 20)));
-    const a = batchToRecords(id, ev, opts(8, 2048));
-    const b = batchToRecords(id, ev, opts(8, 2048, frameOf(ev)));
+    const ev = interleave(Array.from({ length: 60 }, (_, k) => session(`p${k}`, k, k * 1000, 60)));
+    const { frame, msg } = frameOf(ev, movesOf(60));
+    const a = batchToRecords(id, ev, { ...opts(8, 1024), moves: msg.mv });
+    const b = batchToRecords(id, msg.ev, opts(8, 1024, frame));
     expect(a.length).toBeGreaterThan(8);
     expect(b.map((r) => [r.key, r.bucket, r.data.toString('hex')])).toEqual(a.map((r) => [r.key, r.bucket, r.data.toString('hex')]));
   });
@@ -111,7 +147,9 @@ describe('batchToRecords', () => {
     decoded.forEach((d, i) => {
       expect(d).toMatchObject({ s: id.server, e: id.epoch, q: id.seq, pt: i, np: recs.length, wm: id.wm });
       expect(recordKey(d)).toBe(recs[i]!.key);
-      expect(recs[i]!.data.equals(encodeRecord(d))).toBe(true);
+      const { badEvents, badReason, ...rec } = d;
+      expect([badEvents, badReason]).toEqual([0, undefined]);
+      expect(recs[i]!.data.equals(encodeRecord(rec))).toBe(true);
     });
     for (const r of recs) expect(aloneSize(r, o.scheme)).toBeLessThanOrEqual(target);
     expect(decoded.flatMap((d) => d.ev)).toEqual(ev);
@@ -121,7 +159,7 @@ describe('batchToRecords', () => {
   });
 
   it('gives an event bigger than the target a record of its own', () => {
-    const big: WireEvent = { k: 'rules', e: 1, n: 1, t: 1, hunt: 'h', hash: 'x', rules: { id: 'h', name: 'x'.repeat(5000), treasures: [] } as never };
+    const big: DiscreteEvent = { k: 'rules', e: 1, n: 1, t: 1, hunt: 'h', hash: 'x', rules: { id: 'h', name: 'x'.repeat(5000), treasures: [] } as never };
     const recs = batchToRecords(id, [...joins(2), big, ...joins(2, 2)], opts(1, 2048));
     const withBig = recs.find((r) => decodeRecord(r.data).ev.some((e) => e.k === 'rules'))!;
     expect(decodeRecord(withBig.data).ev.length).toBe(1);
@@ -129,7 +167,7 @@ describe('batchToRecords', () => {
   });
 
   it('refuses an event that cannot fit in any Kinesis record (1 MiB)', () => {
-    const huge: WireEvent = { k: 'rules', e: 1, n: 1, t: 1, hunt: 'h', hash: 'x', rules: { id: 'h', name: 'x'.repeat(1024 * 1024), treasures: [] } as never };
+    const huge: DiscreteEvent = { k: 'rules', e: 1, n: 1, t: 1, hunt: 'h', hash: 'x', rules: { id: 'h', name: 'x'.repeat(1024 * 1024), treasures: [] } as never };
     expect(() => batchToRecords(id, [huge], opts())).toThrow(ProtocolError);
   });
 

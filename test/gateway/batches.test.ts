@@ -6,6 +6,7 @@ import { describe, expect } from 'vitest';
 import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
 import { isAggregated } from '../../backend/kinesis/kpl-aggregation.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { RECORD_FORMAT_VERSION } from '../../backend/kinesis/record-format.js';
 import { CloseCode, ErrorCode, Op, type WireEvent } from '../../protocol/index.js';
 import { RecordingSink } from './fault-sink.js';
 import { gatewayTest as it } from '../support/fixtures.js';
@@ -26,27 +27,28 @@ describe('batches into Kinesis', () => {
     const { client } = await hello('srv-a', 7);
     const ev: WireEvent[] = [
       { k: 'join', e: 7, n: 1, t: 1000, p: 'p1', i: 1 },
-      { k: 'delta', t: 1001.5, i: 1, x: 10, y: 64, z: -20, region: 'r1' },
+      { k: 'delta', t: 1001, i: 1, x: 10, y: 64, z: -20, region: 'r1' },
       { k: 'enter', e: 7, n: 2, t: 1002, p: 'p1', hunt: 'spring', tr: 'oak', region: 'r1', at: [10.5, 64, -20.25] },
     ];
     client.sendBatch(1, ev, 1002);
     expect((await client.next(Op.Ack)).seq).toBe(1);
-    // The player's discrete events in the player's bucket, the session's delta in the session's.
+    // The player's discrete events in the player's bucket, the moves block in the server's.
     const scheme = new PartitionScheme(3);
     const recs = await readEventRecords(kinesis.client, h.stream);
     const byBucket = new Map<string, WireEvent[]>();
-    for (const [b, e] of [[scheme.ofPlayer('p1'), ev[0]!], [scheme.ofSession('srv-a', 1), ev[1]!], [scheme.ofPlayer('p1'), ev[2]!]] as const) {
+    for (const [b, e] of [[scheme.ofPlayer('p1'), ev[0]!], [scheme.ofPlayer('p1'), ev[2]!], [scheme.ofServer('srv-a'), ev[1]!]] as const) {
       byBucket.set(`b${b}`, [...(byBucket.get(`b${b}`) ?? []), e]);
     }
     expect(recs.length).toBe(byBucket.size);
     for (const r of recs) {
-      expect(r).toMatchObject({ v: 1, s: 'srv-a', e: 7, q: 1, np: recs.length, wm: 1002, ev: byBucket.get(r.partitionKey) });
+      expect(r).toMatchObject({ v: RECORD_FORMAT_VERSION, s: 'srv-a', e: 7, q: 1, np: recs.length, wm: 1002, ev: byBucket.get(r.partitionKey) });
       expect(r.kinesisPartitionKey).toBe(r.partitionKey);
       expect(r.explicitHashKey).toBe(scheme.hashKeys[Number(r.partitionKey.slice(1))]);
     }
     expect(canonical([...batchesDownstream(recs).values()][0]!.ev)).toEqual(canonical(ev));
     expect(await h.redis.get(h.keys.durable('srv-a', 7))).toBe('1');
-    expect(h.gw.stats()).toMatchObject({ batches: 1, events: 3, userRecords: recs.length, duplicateBatches: 0 });
+    // events: the discrete ones (the delta rides in the moves block)
+    expect(h.gw.stats()).toMatchObject({ batches: 1, events: 2, userRecords: recs.length, duplicateBatches: 0 });
     expect(h.gw.stats().records).toBeLessThanOrEqual(recs.length);
   });
 

@@ -10,7 +10,7 @@
 import { describe, expect } from 'vitest';
 import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
 import { recordKey } from '../../backend/kinesis/record-format.js';
-import { CloseCode, Op, type WireEvent } from '../../protocol/index.js';
+import { CloseCode, Op, PROTOCOL_VERSION, type WireEvent } from '../../protocol/index.js';
 import { chaosPlan, RecordingSink, userRecordKeys, type Fault } from './fault-sink.js';
 import { gatewayTest as it } from '../support/fixtures.js';
 import type { Harness } from './harness.js';
@@ -37,7 +37,7 @@ function batchEvents(server: string, epoch: number, seq: number, players = 6): W
     const i = (seq * 7 + k) % 40;
     const n = seq * 100 + k * 10;
     ev.push({ k: 'join', e: epoch, n, t: t0 + k, p, i });
-    ev.push({ k: 'delta', t: t0 + k + 0.5, i, x: k, z: seq });
+    ev.push({ k: 'delta', t: t0 + k, i, x: k, z: seq });
     ev.push({ k: 'enter', e: epoch, n: n + 1, t: t0 + k + 1, p, hunt: 'spring', tr: `t${k}`, region: 'r1', at: [k, 64, seq] });
     if (k % 3 === 0) ev.push({ k: 'leave', e: epoch, n: n + 2, t: t0 + k + 2, p });
   }
@@ -174,7 +174,7 @@ describe('downstream events under fencing', () => {
 
     const stale = await TestClient.connect(h.gw.url);
     h.clients.push(stale);
-    stale.sendMsg({ op: Op.Hello, v: 1, server: 'srv-a', epoch: 4, token: 'test-token-0123456789' });
+    stale.sendMsg({ op: Op.Hello, v: PROTOCOL_VERSION, server: 'srv-a', epoch: 4, token: 'test-token-0123456789' });
     // Frames right behind the refused hello are never read as batches.
     send(stale, 'srv-a', 4, 1);
     send(stale, 'srv-a', 4, 2);

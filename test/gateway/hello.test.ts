@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { beforeEach, describe, expect } from 'vitest';
 import { WebSocket } from 'ws';
-import { CloseCode, ErrorCode, MAX_FRAME_BYTES, Op, PROTOCOL_VERSION } from '../../protocol/index.js';
+import { CloseCode, encode, ErrorCode, MAX_FRAME_BYTES, Op, PROTOCOL_VERSION } from '../../protocol/index.js';
 import { MAX_FRAGMENTS } from '../../gateway/server.js';
 import { gatewayTest as it, type GatewayFixtures } from '../support/fixtures.js';
 import type { Harness } from './harness.js';
@@ -78,6 +78,26 @@ describe('hello', () => {
       expect(h.gw.stats().connections).toBe(1);
     });
   }
+
+  it('refuses a protocol 1 hello with 4002 and a reason naming both versions', async () => {
+    const old = await connect2();
+    old.sendMsg({ op: Op.Hello, v: 1, server: 'srv-old', epoch: 1, token: TOKEN });
+    const closed = await old.closed;
+    expect(closed.code).toBe(CloseCode.ProtocolVersion);
+    const err = await old.next(Op.Error, 1000);
+    expect(err.code).toBe(ErrorCode.ProtocolVersion);
+    expect(err.message).toMatch(/protocol version 1 .*version 2/);
+  });
+
+  it('refuses a batch with a key twice (4000), naming the key', async () => {
+    const { client } = await TestClient.hello(h.gw.url, 'srv-dup', 1);
+    const mp = (v: unknown) => encode(v as object);
+    client.ws.send(Buffer.concat([Buffer.from([0x85]), mp('op'), mp(Op.Batch), mp('seq'), mp(1), mp('wm'), mp(5), mp('ev'), mp([]), mp('ev'), mp([{ k: 'leave', e: 1, n: 1, t: 'nope', p: 'x'.repeat(300) }])]));
+    expect((await client.closed).code).toBe(CloseCode.FrameInvalid);
+    const err = await client.next(Op.Error, 1000);
+    expect(err).toMatchObject({ code: ErrorCode.FrameInvalid, message: expect.stringMatching(/duplicate map key "ev"/) });
+    expect(h.gw.stats().batches).toBe(0);
+  });
 
   it('closes a connection that floods tiny fragments (1008), and only that one', async () => {
     const ok = await healthy();

@@ -17,7 +17,7 @@ import {
   type UserRecordIn,
 } from '../../backend/kinesis/kpl-aggregation.js';
 import { bucketer, PartitionScheme } from '../../backend/kinesis/partition-keys.js';
-import { decodeRecord, encodeRecord } from '../../backend/kinesis/record-format.js';
+import { decodeRecord, encodeRecord, RECORD_FORMAT_VERSION } from '../../backend/kinesis/record-format.js';
 import { awsKinesisAgg, libDeaggregate } from './support.js';
 
 const scheme = new PartitionScheme(7);
@@ -125,14 +125,14 @@ describe('KPL aggregated records', () => {
   });
 
   it('tells aggregated records from plain ones: a Cairn EventRecord never starts with the magic', () => {
-    const plain = encodeRecord({ v: 1, s: 's', e: 1, q: 1, pt: 0, np: 1, wm: 0, ev: [] });
+    const plain = encodeRecord({ v: RECORD_FORMAT_VERSION, s: 's', e: 1, q: 1, pt: 0, np: 1, wm: 0, ev: [] });
     expect(isAggregated(plain)).toBe(false);
     expect(isAggregated(aggregate([{ partitionKey: 'k', data: plain }]))).toBe(true);
     expect(isAggregated(KPL_MAGIC)).toBe(false); // too short to hold the checksum
   });
 
   it('deaggregates a GetRecords page for the worker: user records out, plain records and corrupt aggregates passed on', () => {
-    const part = (pt: number) => encodeRecord({ v: 1, s: 's', e: 1, q: 1, pt, np: 3, wm: 5, ev: [] });
+    const part = (pt: number) => encodeRecord({ v: RECORD_FORMAT_VERSION, s: 's', e: 1, q: 1, pt, np: 3, wm: 5, ev: [] });
     const good = aggregate([{ partitionKey: 'b0', data: part(0) }, { partitionKey: 'b0', data: part(1) }]);
     const corrupt = Buffer.from(good);
     corrupt[corrupt.length - 1]! ^= 0xff;

@@ -15,7 +15,8 @@ import {
 import { WebSocket } from 'ws';
 import { ensureStream } from '../../backend/kinesis/client.js';
 import { decodeRecord, type EventRecord } from '../../backend/kinesis/record-format.js';
-import { decodeGatewayMessage, encode, Op, PROTOCOL_VERSION, type GatewayMessage, type WireEvent } from '../../protocol/index.js';
+import { decodeGatewayMessage, decodeMoves, encode, Op, PROTOCOL_VERSION, type DiscreteEvent, type GatewayMessage, type WireEvent } from '../../protocol/index.js';
+import { encodeBatch } from '../../plugin/batch-encoder.js';
 
 export const TOKEN = 'test-token-0123456789';
 
@@ -86,7 +87,10 @@ export function libDeaggregate(rec: { partitionKey: string; sequenceNumber?: str
   return out!;
 }
 
-export interface ReadUserRecord extends EventRecord {
+/** A record as the tests compare it: `ev` with the moves block's deltas too. */
+export type RecordView = Omit<EventRecord, 'ev'> & { ev: WireEvent[] };
+
+export interface ReadUserRecord extends RecordView {
   shardId: string;
   /** Partition key and explicit hash key of the user record. */
   partitionKey: string;
@@ -101,14 +105,17 @@ export interface ReadUserRecord extends EventRecord {
 
 /**
  * Every user record in the stream, read back from kinesalite and deaggregated with
- * aws-kinesis-agg (checksums verified), decoded as the worker decodes them.
+ * aws-kinesis-agg (checksums verified), decoded as the worker decodes them; `ev` also
+ * holds the deltas of the record's moves block (decoded), after its discrete events.
  */
 export async function readEventRecords(client: KinesisClient, stream: string): Promise<ReadUserRecord[]> {
   const out: ReadUserRecord[] = [];
   for (const r of await readAll(client, stream)) {
     for (const u of libDeaggregate(r)) {
+      const rec = decodeRecord(Buffer.from(u.data, 'base64'));
       out.push({
-        ...decodeRecord(Buffer.from(u.data, 'base64')),
+        ...rec,
+        ev: rec.mv ? [...rec.ev, ...decodeMoves(rec.mv).deltas] : rec.ev,
         shardId: r.shardId,
         partitionKey: u.partitionKey,
         explicitHashKey: u.explicitPartitionKey,
@@ -123,7 +130,7 @@ export async function readEventRecords(client: KinesisClient, stream: string): P
 }
 
 /** The events of stored user records, one list per distinct idempotency key (copies must be identical). */
-export function eventsByKey(records: readonly EventRecord[]): Map<string, WireEvent[]> {
+export function eventsByKey(records: readonly RecordView[]): Map<string, WireEvent[]> {
   const byKey = new Map<string, WireEvent[]>();
   for (const r of records) {
     const k = `${r.s}/${r.e}/${r.q}/${r.pt}`;
@@ -139,7 +146,7 @@ export function eventsByKey(records: readonly EventRecord[]): Map<string, WireEv
  * deduplicated by idempotency key. Throws when two copies of a key differ, when a batch
  * lacks a part, or when its parts disagree on the part count or watermark.
  */
-export function batchesDownstream(records: readonly EventRecord[]): Map<string, { wm: number; ev: WireEvent[]; copies: number }> {
+export function batchesDownstream(records: readonly RecordView[]): Map<string, { wm: number; ev: WireEvent[]; copies: number }> {
   const byKey = eventsByKey(records);
   const parts = new Map<string, { np: number; wm: number; pts: Map<number, WireEvent[]>; copies: number }>();
   for (const r of records) {
@@ -212,8 +219,9 @@ export class TestClient {
     this.ws.send(encode(msg));
   }
 
-  sendBatch(seq: number, ev: WireEvent[], wm = 0): void {
-    this.sendMsg({ op: Op.Batch, seq, wm, ev });
+  /** Sends a batch as a plugin frames it: discrete events in `ev`, deltas in the moves block. */
+  sendBatch(seq: number, ev: WireEvent[], wm = 0, quantum?: number): void {
+    this.ws.send(encodeBatch(seq, wm, ev, quantum));
   }
 
   /** Takes the first queued message with op `op` (waiting for it), leaving others queued. */
@@ -241,6 +249,6 @@ export class TestClient {
 }
 
 /** n discrete join events with distinct counters. */
-export function joins(n: number, from = 0, t0 = 1_764_331_200_000): WireEvent[] {
+export function joins(n: number, from = 0, t0 = 1_764_331_200_000): DiscreteEvent[] {
   return Array.from({ length: n }, (_, i) => ({ k: 'join' as const, e: 1, n: from + i, t: t0 + from + i, p: `player-${from + i}`, i: from + i }));
 }

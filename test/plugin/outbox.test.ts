@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decodePluginMessage, type Batch, type DeltaEvent, type WireEvent } from '../../protocol/index.js';
+import { batchEvents, decodePluginMessage, type Batch, type DeltaEvent, type WireEvent } from '../../protocol/index.js';
 import { Outbox } from '../../plugin/outbox.js';
 
 const join = (n: number, t = 1): WireEvent => ({ k: 'join', e: 7, n, t, p: `p${n}`, i: n });
 const delta = (i: number, t: number, f: Partial<DeltaEvent>): DeltaEvent => ({ k: 'delta', t, i, ...f });
-const decode = (frame: Buffer) => decodePluginMessage(frame) as Batch;
+const decode = (frame: Buffer) => {
+  const b = decodePluginMessage(frame) as Batch;
+  return { ...b, ev: batchEvents(b) };
+};
 
 describe('Outbox batch formation', () => {
   it('numbers batches 1, 2, 3 and splits by event count; only the last batch of a flush carries the new watermark', () => {

@@ -18,7 +18,7 @@ const discrete = (evs: WireEvent[]) => evs.filter((e): e is DiscreteEvent => e.k
 const join_ = (n: number, t = 1000 + n): DiscreteEvent => ({ k: 'join', e: 7, n, t, p: `p${n}`, i: n });
 
 /** Every discrete event with t <= a batch's wm is in that batch or an earlier one. */
-function checkWatermarks(batches: Batch[]): void {
+function checkWatermarks(batches: Array<Pick<Batch, 'seq' | 'wm'> & { ev: WireEvent[] }>): void {
   const seen = new Set<string>();
   const all = batches.flatMap((b) => discrete(b.ev));
   for (const b of batches) {

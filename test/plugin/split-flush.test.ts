@@ -22,7 +22,7 @@ const discrete = (evs: WireEvent[]) => evs.filter((e): e is DiscreteEvent => e.k
 const deltas = (evs: WireEvent[]) => evs.filter((e): e is DeltaEvent => e.k === 'delta');
 
 /** Every discrete event with t <= a batch's wm is in that batch or an earlier one. */
-function checkWatermarks(batches: Batch[]): void {
+function checkWatermarks(batches: Array<Pick<Batch, 'seq' | 'wm'> & { ev: WireEvent[] }>): void {
   const seen = new Set<string>();
   const all = batches.flatMap((b) => discrete(b.ev));
   for (const b of batches) {

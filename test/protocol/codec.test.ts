@@ -17,18 +17,19 @@ import {
 // Golden bytes: these pin the wire encoding. If they change, the protocol changed:
 // bump PROTOCOL_VERSION and update protocol/SPEC.md.
 const HELLO: Hello = { op: Op.Hello, v: PROTOCOL_VERSION, server: 'srv-a', epoch: 7, token: 'tok' };
-const HELLO_HEX = 'de0005a26f7001a17601a6736572766572a57372762d61a565706f636807a5746f6b656ea3746f6b';
+const HELLO_HEX = 'de0005a26f7001a17602a6736572766572a57372762d61a565706f636807a5746f6b656ea3746f6b';
+// The moves block is the one of protocol/SPEC.md's example (test/protocol/moves.test.ts).
+const MOVES_HEX = '013fa999999999999afb949b90a23402020f027231a4038014a90603121b14';
 const BATCH: Batch = {
   op: Op.Batch,
   seq: 3,
   wm: 1795867200123,
-  ev: [
-    { k: 'enter', e: 7, n: 1, t: 1795867200100, p: 'p1', hunt: 'h', tr: 'oak', region: 'r1', at: [10.5, 64, -20.25] },
-    { k: 'delta', t: 1795867200123, i: 2, x: 1.25 },
-  ],
+  ev: [{ k: 'enter', e: 7, n: 1, t: 1795867200100, p: 'p1', hunt: 'h', tr: 'oak', region: 'r1', at: [10.5, 64, -20.25] }],
+  mv: Buffer.from(MOVES_HEX, 'hex'),
 };
 const BATCH_HEX =
-  'de0004a26f7003a373657103a2776dcb427a22206ca7b000a2657692de0009a16ba5656e746572a16507a16e01a174cb427a22206ca64000a170a27031a468756e74a168a27472a36f616ba6726567696f6ea27231a2617493cb402500000000000040cbc034400000000000de0004a16ba564656c7461a174cb427a22206ca7b000a16902a178cb3ff4000000000000';
+  'de0005a26f7003a373657103a2776dcb427a22206ca7b000a2657691de0009a16ba5656e746572a16507a16e01a174cb427a22206ca64000a170a27031a468756e74a168a27472a36f616ba6726567696f6ea27231a2617493cb402500000000000040cbc034400000000000a26d76c41f' +
+  MOVES_HEX;
 
 function expectProtocolError(fn: () => unknown, close: number, code: string, text: RegExp) {
   try {
@@ -101,7 +102,39 @@ describe('codec', () => {
   });
 
   it('refuses containers that claim more items than the frame holds, and deep nesting', () => {
-    expectProtocolError(() => decodePluginMessage(Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /longer than the frame/);
-    expectProtocolError(() => decodePluginMessage(Buffer.alloc(100, 0x91)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /nested deeper/);
+    expectProtocolError(() => decodePluginMessage(Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff])), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /longer than the bytes/);
+    const deep = Buffer.concat([Buffer.from([0x81, 0xa1, 0x61]), Buffer.alloc(100, 0x91)]);
+    expectProtocolError(() => decodePluginMessage(deep), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /nested deeper/);
+  });
+
+  it('refuses a key twice in any map, a key that is not a string, and __proto__', () => {
+    const mp = (v: unknown) => encode(v as object);
+    const hello = (extra: Buffer, n: number) => Buffer.concat([Buffer.from([0x80 | n]), mp('op'), mp(1), mp('v'), mp(2), mp('server'), mp('s'), mp('epoch'), mp(1), mp('token'), mp('t'), extra]);
+    expect(decodePluginMessage(hello(Buffer.alloc(0), 5))).toMatchObject({ op: 1, server: 's' });
+    expectProtocolError(() => decodePluginMessage(hello(Buffer.concat([mp('token'), mp('u')]), 6)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /duplicate map key "token"/);
+    // the same key with another string header (str8 instead of fixstr) is the same key
+    expectProtocolError(() => decodePluginMessage(hello(Buffer.from([0xd9, 0x05, ...Buffer.from('token'), 0xa1, 0x75]), 6)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /duplicate map key "token"/);
+    expectProtocolError(() => decodePluginMessage(hello(Buffer.concat([mp('x'), Buffer.from([0x82, 0x01, 0x02, 0x01, 0x03])]), 6)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /keys must be strings/);
+    expectProtocolError(() => decodePluginMessage(hello(Buffer.concat([mp('x'), Buffer.from([0x81]), mp('__proto__'), mp({ polluted: 1 })]), 6)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /__proto__/);
+    // a big map (past the linear comparison) with a key twice
+    const big: Buffer[] = [Buffer.from([0xde, 0x00, 0x32])];
+    for (let k = 0; k < 49; k++) big.push(mp(`k${k}`), mp(k));
+    big.push(mp('k7'), mp(0));
+    expectProtocolError(() => decodePluginMessage(hello(Buffer.concat([mp('x'), ...big]), 6)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /duplicate map key "k7"/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // a string that is not UTF-8: two such byte strings could decode to the same text
+    expectProtocolError(() => decodePluginMessage(hello(Buffer.concat([mp('x'), Buffer.from([0xa2, 0xa0, 0x20])]), 6)), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /string is not UTF-8/);
+  });
+
+  it('refuses a delta in ev (protocol 1) and a moves block that does not follow its format', () => {
+    expectProtocolError(
+      () => decodePluginMessage(encode({ op: Op.Batch, seq: 1, wm: 1, ev: [{ k: 'delta', t: 1, i: 2, x: 1.25 }] })),
+      CloseCode.FrameInvalid,
+      ErrorCode.FrameInvalid,
+      /batch\.ev\[0\]\.k: "delta" is not an event since protocol 2/,
+    );
+    const mv = Buffer.from(MOVES_HEX, 'hex');
+    expectProtocolError(() => decodePluginMessage(encode({ op: Op.Batch, seq: 1, wm: 1, ev: [], mv: mv.subarray(0, mv.length - 1) })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /batch\.mv: moves block byte \d+: truncated/);
+    expectProtocolError(() => decodePluginMessage(encode({ op: Op.Batch, seq: 1, wm: 1, ev: [], mv: 'moves' })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /batch\.mv: must be binary/);
   });
 });

@@ -14,7 +14,7 @@ import { batchToRecords, type UserRecord } from '../../gateway/batch-records.js'
 import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
 import { KinesisWriter } from '../../gateway/kinesis-writer/writer.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
-import { encodeRecord, type EventRecord } from '../../backend/kinesis/record-format.js';
+import { encodeRecord, RECORD_FORMAT_VERSION, type EventRecord } from '../../backend/kinesis/record-format.js';
 import { readDecidedPrizes } from '../../worker/worker.js';
 import type { DiscreteEvent } from '../../protocol/index.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng } from './support/fixture.js';
@@ -74,7 +74,7 @@ describe('worker on aggregated records', () => {
     expect(writer.metrics.stats.records).toBeLessThan(parts); // and really are aggregated
 
     const plain: EventRecord[] = batchesOf(plainServer!.server, plainServer!.epoch, plainServer!.events, finalWm, 99).map((b) => ({
-      v: 1, s: b.server, e: b.epoch, q: b.seq, pt: 0, np: 1, wm: b.wm, ev: b.ev,
+      v: RECORD_FORMAT_VERSION, s: b.server, e: b.epoch, q: b.seq, pt: 0, np: 1, wm: b.wm, ev: b.ev,
     }));
     // A corrupt copy of an aggregate that is also in the stream intact: skipped, counted, harmless.
     const stored = await readAll(kinesis.client, env.stream);

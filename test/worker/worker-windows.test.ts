@@ -13,7 +13,7 @@ import { encodePendingEvent } from '../../worker/pending-events.js';
 import { workerTest as it } from '../support/fixtures.js';
 import { closedThrough, readStream, registerServers, waitFor, type Env } from './support/harness.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
-import type { HuntEvent, WireEvent } from '../../protocol/index.js';
+import type { DiscreteEvent, HuntEvent, WireEvent } from '../../protocol/index.js';
 
 /**
  * To show that something does NOT happen, let the worker do two more close passes: the
@@ -135,10 +135,10 @@ describe('worker windows', () => {
     const a = new EventMaker('srv-a');
     await registerServers(env.redis, env.keys, { 'srv-a': 1 });
     const w = await env.start();
-    const broken = { k: 'enter', e: 1, n: 50, t: T0 + 600, p: 'q' } as unknown as WireEvent; // no hunt, tr, region
+    const broken = { k: 'enter', e: 1, n: 50, t: T0 + 600, p: 'q' } as unknown as DiscreteEvent; // no hunt, tr, region
     await env.put([
       Buffer.from('definitely not msgpack \xff\xfe'),
-      encode({ v: 2, s: 'srv-a', e: 1, q: 9, pt: 0, np: 1, wm: 0, ev: [] }),
+      encode({ v: 3, s: 'srv-a', e: 1, q: 9, pt: 0, np: 1, wm: 0, ev: [] }),
       encodeRecord(rec('srv-a', 1, T0, [], 3, 2)), // part index out of range
       encodeRecord(rec('srv-a', 1, T0 + 20_000, [a.rulesEv(T0), a.start(T0), a.enter(T0 + 500, 'p'), broken])),
     ]);

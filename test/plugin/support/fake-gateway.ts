@@ -8,9 +8,11 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { decodePluginMessage, encode, Op, type Batch, type GatewayMessage, type Hello, type WireEvent } from '../../../protocol/index.js';
+import { batchEvents, decodePluginMessage, encode, Op, type Batch, type GatewayMessage, type Hello, type WireEvent } from '../../../protocol/index.js';
 
-export interface ReceivedBatch extends Batch {
+/** A batch as the plugin formed it: `ev` holds its discrete events, then its moves block's deltas. */
+export interface ReceivedBatch extends Omit<Batch, 'ev'> {
+  ev: WireEvent[];
   /** connection number (1-based) it arrived on */
   conn: number;
   bytes: Buffer;
@@ -50,8 +52,8 @@ export class FakeGateway {
   }
 
   /** Batches by seq, first copy of each (what a deduping gateway keeps). */
-  unique(): Batch[] {
-    const bySeq = new Map<number, Batch>();
+  unique(): ReceivedBatch[] {
+    const bySeq = new Map<number, ReceivedBatch>();
     for (const b of this.batches) if (!bySeq.has(b.seq)) bySeq.set(b.seq, b);
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   }
@@ -102,7 +104,7 @@ export class FakeGateway {
         return;
       }
       if (msg.op === Op.Batch) {
-        this.batches.push({ ...msg, conn, bytes: Buffer.from(data) });
+        this.batches.push({ ...msg, ev: batchEvents(msg), conn, bytes: Buffer.from(data) });
         if (this.autoAck && hello) {
           const key = `${hello.server}/${hello.epoch}`;
           this.durable.set(key, Math.max(this.durable.get(key) ?? 0, msg.seq));

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadRulesFile } from '../../../plugin/rules-file.js';
-import { rulesHash, type DiscreteEvent, type HuntRules, type WireEvent } from '../../../protocol/index.js';
+import { rulesHash, type DiscreteEvent, type HuntRules } from '../../../protocol/index.js';
 import { TreasureIndex, Triggers, type Entry } from '../../../plugin/triggers.js';
-import type { EventRecord } from '../../../backend/kinesis/record-format.js';
+import { RECORD_FORMAT_VERSION, type EventRecord } from '../../../backend/kinesis/record-format.js';
 import { rng } from '../../../plugin/hosts/sim-host.js';
 
 export const FIXTURE_DIR = new URL('../../fixtures/sample-hunt/', import.meta.url).pathname;
@@ -158,8 +158,8 @@ export function toRecords(se: ServerEvents, opt: SplitOptions): EventRecord[] {
   return out;
 }
 
-export function partsOf(s: string, e: number, q: number, wm: number, ev: WireEvent[], parts: number): EventRecord[] {
+export function partsOf(s: string, e: number, q: number, wm: number, ev: DiscreteEvent[], parts: number): EventRecord[] {
   const np = Math.max(1, Math.min(parts, ev.length || 1));
   const per = Math.ceil(ev.length / np);
-  return Array.from({ length: np }, (_, pt) => ({ v: 1 as const, s, e, q, pt, np, wm, ev: ev.slice(pt * per, (pt + 1) * per) }));
+  return Array.from({ length: np }, (_, pt) => ({ v: RECORD_FORMAT_VERSION, s, e, q, pt, np, wm, ev: ev.slice(pt * per, (pt + 1) * per) }));
 }

@@ -2,7 +2,7 @@
  * A tiny hand-made hunt for tests that need to know exactly which event does what.
  */
 import { rulesHash, type DiscreteEvent, type HuntRules } from '../../../protocol/index.js';
-import type { EventRecord } from '../../../backend/kinesis/record-format.js';
+import { RECORD_FORMAT_VERSION, type EventRecord } from '../../../backend/kinesis/record-format.js';
 
 export const T0 = 1_800_000_000_000; // aligned to every window length used here
 export const SMALL = 'tiny';
@@ -43,5 +43,5 @@ export class EventMaker {
 }
 
 export function rec(s: string, q: number, wm: number, ev: EventRecord['ev'], pt = 0, np = 1, e = 1): EventRecord {
-  return { v: 1, s, e, q, pt, np, wm, ev };
+  return { v: RECORD_FORMAT_VERSION, s, e, q, pt, np, wm, ev };
 }

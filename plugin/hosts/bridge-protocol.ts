@@ -21,7 +21,10 @@ export interface HelloLine {
   server: string;
   /** one id per run of the game process: a new boot means every player's session ended */
   boot: string;
-  /** the game's clock at connect time (used as the start time in --clock game) */
+  /**
+   * the game's clock at connect time: with --clock game, the plugin's start time when the
+   * sidecar has no journal yet (it never moves the clock: only samples and watermarks do)
+   */
   t?: number;
 }
 

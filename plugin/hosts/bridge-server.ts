@@ -260,7 +260,6 @@ export class Sidecar implements BridgeSink {
       this.lastSeq = 0;
       if (earlier) this.retireAfterDrain();
     }
-    if (host.mode === 'game' && h.t !== undefined) host.setTime(h.t);
     const closed: Record<string, { start: number; end: number }> = {};
     for (const [hunt, w] of this.book!.closed) closed[hunt] = w;
     this.send({ type: 'welcome', v: BRIDGE_PROTOCOL_VERSION, server: h.server, boot: h.boot, acked: this.lastSeq, closed }, c);

@@ -10,7 +10,7 @@ import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import { loadHuntsDir } from '../plugin/hunts-folder.js';
 import { Sidecar, type ListenAddress } from '../plugin/hosts/bridge-server.js';
 import { parse, UsageError } from './main.js';
-import { startStack, type Stack } from './stack.js';
+import type { Stack } from './stack.js';
 
 const log = logger('sidecar');
 
@@ -45,7 +45,8 @@ export async function sidecarCommand(args: string[]): Promise<number> {
   const config = loadEnvConfig();
   const gatewayUrl = values.gateway ?? process.env.CAIRN_GATEWAY_URL;
   let stack: Stack | undefined;
-  if (!gatewayUrl) stack = await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 100 });
+  // The back end's modules (AWS SDK, kinesalite, ioredis) load only when it is embedded.
+  if (!gatewayUrl) stack = await (await import('./stack.js')).startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 100 });
   const url = gatewayUrl ?? stack!.gateway!.url;
   let sidecar: Sidecar;
   try {

@@ -59,97 +59,102 @@ export class BridgeLineError extends Error {
 
 type Obj = Record<string, unknown>;
 
+function bad(line: number, field: string | undefined, why: string): never {
+  throw new BridgeLineError(line, field, why);
+}
+
 /** Parses one line (without its \n). `lineNo` counts the connection's lines from 1. */
 export function parseGameLine(text: string, lineNo: number): GameLine {
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (err) {
-    throw new BridgeLineError(lineNo, undefined, `not JSON (${(err as Error).message}): ${preview(text)}`);
+    return bad(lineNo, undefined, `not JSON (${(err as Error).message}): ${preview(text)}`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BridgeLineError(lineNo, undefined, 'a line must be one JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(lineNo, undefined, 'a line must be one JSON object');
   const o = v as Obj;
-  const fail = (field: string, why: string): never => {
-    throw new BridgeLineError(lineNo, field, why);
-  };
   const type = o.type;
-  if (typeof type !== 'string') fail('type', 'missing or not a string');
   switch (type) {
+    case 'move': {
+      // The hot path: checked field by field, one object built.
+      const n = seqNo(o, lineNo);
+      const t = time(o, 't', lineNo);
+      const player = id(o, 'player', lineNo);
+      const region = str(o, 'region', MAX_STRING, lineNo);
+      const at = o.at;
+      if (!Array.isArray(at) || at.length !== 3) return bad(lineNo, 'at', 'must be [x, y, z]');
+      const x = at[0] as unknown;
+      const y = at[1] as unknown;
+      const z = at[2] as unknown;
+      if (typeof x !== 'number' || typeof y !== 'number' || typeof z !== 'number' || !Number.isFinite(x + y + z)) return bad(lineNo, 'at', 'must be three finite numbers');
+      return { n, t, type, player, region, at: at as [number, number, number] };
+    }
     case 'hello': {
-      if (typeof o.v !== 'number') fail('v', 'missing or not a number');
-      const server = id(o, 'server', fail);
-      const boot = id(o, 'boot', fail);
-      const hello: HelloLine = { type: 'hello', v: o.v as number, server, boot };
-      if (o.t !== undefined) hello.t = time(o, 't', fail);
+      if (typeof o.v !== 'number') return bad(lineNo, 'v', 'missing or not a number');
+      const hello: HelloLine = { type: 'hello', v: o.v, server: id(o, 'server', lineNo), boot: id(o, 'boot', lineNo) };
+      if (o.t !== undefined) hello.t = time(o, 't', lineNo);
       return hello;
     }
     case 'given':
     case 'held':
-      return { type, prize: str(o, 'prize', MAX_STRING * 2 + 1, fail) };
-    case 'join':
-    case 'leave':
-    case 'move':
-    case 'inventory':
-    case 'command':
+      return { type, prize: str(o, 'prize', MAX_STRING * 2 + 1, lineNo) };
     case 'watermark':
-      return seqLine(o, type, fail);
-    default:
-      return fail('type', `unknown type ${JSON.stringify(type)} (known: hello, join, leave, move, command, inventory, watermark, given, held)`);
-  }
-}
-
-function seqLine(o: Obj, type: SeqLine['type'], fail: (field: string, why: string) => never): SeqLine {
-  const n = o.n;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) fail('n', 'must be an integer >= 1 (the line\'s number in this boot\'s stream)');
-  const t = time(o, 't', fail);
-  const base = { n: n as number, t };
-  if (type === 'watermark') return { ...base, type };
-  const player = type === 'command' ? str(o, 'player', MAX_STRING, fail) : id(o, 'player', fail);
-  switch (type) {
+      return { n: seqNo(o, lineNo), t: time(o, 't', lineNo), type };
     case 'join': {
+      const n = seqNo(o, lineNo);
+      const t = time(o, 't', lineNo);
+      const player = id(o, 'player', lineNo);
       const perms = o.perms ?? [];
-      if (!Array.isArray(perms) || perms.length > MAX_PERMS) fail('perms', `must be an array of at most ${MAX_PERMS} permission nodes`);
-      (perms as unknown[]).forEach((p, i) => {
-        if (typeof p !== 'string' || p.length === 0 || p.length > MAX_STRING) fail(`perms[${i}]`, `must be a string of 1-${MAX_STRING} characters`);
-      });
-      return { ...base, type, player, perms: perms as string[] };
+      if (!Array.isArray(perms) || perms.length > MAX_PERMS) return bad(lineNo, 'perms', `must be an array of at most ${MAX_PERMS} permission nodes`);
+      for (let i = 0; i < perms.length; i++) {
+        const p = perms[i] as unknown;
+        if (typeof p !== 'string' || p.length === 0 || p.length > MAX_STRING) bad(lineNo, `perms[${i}]`, `must be a string of 1-${MAX_STRING} characters`);
+      }
+      return { n, t, type, player, perms: perms as string[] };
     }
     case 'leave':
-      return { ...base, type, player };
-    case 'move': {
-      const region = str(o, 'region', MAX_STRING, fail);
-      const at = o.at;
-      if (!Array.isArray(at) || at.length !== 3) fail('at', 'must be [x, y, z]');
-      const [x, y, z] = at as unknown[];
-      if (typeof x !== 'number' || typeof y !== 'number' || typeof z !== 'number' || !Number.isFinite(x + y + z)) fail('at', 'must be three finite numbers');
-      return { ...base, type, player, region, at: at as [number, number, number] };
-    }
+      return { n: seqNo(o, lineNo), t: time(o, 't', lineNo), type, player: id(o, 'player', lineNo) };
     case 'inventory': {
-      const item = str(o, 'item', MAX_STRING, fail);
+      const n = seqNo(o, lineNo);
+      const t = time(o, 't', lineNo);
+      const player = id(o, 'player', lineNo);
+      const item = str(o, 'item', MAX_STRING, lineNo);
       const count = o.count;
-      if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) fail('count', 'must be an integer >= 0');
-      return { ...base, type, player, item, count: count as number };
+      if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) return bad(lineNo, 'count', 'must be an integer >= 0');
+      return { n, t, type, player, item, count };
     }
-    case 'command':
-      return { ...base, type, player, line: str(o, 'line', MAX_COMMAND_CHARS, fail) };
+    case 'command': {
+      const n = seqNo(o, lineNo);
+      const t = time(o, 't', lineNo);
+      return { n, t, type, player: str(o, 'player', MAX_STRING, lineNo), line: str(o, 'line', MAX_COMMAND_CHARS, lineNo) };
+    }
+    default:
+      if (typeof type !== 'string') return bad(lineNo, 'type', 'missing or not a string');
+      return bad(lineNo, 'type', `unknown type ${JSON.stringify(type)} (known: hello, join, leave, move, command, inventory, watermark, given, held)`);
   }
 }
 
-function time(o: Obj, field: string, fail: (field: string, why: string) => never): number {
+function seqNo(o: Obj, line: number): number {
+  const n = o.n;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) bad(line, 'n', "must be an integer >= 1 (the line's number in this boot's stream)");
+  return n as number;
+}
+
+function time(o: Obj, field: string, line: number): number {
   const t = o[field];
-  if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) fail(field, 'must be a time in ms since the Unix epoch (an integer >= 0)');
+  if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) bad(line, field, 'must be a time in ms since the Unix epoch (an integer >= 0)');
   return t as number;
 }
 
-function id(o: Obj, field: string, fail: (field: string, why: string) => never): string {
+function id(o: Obj, field: string, line: number): string {
   const s = o[field];
-  if (typeof s !== 'string' || !ID_RE.test(s)) fail(field, `must match ${ID_PATTERN}, got ${preview(JSON.stringify(s) ?? 'nothing')}`);
+  if (typeof s !== 'string' || !ID_RE.test(s)) bad(line, field, `must match ${ID_PATTERN}, got ${preview(JSON.stringify(s) ?? 'nothing')}`);
   return s as string;
 }
 
-function str(o: Obj, field: string, max: number, fail: (field: string, why: string) => never): string {
+function str(o: Obj, field: string, max: number, line: number): string {
   const s = o[field];
-  if (typeof s !== 'string' || s.length === 0 || s.length > max) fail(field, `must be a string of 1-${max} characters`);
+  if (typeof s !== 'string' || s.length === 0 || s.length > max) bad(line, field, `must be a string of 1-${max} characters`);
   return s as string;
 }
 

@@ -82,7 +82,7 @@ describe('the Java bridge, in a JVM, into cairn sidecar', () => {
     const servers = ['srv-a', 'srv-b'];
     const gateway = stack.gateway!.url;
     const sidecars = new Map<string, Running>();
-    for (const s of servers) sidecars.set(s, await startSidecar(hunts, join(dir, s), gateway, 0));
+    await Promise.all(servers.map(async (s) => sidecars.set(s, await startSidecar(hunts, join(dir, s), gateway, 0))));
 
     const java = spawn(
       'java',
@@ -108,7 +108,8 @@ describe('the Java bridge, in a JVM, into cairn sidecar', () => {
       if (l.startsWith('GIVE ')) gives.push(JSON.parse(l.slice(5)));
       else if (l.startsWith('DONE ')) done = JSON.parse(l.slice(5));
       else if (l.startsWith('FAILED ')) failed = l;
-      else if (l.startsWith('LINES ')) {
+      else if (process.env.SHOWT) console.error(Date.now() % 100000, l);
+      if (l.startsWith('LINES ')) {
         const victim = killAt.get(Number(l.slice(6)));
         if (!victim) return;
         const old = sidecars.get(victim)!;

@@ -72,8 +72,13 @@ export class BridgeHost implements Host {
     this.sink?.tell(player, message);
   }
 
+  /** A player's permission nodes changed (no sample: the session goes on). */
+  setPerms(player: string, perms: string[]): void {
+    if (this.online.has(player)) this.online.set(player, new Set(perms));
+  }
+
   /** Applies a sample line to the mirror of the game and returns the sample the plugin sees. */
-  apply(line: Exclude<SeqLine, { type: 'watermark' }>): Sample {
+  apply(line: Exclude<SeqLine, { type: 'watermark' | 'perms' }>): Sample {
     this.setTime(line.t);
     switch (line.type) {
       case 'join':

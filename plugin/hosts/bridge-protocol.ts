@@ -37,6 +37,7 @@ export interface AnswerLine {
 /** Lines in the game's ordered stream: numbered from 1 per boot, journaled, acked. */
 export type SeqLine = { n: number; t: number } & (
   | { type: 'join'; player: string; perms: string[] }
+  | { type: 'perms'; player: string; perms: string[] }
   | { type: 'leave'; player: string }
   | { type: 'move'; player: string; region: string; at: [number, number, number] }
   | { type: 'inventory'; player: string; item: string; count: number }
@@ -100,7 +101,8 @@ export function parseGameLine(text: string, lineNo: number): GameLine {
       return { type, prize: str(o, 'prize', MAX_STRING * 2 + 1, lineNo) };
     case 'watermark':
       return { n: seqNo(o, lineNo), t: time(o, 't', lineNo), type };
-    case 'join': {
+    case 'join':
+    case 'perms': {
       const n = seqNo(o, lineNo);
       const t = time(o, 't', lineNo);
       const player = id(o, 'player', lineNo);
@@ -130,7 +132,7 @@ export function parseGameLine(text: string, lineNo: number): GameLine {
     }
     default:
       if (typeof type !== 'string') return bad(lineNo, 'type', 'missing or not a string');
-      return bad(lineNo, 'type', `unknown type ${JSON.stringify(type)} (known: hello, join, leave, move, command, inventory, watermark, given, held)`);
+      return bad(lineNo, 'type', `unknown type ${JSON.stringify(type)} (known: hello, join, perms, leave, move, command, inventory, watermark, given, held)`);
   }
 }
 

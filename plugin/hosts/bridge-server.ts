@@ -315,6 +315,10 @@ export class Sidecar implements BridgeSink {
       }
       return;
     }
+    if (line.type === 'perms') {
+      host.setPerms(line.player, line.perms);
+      return;
+    }
     this.stats.samples++;
     plugin.accept(host.apply(line));
     if (live && line.type === 'join') {

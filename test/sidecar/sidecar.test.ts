@@ -113,6 +113,18 @@ describe('cairn sidecar bridge server', () => {
     await c.waitClosed();
   });
 
+  it('takes a player\'s changed permission nodes without ending the session', async () => {
+    const s = await sidecar();
+    const c = await client(s);
+    c.send(join_(1, 'mod'), { n: 2, t: T0 + 2, type: 'command', player: 'mod', line: 'hunt start side' });
+    await c.next((m) => m.type === 'ack' && m.n === 2);
+    expect(s.cairn!.stats().deniedCommands).toBe(1);
+    c.send({ n: 3, t: T0 + 3, type: 'perms', player: 'mod', perms: ['cairn.admin'] }, { n: 4, t: T0 + 4, type: 'command', player: 'mod', line: 'hunt start side' });
+    await c.next((m) => m.type === 'ack' && m.n === 4);
+    expect(s.cairn!.stats().deniedCommands).toBe(1);
+    expect(s.stats.samples).toBe(3);
+  });
+
   it('wants a hello first, in a version it speaks', async () => {
     const s = await sidecar();
     const c = await BridgeClient.connect(s.port);

@@ -48,7 +48,7 @@ public final class CairnBridge implements AutoCloseable {
     private static final int MAX_COMMAND = 4096;
     private static final int OUT_BYTES = 256 * 1024;
 
-    private static final byte JOIN = 1, LEAVE = 2, MOVE = 3, COMMAND = 4, INVENTORY = 5, WATERMARK = 6;
+    private static final byte JOIN = 1, LEAVE = 2, MOVE = 3, COMMAND = 4, INVENTORY = 5, WATERMARK = 6, PERMS = 7;
 
     /** One sample on its way; {@code n} is set by the writer. */
     private static final class Ev {
@@ -136,6 +136,15 @@ public final class CairnBridge implements AutoCloseable {
     }
 
     public void join(long t, String player, Collection<String> permissions) {
+        withPerms(JOIN, t, player, permissions);
+    }
+
+    /** The player's permission nodes changed (a rank change, say); the session goes on. */
+    public void permissions(String player, Collection<String> permissions) {
+        withPerms(PERMS, o.clock.getAsLong(), player, permissions);
+    }
+
+    private void withPerms(byte kind, long t, String player, Collection<String> permissions) {
         try {
             if (!isId(player) || permissions == null) {
                 rejected.increment();
@@ -148,7 +157,7 @@ public final class CairnBridge implements AutoCloseable {
                     return;
                 }
             }
-            offer(new Ev(JOIN, t, player, null, 0, 0, 0, perms, 0), false);
+            offer(new Ev(kind, t, player, null, 0, 0, 0, perms, 0), false);
         } catch (Throwable e) {
             rejected.increment();
         }
@@ -412,8 +421,8 @@ public final class CairnBridge implements AutoCloseable {
                 Json.num(b, e.z);
                 b.append("]}\n");
             }
-            case JOIN -> {
-                b.append("join\",\"player\":");
+            case JOIN, PERMS -> {
+                b.append(e.kind == JOIN ? "join" : "perms").append("\",\"player\":");
                 Json.str(b, e.player);
                 b.append(",\"perms\":[");
                 for (int i = 0; i < e.perms.length; i++) {

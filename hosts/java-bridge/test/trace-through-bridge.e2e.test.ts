@@ -71,6 +71,16 @@ function ledger(dataDir: string): Map<string, PrizeAward & { status: string }> {
 }
 
 describe('the Java bridge, in a JVM, into cairn sidecar', () => {
+  it('keeps its own rules: moves dropped first, bad arguments counted, one give per prize id, resend after the ack', async () => {
+    // BridgeSelfTest runs against a fake sidecar of its own and prints OK, or FAILED lines.
+    const java = spawn('java', ['-cp', JARS, 'dev.cairn.harness.BridgeSelfTest'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    java.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = (await once(java, 'exit')) as [number];
+    expect(out.trim()).toBe('OK');
+    expect(code).toBe(0);
+  });
+
   it('plays the sample trace to exactly the expected prizes, through SIGKILL restarts of both sidecars', async () => {
     const stack = await testStack();
     cleanups.push(() => stack.cleanup());

@@ -34,7 +34,11 @@ export interface AnswerLine {
   prize: string;
 }
 
-/** Lines in the game's ordered stream: numbered from 1 per boot, journaled, acked. */
+/**
+ * Lines in the game's ordered stream: numbered from 1 per boot, journaled, acked. `n` may
+ * be left out (0 here): the line is then the one after the last (the bridge writes moves
+ * so, in the trace's own format, which the sidecar reads on a fast path).
+ */
 export type SeqLine = { n: number; t: number } & (
   | { type: 'join'; player: string; perms: string[] }
   | { type: 'perms'; player: string; perms: string[] }
@@ -136,8 +140,10 @@ export function parseGameLine(text: string, lineNo: number): GameLine {
   }
 }
 
+/** The line's number; 0 when it has none (it is then the one after the last). */
 function seqNo(o: Obj, line: number): number {
   const n = o.n;
+  if (n === undefined) return 0;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) bad(line, 'n', "must be an integer >= 1 (the line's number in this boot's stream)");
   return n as number;
 }

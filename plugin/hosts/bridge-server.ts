@@ -17,6 +17,7 @@ import { logger } from '../../common/log.js';
 import type { CairnPlugin, WindowClosedInfo } from '../cairn-plugin.js';
 import { BridgeHost, type BridgeClock, type BridgeSink } from './bridge-host.js';
 import { GiveBook, SampleJournal } from './bridge-journal.js';
+import { MoveLineScanner } from './trace-fast-path.js';
 import { BRIDGE_PROTOCOL_VERSION, BridgeLineError, MAX_BRIDGE_LINE_BYTES, parseGameLine, type AnswerLine, type GameLine, type HelloLine, type SeqLine } from './bridge-protocol.js';
 
 const log = logger('sidecar');
@@ -54,6 +55,8 @@ interface Conn {
   hello: HelloLine | undefined;
   closed: boolean;
   work: Promise<void>;
+  /** reads move lines written in the trace format without decoding them (plugin/hosts/trace-fast-path.ts) */
+  scanner: MoveLineScanner;
 }
 
 export class Sidecar implements BridgeSink {
@@ -133,7 +136,7 @@ export class Sidecar implements BridgeSink {
     }
     this.stats.connections++;
     sock.setNoDelay(true);
-    const c: Conn = { sock, lineNo: 0, rest: undefined, hello: undefined, closed: false, work: Promise.resolve() };
+    const c: Conn = { sock, lineNo: 0, rest: undefined, hello: undefined, closed: false, work: Promise.resolve(), scanner: new MoveLineScanner() };
     sock.on('data', (chunk: Buffer) => {
       sock.pause();
       c.work = c.work.then(() => this.onChunk(c, chunk)).then(
@@ -180,6 +183,19 @@ export class Sidecar implements BridgeSink {
       const lineStart = start;
       start = nl + 1;
       if (end === lineStart) continue;
+      if (c.hello && buf[lineStart + 2] === 0x74) {
+        // The hot path: a move in the trace's format ({"t":...,"server":...,"type":"move",...}), numbered implicitly.
+        const move = c.scanner.scan(buf, lineStart, end);
+        if (move) {
+          this.stats.lines++;
+          this.stats.samples++;
+          accepted.push(buf.subarray(lineStart, nl + 1));
+          ackTo = ++this.lastSeq;
+          this.host!.setTime(move.t);
+          this.plugin!.accept(move);
+          continue;
+        }
+      }
       let line: GameLine;
       try {
         line = parseGameLine(buf.toString('utf8', lineStart, end), lineNo);
@@ -203,6 +219,7 @@ export class Sidecar implements BridgeSink {
         continue;
       }
       const seq = line as SeqLine;
+      if (seq.n === 0) seq.n = this.lastSeq + 1;
       if (seq.n <= this.lastSeq) {
         this.stats.duplicates++;
         ackTo = this.lastSeq;
@@ -292,10 +309,14 @@ export class Sidecar implements BridgeSink {
     for (const [i, file] of files.entries()) {
       if (i > 0) this.endBoot();
       let lineNo = 0;
+      this.lastSeq = 0;
       for (const text of journal.lines(file)) {
-        const line = parseGameLine(text, ++lineNo) as SeqLine;
-        this.applySeq(line, false);
-        this.lastSeq = line.n;
+        const line = parseGameLine(text, ++lineNo);
+        if (line.type === 'hello' || line.type === 'given' || line.type === 'held') throw new Error(`${file.path}:${lineNo}: not a sample line`);
+        const seq = line as SeqLine;
+        if (seq.n === 0) seq.n = this.lastSeq + 1;
+        this.applySeq(seq, false);
+        this.lastSeq = seq.n;
         if ((++lines & 1023) === 0) await plugin.waitForCapacity();
       }
       journal.useBoot(file.boot);

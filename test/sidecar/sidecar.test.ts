@@ -151,6 +151,24 @@ describe('cairn sidecar bridge server', () => {
     expect(s.cairn!.stats().samples).toBe(4);
   });
 
+  it('numbers lines without n (moves in the trace format) as the next line, also when it plays its journal', async () => {
+    const s = await sidecar();
+    const c = await client(s);
+    const traceMove = (t: number, x: number) => `{"t":${t},"server":"srv-a","type":"move","player":"p1","region":"r1","at":[${x},64,0.5]}`;
+    c.send(join_(1, 'p1'), traceMove(T0 + 2, 5), traceMove(T0 + 3, 6), { t: T0 + 4, type: 'move', player: 'p1', region: 'r1', at: [7, 64, 0] }, { n: 5, t: T0 + 5, type: 'leave', player: 'p1' });
+    await c.next((m) => m.type === 'ack' && m.n === 5);
+    expect(s.cairn!.stats().samples).toBe(5);
+    c.close();
+    await s.close(2000);
+    sidecars.splice(sidecars.indexOf(s), 1);
+    const s2 = await sidecar();
+    const c2 = await client(s2);
+    expect(c2.received[0]).toMatchObject({ type: 'welcome', acked: 5 });
+    expect(s2.stats.journalReplayed).toBe(5);
+    c2.send({ n: 7, t: T0 + 7, type: 'leave', player: 'p1' });
+    expect(await c2.next((m) => m.type === 'error')).toMatchObject({ field: 'n', message: expect.stringContaining('expected n=6') });
+  });
+
   it('a new sidecar on the same data folder plays the journal and sends an unanswered give again', async () => {
     const s = await sidecar();
     const c = await client(s);

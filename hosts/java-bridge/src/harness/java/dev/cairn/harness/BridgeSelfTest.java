@@ -97,7 +97,7 @@ public final class BridgeSelfTest {
                 b.command("p1", "hunt status x");
                 List<Map<String, Object>> lines = read(in, 3);
                 check(num(lines.get(0), "n") == 1 && "join".equals(lines.get(0).get("type")), "line 1 is the join: " + lines.get(0));
-                check(num(lines.get(1), "n") == 2 && "move".equals(lines.get(1).get("type")), "line 2 is the move: " + lines.get(1));
+                check("move".equals(lines.get(1).get("type")) && !lines.get(1).containsKey("n") && "srv-y".equals(lines.get(1).get("server")), "line 2 is the move, as a trace line: " + lines.get(1));
                 write(out, "{\"type\":\"ack\",\"n\":1}");
                 write(out, "{\"type\":\"give\",\"prize\":\"h|a\",\"player\":\"p1\",\"item\":\"gold\",\"count\":5}");
                 write(out, "{\"type\":\"give\",\"prize\":\"h|a\",\"player\":\"p1\",\"item\":\"gold\",\"count\":5}");
@@ -114,7 +114,7 @@ public final class BridgeSelfTest {
                 check("boot-1".equals(Json.object(in.readLine()).get("boot")), "the boot survives a reconnect");
                 write(out, "{\"type\":\"welcome\",\"v\":1,\"acked\":1,\"closed\":{\"h\":{\"start\":0,\"end\":60000}}}");
                 List<Map<String, Object>> lines = read(in, 2);
-                check(num(lines.get(0), "n") == 2 && num(lines.get(1), "n") == 3, "resends exactly the unacked lines: " + lines);
+                check("move".equals(lines.get(0).get("type")) && num(lines.get(1), "n") == 3, "resends exactly the unacked lines: " + lines);
                 write(out, "{\"type\":\"ack\",\"n\":3}");
                 write(out, "{\"type\":\"give\",\"prize\":\"h|a\",\"player\":\"p1\",\"item\":\"gold\",\"count\":5}");
                 Map<String, Object> again = read(in, 1).get(0);

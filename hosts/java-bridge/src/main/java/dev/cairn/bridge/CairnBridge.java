@@ -15,6 +15,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
@@ -371,8 +372,19 @@ public final class CairnBridge implements AutoCloseable {
         if (reconnects++ > 0 || lastN > 0) LOG.log(System.Logger.Level.INFO, "cairn bridge reconnected; the sidecar has up to line {0}, resending from {1}", welcomedAcked, Math.min(lastN, welcomedAcked) + 1);
         ackedN = Math.max(ackedN, welcomedAcked);
         trimRetained();
-        if (!retained.isEmpty() && retained.peekFirst().n != welcomedAcked + 1) {
-            problem("the sidecar has lines up to " + welcomedAcked + " but this bridge keeps only from " + retained.peekFirst().n + " (was its data folder replaced?)");
+        long expect = retained.isEmpty() ? lastN + 1 : retained.peekFirst().n;
+        if (welcomedAcked + 1 != expect) {
+            // The sidecar lost lines it had acked (its data folder was replaced): numbering on
+            // would be wrong, so this bridge starts a new boot and sends what it still has.
+            String old = o.boot;
+            o.boot = UUID.randomUUID().toString();
+            long n = 0;
+            for (Ev e : retained) e.n = ++n;
+            lastN = n;
+            ackedN = 0;
+            problem("the sidecar has lines up to " + welcomedAcked + " of boot " + old + " but this bridge sent up to " + (expect - 1) + "; starting boot " + o.boot);
+            closeChannel(ch);
+            throw new IOException("restarting with a new boot");
         }
         for (Ev e : retained) {
             encode(e);
@@ -406,21 +418,26 @@ public final class CairnBridge implements AutoCloseable {
     private void encode(Ev e) {
         StringBuilder b = sb;
         b.setLength(0);
+        if (e.kind == MOVE) {
+            // A move is written as a trace line, without "n" (it is the line after the last):
+            // the sidecar reads that exact shape on a fast path without decoding it.
+            b.append("{\"t\":").append(e.t).append(",\"server\":");
+            Json.str(b, o.serverId);
+            b.append(",\"type\":\"move\",\"player\":");
+            Json.str(b, e.player);
+            b.append(",\"region\":");
+            Json.str(b, e.s);
+            b.append(",\"at\":[");
+            Json.num(b, e.x);
+            b.append(',');
+            Json.num(b, e.y);
+            b.append(',');
+            Json.num(b, e.z);
+            b.append("]}\n");
+            return;
+        }
         b.append("{\"n\":").append(e.n).append(",\"t\":").append(e.t).append(",\"type\":\"");
         switch (e.kind) {
-            case MOVE -> {
-                b.append("move\",\"player\":");
-                Json.str(b, e.player);
-                b.append(",\"region\":");
-                Json.str(b, e.s);
-                b.append(",\"at\":[");
-                Json.num(b, e.x);
-                b.append(',');
-                Json.num(b, e.y);
-                b.append(',');
-                Json.num(b, e.z);
-                b.append("]}\n");
-            }
             case JOIN, PERMS -> {
                 b.append(e.kind == JOIN ? "join" : "perms").append("\",\"player\":");
                 Json.str(b, e.player);

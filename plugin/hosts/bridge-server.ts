@@ -258,7 +258,11 @@ export class Sidecar implements BridgeSink {
     if (owner !== undefined && owner !== h.server) {
       return { code: ErrorCode.ConfigInvalid, field: 'server', message: `line ${lineNo}: this sidecar's data folder belongs to server "${owner}", not "${h.server}" (one sidecar per game server)` };
     }
-    this.starting ??= this.startPlugin(h);
+    // A start that failed (gateway unreachable, say) is tried again by the next hello.
+    this.starting ??= this.startPlugin(h).catch((err) => {
+      this.starting = undefined;
+      throw err;
+    });
     await this.starting;
     if (c.closed) return undefined;
     if (this.conn && this.conn !== c) {

@@ -15,6 +15,13 @@ import type { SeqLine } from './bridge-protocol.js';
 
 export type BridgeClock = 'wall' | 'game';
 
+/**
+ * With the wall clock, the plugin's watermark trails this machine's clock by this much: a
+ * sample the game stamped a moment ago may still be in the bridge's queue or the socket,
+ * and a watermark past its time would make it late.
+ */
+export const WALL_LAG_MS = 1000;
+
 /** Where gives and messages go: the sidecar's give book and the game connection. */
 export interface BridgeSink {
   /** Accepts a give for delivery (durably); the game answers given/held later. */
@@ -40,7 +47,7 @@ export class BridgeHost implements Host {
   }
 
   now(): number {
-    return this.mode === 'wall' ? Date.now() : this.clock;
+    return this.mode === 'wall' ? Date.now() - WALL_LAG_MS : this.clock;
   }
 
   /** Moves the game clock forward (never back). */

@@ -119,8 +119,7 @@ export class Sidecar implements BridgeSink {
     const book = this.book!;
     const fresh = book.give(prizeId, player, item, count);
     if (!fresh && book.gives.get(prizeId)?.state === 'given') return;
-    this.send({ type: 'give', prize: prizeId, player, item, count });
-    this.stats.givesSent++;
+    if (this.send({ type: 'give', prize: prizeId, player, item, count })) this.stats.givesSent++;
   }
 
   tell(player: string, text: string): void {

@@ -41,12 +41,12 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function sidecar(): Promise<Sidecar> {
+async function sidecar(clock: 'game' | 'wall' = 'game'): Promise<Sidecar> {
   const s = await Sidecar.start({
     dataDir: join(dir, 'data'),
-    clock: 'game',
+    clock,
     listen: { host: '127.0.0.1', port: 0 },
-    startPlugin: (host, dataDir) => CairnPlugin.start({ host, hunts: [RULES], dataDir, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', autoFlush: false }),
+    startPlugin: (host, dataDir) => CairnPlugin.start({ host, hunts: [RULES], dataDir, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', autoFlush: clock === 'wall', flushIntervalMs: 100 }),
   });
   sidecars.push(s);
   return s;
@@ -77,6 +77,20 @@ describe('cairn sidecar bridge server', () => {
     c.send({ type: 'given', prize: 'side|treasure:oak:1' });
     await vi.waitFor(() => expect(s.stats.answers).toBe(1));
     expect(s.cairn!.prizes()).toEqual([{ hunt: 'side', reason: 'treasure:oak:1', player: 'p1', server: 'srv-a', item: 'gold_ingot', count: 5, status: 'granted' }]);
+  });
+
+  it('runs on the wall clock for a live server: samples stamped by the game, flushes on the plugin\'s timer', async () => {
+    const s = await sidecar('wall');
+    const c = await client(s);
+    const now = Date.now();
+    c.send(
+      { n: 1, t: now, type: 'join', player: 'admin', perms: ['cairn.admin'] },
+      { n: 2, t: now, type: 'join', player: 'p1', perms: [] },
+      { n: 3, t: now + 1, type: 'command', player: 'admin', line: 'hunt start side' },
+      { n: 4, t: now + 2, type: 'move', player: 'p1', region: 'r1', at: [0, 64, 1] },
+    );
+    expect(await c.next((m) => m.type === 'give', 30_000)).toMatchObject({ prize: 'side|treasure:oak:1', player: 'p1' });
+    expect(s.cairn!.stats().lateSamples).toBe(0);
   });
 
   it('refuses a bad line with its line number and field, closes, and leaves the plugin as it was', async () => {

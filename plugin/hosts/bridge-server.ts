@@ -8,8 +8,8 @@
  * A line that is not valid closes the connection with an error line naming the line
  * number and the field; the lines before it stand, nothing of it reaches the plugin.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { ErrorCode } from '../../protocol/index.js';
@@ -83,7 +83,10 @@ export class Sidecar implements BridgeSink {
     const server = createServer();
     const sidecar = new Sidecar(opts, server);
     server.on('connection', (s) => sidecar.onConnection(s));
-    if ('path' in opts.listen) server.listen(opts.listen.path);
+    if ('path' in opts.listen) {
+      await removeStaleSocket(opts.listen.path);
+      server.listen(opts.listen.path);
+    }
     else server.listen(opts.listen.port, opts.listen.host);
     await once(server, 'listening');
     return sidecar;
@@ -390,4 +393,26 @@ export class Sidecar implements BridgeSink {
     c.sock.end();
     if (this.conn === c) this.conn = undefined;
   }
+}
+
+/**
+ * A sidecar killed with SIGKILL leaves its Unix socket file behind, and listening on it
+ * again fails with EADDRINUSE: remove it when nothing answers on it (another live sidecar
+ * on the same path keeps it, and the listen then fails as it should).
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    if (!lstatSync(path).isSocket()) return;
+  } catch {
+    return;
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (!alive) rmSync(path, { force: true });
 }

@@ -4,8 +4,11 @@
  * error naming its line and field and changes nothing; a reconnect resumes from the last
  * ack; a new sidecar on the same data folder plays its journal and sends unanswered gives again.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HuntRules } from '../../protocol/index.js';
@@ -91,6 +94,31 @@ describe('cairn sidecar bridge server', () => {
     );
     expect(await c.next((m) => m.type === 'give', 30_000)).toMatchObject({ prize: 'side|treasure:oak:1', player: 'p1' });
     expect(s.cairn!.stats().lateSamples).toBe(0);
+  });
+
+  it('listens on a Unix socket, and again on the same path after a kill left the socket file behind', async () => {
+    const path = join(dir, 'cairn.sock');
+    // What SIGKILL leaves: the socket file, with nothing listening on it.
+    const child = spawn(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => console.log('up'))", path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await once(child.stdout!, 'data');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    expect(lstatSync(path).isSocket()).toBe(true);
+    await expect(new Promise((resolve, reject) => connect(path).once('connect', resolve).once('error', reject))).rejects.toThrow(/ECONNREFUSED/);
+    const s = await Sidecar.start({
+      dataDir: join(dir, 'data'),
+      clock: 'game',
+      listen: { path },
+      startPlugin: (host, dataDir) => CairnPlugin.start({ host, hunts: [RULES], dataDir, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', autoFlush: false }),
+    });
+    sidecars.push(s);
+    expect(s.address).toBe(path);
+    const sock = connect(path);
+    await once(sock, 'connect');
+    sock.write(`${JSON.stringify({ type: 'hello', v: 1, server: 'srv-a', boot: 'b' })}\n`);
+    const [data] = (await once(sock, 'data')) as [Buffer];
+    expect(JSON.parse(data.toString().split('\n')[0]!)).toMatchObject({ type: 'welcome', acked: 0 });
+    sock.destroy();
   });
 
   it('refuses a bad line with its line number and field, closes, and leaves the plugin as it was', async () => {

@@ -49,37 +49,12 @@ public final class CairnBridge implements AutoCloseable {
     private static final int MAX_COMMAND = 4096;
     private static final int OUT_BYTES = 256 * 1024;
 
-    private static final byte JOIN = 1, LEAVE = 2, MOVE = 3, COMMAND = 4, INVENTORY = 5, WATERMARK = 6, PERMS = 7;
-
-    /** One sample on its way; {@code n} is set by the writer. */
-    private static final class Ev {
-        final byte kind;
-        final long t;
-        final String player;
-        final String s;
-        final double x, y, z;
-        final String[] perms;
-        final long count;
-        long n;
-
-        Ev(byte kind, long t, String player, String s, double x, double y, double z, String[] perms, long count) {
-            this.kind = kind;
-            this.t = t;
-            this.player = player;
-            this.s = s;
-            this.x = x;
-            this.y = y;
-            this.z = z;
-            this.perms = perms;
-            this.count = count;
-        }
-    }
 
     private record Answer(String prize, boolean given, boolean persist) {}
 
     private final BridgeOptions o;
     private final GameCallbacks callbacks;
-    private final ConcurrentLinkedQueue<Ev> queue = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<QueuedSample> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger pending = new AtomicInteger();
     private final int moveLimit;
     private final ConcurrentLinkedQueue<Answer> answers = new ConcurrentLinkedQueue<>();
@@ -107,7 +82,7 @@ public final class CairnBridge implements AutoCloseable {
     private volatile SocketChannel channel;
     private volatile long welcomedAcked = -1;
     private volatile long ackedN;
-    private final ArrayDeque<Ev> retained = new ArrayDeque<>();
+    private final ArrayDeque<QueuedSample> retained = new ArrayDeque<>();
     private volatile long lastN;
     private final ByteBuffer out = ByteBuffer.allocate(OUT_BYTES);
     private final StringBuilder sb = new StringBuilder(256);
@@ -137,12 +112,12 @@ public final class CairnBridge implements AutoCloseable {
     }
 
     public void join(long t, String player, Collection<String> permissions) {
-        withPerms(JOIN, t, player, permissions);
+        withPerms(QueuedSample.JOIN, t, player, permissions);
     }
 
     /** The player's permission nodes changed (a rank change, say); the session goes on. */
     public void permissions(String player, Collection<String> permissions) {
-        withPerms(PERMS, o.clock.getAsLong(), player, permissions);
+        withPerms(QueuedSample.PERMS, o.clock.getAsLong(), player, permissions);
     }
 
     private void withPerms(byte kind, long t, String player, Collection<String> permissions) {
@@ -158,7 +133,7 @@ public final class CairnBridge implements AutoCloseable {
                     return;
                 }
             }
-            offer(new Ev(kind, t, player, null, 0, 0, 0, perms, 0), false);
+            offer(new QueuedSample(kind, t, player, null, 0, 0, 0, perms, 0), false);
         } catch (Throwable e) {
             rejected.increment();
         }
@@ -173,7 +148,7 @@ public final class CairnBridge implements AutoCloseable {
             rejected.increment();
             return;
         }
-        offer(new Ev(LEAVE, t, player, null, 0, 0, 0, null, 0), false);
+        offer(new QueuedSample(QueuedSample.LEAVE, t, player, null, 0, 0, 0, null, 0), false);
     }
 
     /** A position sample; region is the world or dimension name. Filter on the game side (block changes or a rate). */
@@ -186,7 +161,7 @@ public final class CairnBridge implements AutoCloseable {
             rejected.increment();
             return;
         }
-        offer(new Ev(MOVE, t, player, region, x, y, z, null, 0), true);
+        offer(new QueuedSample(QueuedSample.MOVE, t, player, region, x, y, z, null, 0), true);
     }
 
     /** A command line the player typed, without the leading slash ("hunt start spring"). */
@@ -199,7 +174,7 @@ public final class CairnBridge implements AutoCloseable {
             rejected.increment();
             return;
         }
-        offer(new Ev(COMMAND, t, player, line, 0, 0, 0, null, 0), false);
+        offer(new QueuedSample(QueuedSample.COMMAND, t, player, line, 0, 0, 0, null, 0), false);
     }
 
     public void inventory(String player, String item, long count) {
@@ -211,7 +186,7 @@ public final class CairnBridge implements AutoCloseable {
             rejected.increment();
             return;
         }
-        offer(new Ev(INVENTORY, t, player, item, 0, 0, 0, null, count), false);
+        offer(new QueuedSample(QueuedSample.INVENTORY, t, player, item, 0, 0, 0, null, count), false);
     }
 
     /**
@@ -219,10 +194,10 @@ public final class CairnBridge implements AutoCloseable {
      * {@code --clock game} uses it (to move its clock and flush): a harness or trace player.
      */
     public void watermark(long t) {
-        offer(new Ev(WATERMARK, t, null, null, 0, 0, 0, null, 0), false);
+        offer(new QueuedSample(QueuedSample.WATERMARK, t, null, null, 0, 0, 0, null, 0), false);
     }
 
-    private void offer(Ev e, boolean isMove) {
+    private void offer(QueuedSample e, boolean isMove) {
         if (pending.getAndIncrement() >= (isMove ? moveLimit : o.queueCapacity)) {
             pending.decrementAndGet();
             (isMove ? droppedMoves : droppedEvents).increment();
@@ -297,7 +272,7 @@ public final class CairnBridge implements AutoCloseable {
                 trimRetained();
                 int budget = 4096;
                 while (budget-- > 0 && retained.size() < o.retainLimit) {
-                    Ev e = queue.poll();
+                    QueuedSample e = queue.poll();
                     if (e == null) break;
                     pending.decrementAndGet();
                     e.n = ++lastN;
@@ -379,14 +354,14 @@ public final class CairnBridge implements AutoCloseable {
             String old = o.boot;
             o.boot = UUID.randomUUID().toString();
             long n = 0;
-            for (Ev e : retained) e.n = ++n;
+            for (QueuedSample e : retained) e.n = ++n;
             lastN = n;
             ackedN = 0;
             problem("the sidecar has lines up to " + welcomedAcked + " of boot " + old + " but this bridge sent up to " + (expect - 1) + "; starting boot " + o.boot);
             closeChannel(ch);
             throw new IOException("restarting with a new boot");
         }
-        for (Ev e : retained) {
+        for (QueuedSample e : retained) {
             encode(e);
             putLine(ch);
             resent++;
@@ -415,60 +390,9 @@ public final class CairnBridge implements AutoCloseable {
         return any;
     }
 
-    private void encode(Ev e) {
-        StringBuilder b = sb;
-        b.setLength(0);
-        if (e.kind == MOVE) {
-            // A move is written as a trace line, without "n" (it is the line after the last):
-            // the sidecar reads that exact shape on a fast path without decoding it.
-            b.append("{\"t\":").append(e.t).append(",\"server\":");
-            Json.str(b, o.serverId);
-            b.append(",\"type\":\"move\",\"player\":");
-            Json.str(b, e.player);
-            b.append(",\"region\":");
-            Json.str(b, e.s);
-            b.append(",\"at\":[");
-            Json.num(b, e.x);
-            b.append(',');
-            Json.num(b, e.y);
-            b.append(',');
-            Json.num(b, e.z);
-            b.append("]}\n");
-            return;
-        }
-        b.append("{\"n\":").append(e.n).append(",\"t\":").append(e.t).append(",\"type\":\"");
-        switch (e.kind) {
-            case JOIN, PERMS -> {
-                b.append(e.kind == JOIN ? "join" : "perms").append("\",\"player\":");
-                Json.str(b, e.player);
-                b.append(",\"perms\":[");
-                for (int i = 0; i < e.perms.length; i++) {
-                    if (i > 0) b.append(',');
-                    Json.str(b, e.perms[i]);
-                }
-                b.append("]}\n");
-            }
-            case LEAVE -> {
-                b.append("leave\",\"player\":");
-                Json.str(b, e.player);
-                b.append("}\n");
-            }
-            case COMMAND -> {
-                b.append("command\",\"player\":");
-                Json.str(b, e.player);
-                b.append(",\"line\":");
-                Json.str(b, e.s);
-                b.append("}\n");
-            }
-            case INVENTORY -> {
-                b.append("inventory\",\"player\":");
-                Json.str(b, e.player);
-                b.append(",\"item\":");
-                Json.str(b, e.s);
-                b.append(",\"count\":").append(e.count).append("}\n");
-            }
-            default -> b.append("watermark\"}\n");
-        }
+    private void encode(QueuedSample e) {
+        sb.setLength(0);
+        e.appendLine(sb, o.serverId);
     }
 
     /** Copies sb (one line) into the output buffer, writing the buffer out when it is full. */

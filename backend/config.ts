@@ -44,6 +44,7 @@ export const ENV_VARS: readonly EnvVar[] = [
     schema: int(10, 0, 1000),
   },
   { name: 'CAIRN_GATEWAY_PORT', default: '7070', description: 'gateway WebSocket port', schema: int(7070, 0, 65535) },
+  { name: 'CAIRN_GATEWAY_URL', default: undefined, description: 'the gateway `cairn sidecar` ships to (ws:// or wss://); unset: an embedded back end', schema: Type.String({ pattern: '^wss?://', description: 'a ws:// or wss:// URL' }) },
   { name: 'CAIRN_PAGE_PORT', default: undefined, description: 'port of the live hunt page (`/hunts/<id>`); unset: no page; `npm start` turns it on', schema: Type.Integer({ minimum: 0, maximum: 65535 }) },
   { name: 'CAIRN_PAGE_ADMIN_TOKEN', default: undefined, description: "token that opens the page's admin view (map, positions, suspects); unset: the value of `CAIRN_TOKEN`", schema: Type.String({ minLength: 1 }) },
   { name: 'CAIRN_TOKEN', default: 'cairn-dev-token', description: 'shared secret every game server presents in its hello', schema: Type.String({ default: 'cairn-dev-token', minLength: 1 }) },

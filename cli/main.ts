@@ -42,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./serve-commands.js')).gatewayCommand(rest);
       case 'worker':
         return await (await import('./serve-commands.js')).workerCommand(rest);
+      case 'sidecar':
+        return await (await import('./sidecar-command.js')).sidecarCommand(rest);
       case 'check-rules':
         return await (await import('./check-rules-command.js')).checkRulesCommand(rest);
       case 'schema':

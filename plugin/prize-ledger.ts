@@ -33,7 +33,7 @@
  */
 import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { prizeIdentity, type Prize, type PrizeAward, type PrizeGift, type PrizeView } from '../protocol/index.js';
+import { prizeIdentity, type Prize, type PrizeAward, type PrizeGift, type PrizeKey, type PrizeView } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { syncDir } from './epoch.js';
 import type { Host } from './host.js';
@@ -260,7 +260,7 @@ export class PrizeLedger {
     // both are written (again) by this group's commit, before the caller acks anything.
     if (this.byId.has(prizeIdentity(prize))) return 'duplicate';
     const base = { hunt: prize.hunt, reason: prize.reason, player: prize.player, item: prize.item, count: prize.count, server, id: prize.id };
-    if (this.tryGive(prize.player, prize.item, prize.count)) {
+    if (this.tryGive(prize.player, prize.item, prize.count, prize)) {
       this.stage(st, { ...base, status: 'granted', at: Date.now() });
       this.granted++;
       st.tells.push(() => this.tellWon(base));
@@ -281,7 +281,7 @@ export class PrizeLedger {
     for (const identity of [...held]) {
       const rec = this.byId.get(identity);
       if (!rec || rec.status !== 'held') continue;
-      if (!this.tryGive(player, rec.item, rec.count)) break;
+      if (!this.tryGive(player, rec.item, rec.count, rec)) break;
       this.stage(st, { ...rec, status: 'granted', at: Date.now() });
       this.granted++;
       n++;
@@ -351,10 +351,10 @@ export class PrizeLedger {
     }
   }
 
-  private tryGive(player: string, item: string, count: number): boolean {
+  private tryGive(player: string, item: string, count: number, key: PrizeKey): boolean {
     if (!this.isOnline(player)) return false;
     try {
-      return this.host.giveItem(player, item, count) === true;
+      return this.host.giveItem(player, item, count, { hunt: key.hunt, reason: key.reason }) === true;
     } catch (err) {
       log.error({ err, player, item, count }, 'host.giveItem threw; holding the prize');
       return false;

@@ -31,7 +31,7 @@ import { connectRedis, DEFAULT_REDIS_URL } from '../backend/redis/connect.js';
 import { resolveRedis } from '../backend/redis/embedded-server.js';
 import { RedisKeys } from '../backend/redis/keys.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
-import { decodePluginMessage, encode, Op, PROTOCOL_VERSION } from '../protocol/index.js';
+import { decodePluginMessage, Op, PROTOCOL_VERSION } from '../protocol/index.js';
 import { botsFor, kinesaliteProcess, SEED_EVENTS_PER_SEC, simWorkload, type SimBatch } from './aggregation.bench.js';
 import { encodeBatch } from '../plugin/batch-encoder.js';
 import { fmt, percentile, type BenchResult } from './run.js';

@@ -33,12 +33,6 @@ export function playerBucket(player: string): string {
 
 type StoredFinds = (string | number)[];
 
-function toStored(p: PlayerFinds): StoredFinds {
-  const out: StoredFinds = [p.ls, p.lt];
-  for (const tr in p.f) out.push(tr, p.f[tr]!);
-  return out;
-}
-
 function fromStored(a: StoredFinds): PlayerFinds {
   const f: Record<string, number> = {};
   for (let i = 2; i + 1 < a.length; i += 2) f[a[i] as string] = a[i + 1] as number;

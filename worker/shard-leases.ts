@@ -13,14 +13,9 @@
  * fences the old holder out as a lease expiry would. Split and merged shards: a child is
  * readable only after each parent still listed has been read to its end.
  */
-import { ListShardsCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
-import type { Redis } from 'ioredis';
+import { ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
 import { CairnError, ErrorCode, fnv1a } from '../protocol/index.js';
-import type { Logger } from '../common/log.js';
-import type { RedisKeys } from '../backend/redis/keys.js';
-import type { WorkerMetrics } from './metrics.js';
 import { readCheckpoint, ShardReader, type ReaderContext, type ReaderEnd } from './shard-reader.js';
-import type { WorkerScripts } from './scripts.js';
 import { raceTimeout } from '../common/async.js';
 
 /** ListShards is limited to 1000 calls/s per account (AWS Kinesis API reference); we need far fewer. */

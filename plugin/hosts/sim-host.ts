@@ -56,7 +56,7 @@ export class SimHost implements Host {
   constructor(
     readonly serverId: string,
     hunts: HuntRules[],
-    private readonly opts: SimOptions,
+    opts: SimOptions,
     private readonly clock: () => number = Date.now,
   ) {
     this.random = rng(opts.seed);

@@ -8,7 +8,7 @@ import { DELIVERY_GROUP } from '../../backend/redis/keys.js';
 import { Op, type GatewayMessage } from '../../protocol/index.js';
 import { gatewayTest as it, type GatewayFixtures } from '../support/fixtures.js';
 import type { Harness } from './harness.js';
-import { eventually, sleep, TestClient } from './support.js';
+import { eventually, TestClient } from './support.js';
 
 let h: Harness;
 beforeEach<GatewayFixtures>(async ({ gateway }) => {

@@ -12,7 +12,7 @@ import { CloseCode, encode, ErrorCode, MAX_FRAME_BYTES, Op, PROTOCOL_VERSION } f
 import { MAX_FRAGMENTS } from '../../gateway/server.js';
 import { gatewayTest as it, type GatewayFixtures } from '../support/fixtures.js';
 import type { Harness } from './harness.js';
-import { eventually, joins, sleep, TestClient, TOKEN } from './support.js';
+import { eventually, joins, TestClient, TOKEN } from './support.js';
 
 let h: Harness;
 beforeEach<GatewayFixtures>(async ({ gateway }) => {

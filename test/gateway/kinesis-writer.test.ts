@@ -125,7 +125,7 @@ for (const impl of impls) {
       expect(Math.max(...sink.calls.map((c) => Math.max(...c.userKeys.map((u) => u.length))))).toBeGreaterThan(1);
     });
 
-    it('fails a write at once on an error no retry can fix (missing stream)', async ({ kinesis }) => {
+    it('fails a write at once on an error no retry can fix (missing stream)', async () => {
       const w = new KinesisWriter({ sink, stream: `${stream}-missing`, scheme: THREE, ...fast, maxAttempts: 1000 });
       const err = await w.write(batches(1, 3)[0]!).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KinesisWriteError);

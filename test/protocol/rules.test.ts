@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { checkRulesText, formatRulesIssue, parseDuration, prizeForRank, rulesHash, RulesError } from '../../protocol/index.js';
+import { checkRulesText, formatRulesIssue, parseDuration, prizeForRank, rulesHash } from '../../protocol/index.js';
 import { huntRulesJsonSchema } from '../../protocol/rules-json-schema.js';
 
 const FIXTURE = new URL('../fixtures/sample-hunt/rules.json', import.meta.url).pathname;

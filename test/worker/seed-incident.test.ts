@@ -12,7 +12,7 @@ import { readDecidedPrizes } from '../../worker/worker.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, toRecords } from './support/fixture.js';
 import { workerTest as it } from '../support/fixtures.js';
 import { closedThrough, finalClosed, readStream, registerServers, waitClosedAt, waitFor } from './support/harness.js';
-import { killWorkerChildren, spawnWorker, type WorkerChild } from './support/worker-child.js';
+import { spawnWorker, type WorkerChild } from './support/worker-child.js';
 
 const HUNT = 'oracle-hunt';
 // Short windows and small chunks: the armed worker must win a close race at least once per

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { SplitShardCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { describe, expect } from 'vitest';
 import { workerScripts } from '../../worker/scripts.js';
-import { killWorkerChildren, spawnWorker } from './support/worker-child.js';
+import { spawnWorker } from './support/worker-child.js';
 import { expectedPrizes, fixtureEvents, fixtureRules, prng, shuffle, toRecords } from './support/fixture.js';
 import { workerTest as it } from '../support/fixtures.js';
 import { finalClosed, readStream, registerServers, waitClosedAt, waitFor, type Env } from './support/harness.js';

@@ -4,7 +4,6 @@
  * batch holds the watermark back, late events are counted and never folded, bad
  * records are skipped, and every server's stream gets window-closed entries.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
 import { encode } from '../../protocol/index.js';
 import { encodeRecord } from '../../backend/kinesis/record-format.js';
@@ -13,7 +12,7 @@ import { encodePendingEvent } from '../../worker/pending-events.js';
 import { workerTest as it } from '../support/fixtures.js';
 import { closedThrough, readStream, registerServers, waitFor, type Env } from './support/harness.js';
 import { EventMaker, rec, SMALL, T0 } from './support/small-hunt.js';
-import type { DiscreteEvent, HuntEvent, WireEvent } from '../../protocol/index.js';
+import type { DiscreteEvent, HuntEvent } from '../../protocol/index.js';
 
 /**
  * To show that something does NOT happen, let the worker do two more close passes: the

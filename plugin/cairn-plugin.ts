@@ -57,7 +57,11 @@ export class CairnPlugin extends EventEmitter {
       stats: () => plugin.stats(),
     });
     plugin = new CairnPlugin(opts.host, parts);
-    const { catalog, intake, link, spill } = parts;
+    const { catalog, intake, link, spill, ledger, prizeQueue } = parts;
+    // Players already online (a plugin restarted inside a running game) get what is held for
+    // them now rather than at their next join: prizes held before, and grants a crash
+    // interrupted that an idempotent host gives again.
+    for (const player of ledger.playersWithHeld()) prizeQueue.push({ k: 'join', player });
     const serverId = plugin.serverId;
     const epoch = plugin.epoch;
     const t = opts.host.now();

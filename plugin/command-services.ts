@@ -9,7 +9,8 @@ import { loadHuntsDir } from './hunts-folder.js';
 import type { CommandServices, SuspectRecord } from './hunt-subcommands.js';
 import type { Link } from './link.js';
 import type { PluginStats } from './metrics.js';
-import type { PrizeLedger } from './prize-ledger.js';
+import type { PrizeLedger, ResolveOutcome } from './prize-ledger.js';
+import type { PrizeQueue } from './prize-queue.js';
 import type { SampleIntake } from './sample-intake.js';
 import { TreasureIndex, type Triggers } from './triggers.js';
 
@@ -23,6 +24,7 @@ export interface CommandServiceParts {
   triggers: Triggers;
   intake: SampleIntake;
   ledger: PrizeLedger;
+  prizeQueue: PrizeQueue;
   link: Link;
   suspectLog: readonly SuspectRecord[];
   stats(): PluginStats;
@@ -46,6 +48,12 @@ export function commandServices(parts: CommandServiceParts): CommandServices {
       return { ok: true, hunts: catalog.ids(), changed };
     },
     heldPrizes: (player) => parts.ledger.held(player),
+    uncertainPrizes: () => parts.ledger.uncertain(),
+    // Through the prize queue: ledger groups run one at a time.
+    resolveUncertain: (key, how, by) =>
+      new Promise<ResolveOutcome>((resolve, reject) => {
+        parts.prizeQueue.push({ k: 'resolve', key, how, by, done: (o) => (o instanceof Error ? reject(o) : resolve(o)) });
+      }),
     suspects: (hunt) => parts.suspectLog.filter((s) => s.hunt === hunt),
     linkStatus: () => {
       const st = parts.stats();

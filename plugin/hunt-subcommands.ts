@@ -4,7 +4,7 @@
  * (finds so far, leaderboard) go over the link as queries, answered from the worker's
  * state; the answer arrives asynchronously and is sent to the asker when it comes.
  */
-import { DEFAULT_WINDOW_MS, type PrizeGift, type QueryKind } from '../protocol/index.js';
+import { DEFAULT_WINDOW_MS, type PrizeGift, type PrizeKey, type QueryKind } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { ADMIN_PERMISSION, ROOT, huntArg, type CommandContext, type Subcommand } from './commands.js';
 
@@ -27,6 +27,10 @@ export interface CommandServices {
   reload(t: number): { ok: true; hunts: string[]; changed: string[] } | { ok: false; errors: string[] };
   /** the prizes the ledger holds for a player who is offline */
   heldPrizes(player?: string): PrizeGift[];
+  /** grants a crash interrupted that only an admin can resolve */
+  uncertainPrizes(): PrizeGift[];
+  /** records an admin's resolution of an uncertain grant; resolves once it is durable */
+  resolveUncertain(key: PrizeKey, how: 'given' | 'give', by: string): Promise<'granted' | 'given-now' | 'held' | 'not-uncertain'>;
   suspects(hunt: string): SuspectRecord[];
   linkStatus(): { connected: boolean; outboxBatches: number; batchesSent: number; eventsSent: number; deltasSent: number; samples: number };
 }
@@ -61,11 +65,13 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
       run(ctx) {
         const link = services.linkStatus();
         const held = services.heldPrizes();
+        const uncertain = services.uncertainPrizes().length;
         const ids = ctx.args.length ? [huntOr(ctx)].filter((x): x is string => !!x) : ctx.hunts.ids();
         if (ctx.args.length && !ids.length) return;
         ctx.reply(
           `Link: ${link.connected ? 'connected' : 'DISCONNECTED'}, ${link.outboxBatches} batches awaiting ack; sent ${link.eventsSent} events + ${link.deltasSent} deltas from ${link.samples} samples. ` +
-            `Prizes held for offline players here: ${held.length}.`,
+            `Prizes held for offline players here: ${held.length}.` +
+            (uncertain ? ` UNCERTAIN grants (a crash interrupted them; see /${ROOT} prizes --uncertain): ${uncertain}.` : ''),
         );
         for (const hunt of ids) {
           ask(ctx, services, { q: 'status', hunt }, (d) => {
@@ -119,12 +125,23 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
     },
     {
       name: 'prizes',
-      usage: `/${ROOT} prizes [player]`,
-      description: 'prizes held for offline players on this server',
+      usage: `/${ROOT} prizes [player|--uncertain]`,
+      description: 'prizes held for offline players on this server, or grants a crash left uncertain',
       permission: ADMIN_PERMISSION,
       minArgs: 0,
       maxArgs: 1,
       run(ctx) {
+        if (ctx.args[0] === '--uncertain') {
+          const list = services.uncertainPrizes();
+          if (!list.length) {
+            ctx.reply('No grants are uncertain.');
+            return;
+          }
+          ctx.reply(`${list.length} grant${list.length === 1 ? ' was' : 's were'} interrupted by a crash: the game may or may not have given ${list.length === 1 ? 'it' : 'them'}. Check, then resolve each with /${ROOT} grant <hunt> <reason> given (it was given) or give (it was not: give it now, or when the player joins):`);
+          for (const p of list.slice(0, 30)) ctx.reply(`  ${p.hunt} ${p.reason}: ${p.count} x ${p.item} to ${p.player}`);
+          if (list.length > 30) ctx.reply(`  ... and ${list.length - 30} more`);
+          return;
+        }
         const held = services.heldPrizes(ctx.args[0]);
         if (!held.length) {
           ctx.reply(ctx.args[0] ? `No prizes are held for ${ctx.args[0]}.` : 'No prizes are held.');
@@ -136,16 +153,20 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
     },
     {
       name: 'grant',
-      usage: `/${ROOT} grant <player> <item> <count>`,
-      description: 'gives items by hand (written to the audit log)',
+      usage: `/${ROOT} grant <player> <item> <count> | /${ROOT} grant <hunt> <reason> given|give`,
+      description: 'gives items by hand, or resolves an uncertain grant (audited)',
       permission: ADMIN_PERMISSION,
       minArgs: 3,
       maxArgs: 3,
       run(ctx) {
-        const [player, item, countText] = ctx.args as [string, string, string];
-        const count = Number(countText);
+        const [first, second, third] = ctx.args as [string, string, string];
+        if (third === 'given' || third === 'give') {
+          resolve(ctx, services, { hunt: first, reason: second }, third);
+          return;
+        }
+        const [player, item, count] = [first, second, Number(third)];
         if (!Number.isInteger(count) || count < 1 || count > 1_000_000) {
-          ctx.reply(`Usage: /${ROOT} grant <player> <item> <count> (count is a whole number from 1 to 1000000)`);
+          ctx.reply(`Usage: /${ROOT} grant <player> <item> <count> (count is a whole number from 1 to 1000000), or /${ROOT} grant <hunt> <reason> given|give`);
           return;
         }
         if (!ctx.host.isOnline(player)) {
@@ -205,4 +226,24 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
       },
     },
   ];
+}
+
+/** `/hunt grant <hunt> <reason> given|give`: the answer comes once the resolution is durable. */
+function resolve(ctx: CommandContext, services: CommandServices, key: PrizeKey, how: 'given' | 'give'): void {
+  const what = `${key.hunt} ${key.reason}`;
+  services.resolveUncertain(key, how, ctx.player).then(
+    (outcome) => {
+      const answers = {
+        granted: `Recorded ${what} as given (audited); it will not be given again.`,
+        'given-now': `Gave ${what} now and recorded it (audited).`,
+        held: `Recorded that ${what} was not given; it is held and given when its player next joins (audited).`,
+        'not-uncertain': `${what} is not an uncertain grant (see /${ROOT} prizes --uncertain); nothing changed.`,
+      };
+      ctx.reply(answers[outcome]);
+    },
+    (err: Error) => {
+      log.error({ err, key, how }, 'resolving an uncertain grant failed');
+      ctx.reply(`Could not record the resolution of ${what} (${err.message}); nothing changed, try again.`);
+    },
+  );
 }

@@ -116,7 +116,7 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
     },
   });
   const commands = new HuntCommands({ host: opts.host, hunts: catalog, emit: (ev) => intake.queueEvent(ev), onDenied: () => s.deniedCommands++ });
-  const services = commandServices({ server: serverId, huntsDir: opts.huntsDir, catalog, triggers, intake, ledger, link, suspectLog: intake.suspectLog, stats: hooks.stats });
+  const services = commandServices({ server: serverId, huntsDir: opts.huntsDir, catalog, triggers, intake, ledger, prizeQueue, link, suspectLog: intake.suspectLog, stats: hooks.stats });
   for (const sub of huntSubcommands(services)) commands.register(sub);
   intake.commands = commands;
   return { epoch, catalog, outbox, link, ledger, spill, metrics, shipper, intake, prizeQueue, windows, s };
@@ -139,6 +139,7 @@ export function refreshStats(p: PluginParts): void {
   s.reconnects = ls.reconnects;
   s.prizesGranted = p.ledger.granted;
   s.prizesHeld = p.ledger.heldNow;
+  s.prizesUncertain = p.ledger.uncertainNow;
   s.deltasMerged = p.outbox.merged;
   s.outboxBytes = p.outbox.bytes;
   s.outboxBatches = p.outbox.size;

@@ -4,7 +4,9 @@
  * the link's health.
  */
 import { logger } from '../common/log.js';
+import type { Host } from './host.js';
 import type { HuntCatalog } from './hunt-catalog.js';
+import type { HuntRuns } from './hunt-runs.js';
 import { loadHuntsDir } from './hunts-folder.js';
 import type { CommandServices, SuspectRecord } from './hunt-subcommands.js';
 import type { Link } from './link.js';
@@ -20,7 +22,9 @@ export interface CommandServiceParts {
   server: string;
   /** the folder `hunt reload` re-reads; without it, reload is refused */
   huntsDir: string | undefined;
+  host: Host;
   catalog: HuntCatalog;
+  runs: HuntRuns;
   triggers: Triggers;
   intake: SampleIntake;
   ledger: PrizeLedger;
@@ -46,6 +50,10 @@ export function commandServices(parts: CommandServiceParts): CommandServices {
       }
       log.info({ server: parts.server, hunts: catalog.ids(), changed }, 'hunts reloaded');
       return { ok: true, hunts: catalog.ids(), changed };
+    },
+    localRun: (hunt) => {
+      const h = catalog.get(hunt);
+      return h ? parts.runs.view(h.rules, parts.host.now()) : { state: 'unknown' };
     },
     heldPrizes: (player) => parts.ledger.held(player),
     uncertainPrizes: () => parts.ledger.uncertain(),

@@ -7,6 +7,7 @@
 import { DEFAULT_WINDOW_MS, type PrizeGift, type PrizeKey, type QueryKind } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { ADMIN_PERMISSION, ROOT, huntArg, type CommandContext, type Subcommand } from './commands.js';
+import type { LocalRun } from './hunt-runs.js';
 
 const log = logger('plugin');
 
@@ -25,6 +26,8 @@ export interface CommandServices {
   query(q: { q: QueryKind; hunt: string; n?: number; player?: string }): Promise<Record<string, unknown>>;
   /** re-reads the hunts folder at command time `t`; on failure the old rules stay and `errors` says why */
   reload(t: number): { ok: true; hunts: string[]; changed: string[] } | { ok: false; errors: string[] };
+  /** what this server knows at once of whether a hunt runs (starts and stops issued here, the schedule) */
+  localRun(hunt: string): LocalRun;
   /** the prizes the ledger holds for a player who is offline */
   heldPrizes(player?: string): PrizeGift[];
   /** grants a crash interrupted that only an admin can resolve */
@@ -36,6 +39,17 @@ export interface CommandServices {
 }
 
 const when = (t: number | null | undefined) => (t ? new Date(t).toISOString().slice(11, 19) : 'never');
+/** HH:MM (UTC) */
+const hm = (t: number | undefined) => (t === undefined ? '?' : new Date(t).toISOString().slice(11, 16));
+
+/** This server's view of a hunt, said at once; undefined when it knows nothing. */
+function localLine(hunt: string, run: LocalRun): string | undefined {
+  const by = run.by === 'schedule' ? 'by its schedule' : `here by ${run.by}`;
+  if (run.state === 'running') return `${hunt}: running since ${hm(run.since)} (started ${by}), first window closes at ${hm(run.firstWindowEnd)}.`;
+  if (run.state === 'stopped') return `${hunt}: stopped at ${hm(run.since)} (stopped ${by}).`;
+  if (run.state === 'scheduled') return `${hunt}: scheduled to start at ${hm(run.since)}, first window closes at ${hm(run.firstWindowEnd)}.`;
+  return undefined;
+}
 
 /** The hunt id named by the first argument, or undefined after answering with the known ids. */
 const huntOr = (ctx: CommandContext): string | undefined => huntArg(ctx)?.rules.id;
@@ -74,11 +88,15 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
             (uncertain ? ` UNCERTAIN grants (a crash interrupted them; see /${ROOT} prizes --uncertain): ${uncertain}.` : ''),
         );
         for (const hunt of ids) {
+          const run = services.localRun(hunt);
+          const local = localLine(hunt, run);
+          if (local) ctx.reply(local);
           ask(ctx, services, { q: 'status', hunt }, (d) => {
             const finders = Object.entries((d.finders as Record<string, number>) ?? {}).map(([tr, n]) => `${tr} ${n}`);
             const mismatched = Object.keys((d.mismatchedServers as Record<string, string>) ?? {});
+            const differs = (run.state === 'running' && !d.running) || (run.state === 'stopped' && !!d.running);
             return [
-              `${hunt}: ${d.running ? 'RUNNING' : 'not running'}; windows of ${Number(d.windowMs ?? DEFAULT_WINDOW_MS) / 1000}s, closed through ${when(d.closedThrough as number)}; ` +
+              `${local ? '  worker: ' : `${hunt}: `}${d.running ? 'RUNNING' : 'not running'}${differs ? ' (differs from this server\'s view: the worker sees a start or stop once the window it falls in closes)' : ''}; windows of ${Number(d.windowMs ?? DEFAULT_WINDOW_MS) / 1000}s, closed through ${when(d.closedThrough as number)}; ` +
                 `${d.finds} finds (${finders.join(', ') || 'none'}), ${d.completions} completions, ${d.prizesDecided} prizes decided, ${d.suspects} suspect entries, ${d.lateEvents} late events.`,
               ...(mismatched.length ? [`  servers with different rules than those in force: ${mismatched.join(', ')}`] : []),
             ];
@@ -196,6 +214,29 @@ export function huntSubcommands(services: CommandServices): Subcommand[] {
           if (!open.length) return [`You have found every treasure of ${rules.name}.`];
           return [`Clues for ${rules.name}${rules.ordered ? ' (next treasure)' : ''}:`, ...open.map((t) => `  ${t.id}: ${t.clue ?? '(no clue for this one)'}`)];
         });
+      },
+    },
+    {
+      name: 'progress',
+      usage: `/${ROOT} progress [id]`,
+      description: 'the treasures you found and what is left',
+      permission: PLAY_PERMISSION,
+      minArgs: 0,
+      maxArgs: 1,
+      run(ctx) {
+        const ids = ctx.args.length ? [huntOr(ctx)].filter((x): x is string => !!x) : ctx.hunts.ids();
+        for (const hunt of ids) {
+          const rules = ctx.hunts.get(hunt)!.rules;
+          ask(ctx, services, { q: 'leaderboard', hunt, n: 1, player: ctx.player }, (d) => {
+            // Treasure ids only: never a position, radius or anything a clue does not already say.
+            const found = new Set(((d.you as { treasures?: string[] } | undefined)?.treasures) ?? []);
+            const done = rules.treasures.filter((t) => found.has(t.id)).map((t) => t.id);
+            const left = rules.treasures.filter((t) => !found.has(t.id)).map((t) => t.id);
+            const head = `${rules.name}: you found ${done.length} of ${rules.treasures.length}${done.length ? ` (${done.join(', ')})` : ''}`;
+            const rest = left.length === 0 ? 'you found them all!' : rules.ordered ? `next: ${left[0]}${left.length > 1 ? `, then ${left.length - 1} more` : ''}` : `left: ${left.join(', ')}`;
+            return [`${head}; ${rest} (finds count once their window closes; as of ${when(d.closedThrough as number)}).`];
+          });
+        }
       },
     },
     {

@@ -6,11 +6,13 @@
 import { mkdir } from 'node:fs/promises';
 import { Registry } from 'prom-client';
 import { CairnError, ErrorCode } from '../protocol/index.js';
+import { Announcer } from './announcer.js';
 import { Coalescer } from './coalescer.js';
 import { commandServices } from './command-services.js';
-import { HuntCommands } from './commands.js';
+import { HuntCommands, type EventDraft } from './commands.js';
 import { bumpEpoch } from './epoch.js';
 import { HuntCatalog } from './hunt-catalog.js';
+import { HuntRuns } from './hunt-runs.js';
 import { huntSubcommands } from './hunt-subcommands.js';
 import { Link } from './link.js';
 import { emptyStats, PluginMetrics, type PluginStats } from './metrics.js';
@@ -73,6 +75,8 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
   const metrics = new PluginMetrics(opts.registry ?? new Registry(), serverId);
   const s = emptyStats();
   const windows = new WindowTracker();
+  const runs = new HuntRuns();
+  const announcer = new Announcer(opts.host, catalog);
   const onPause = opts.onFlushPause;
   const shipper = new Shipper({
     coalescer,
@@ -95,10 +99,12 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
     sendPrizeAck: (ids) => link.sendPrizeAck(ids),
     onPrize: (p, outcome) => {
       if (outcome === 'held') metrics.prizeHeld();
+      if (outcome !== 'duplicate') announcer.prize(p);
       hooks.emit('prize', { ...p, outcome });
     },
     onWindowClosed: (w) => {
       windows.record(w.hunt, w.end);
+      announcer.windowClosed(w.hunt);
       hooks.emit('window-closed', w);
     },
   });
@@ -112,11 +118,22 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
     // A held record is in the ledger's memory from the moment it is decided, so a join
     // during the fsync of the group that holds it is seen here too.
     onJoin: (player) => {
+      announcer.joined(player);
       if (ledger.hasHeld(player)) prizeQueue.push({ k: 'join', player });
     },
+    onLeave: (player) => announcer.left(player),
   });
-  const commands = new HuntCommands({ host: opts.host, hunts: catalog, emit: (ev) => intake.queueEvent(ev), onDenied: () => s.deniedCommands++ });
-  const services = commandServices({ server: serverId, huntsDir: opts.huntsDir, catalog, triggers, intake, ledger, prizeQueue, link, suspectLog: intake.suspectLog, stats: hooks.stats });
+  const emit = (ev: EventDraft) => {
+    intake.queueEvent(ev);
+    // This server knows a start or stop issued here at once; the worker's state only when a window closes.
+    if (ev.k === 'start' || ev.k === 'stop') {
+      runs.record(ev.hunt, ev.k, ev.t, ev.p);
+      if (ev.k === 'start') announcer.started(ev.hunt);
+      else announcer.stopped(ev.hunt);
+    }
+  };
+  const commands = new HuntCommands({ host: opts.host, hunts: catalog, emit, onDenied: () => s.deniedCommands++ });
+  const services = commandServices({ server: serverId, host: opts.host, huntsDir: opts.huntsDir, catalog, runs, triggers, intake, ledger, prizeQueue, link, suspectLog: intake.suspectLog, stats: hooks.stats });
   for (const sub of huntSubcommands(services)) commands.register(sub);
   intake.commands = commands;
   return { epoch, catalog, outbox, link, ledger, spill, metrics, shipper, intake, prizeQueue, windows, s };

@@ -29,6 +29,8 @@ export interface SampleIntakeOptions {
   stats: PluginStats;
   /** A player joined: give them any prizes held for them. */
   onJoin(player: string): void;
+  /** A player left. */
+  onLeave?(player: string): void;
 }
 
 export class SampleIntake {
@@ -72,6 +74,7 @@ export class SampleIntake {
           this.queueEvent({ k: 'leave', t, p: player });
           this.o.triggers.leave(player);
           this.o.coalescer.leave(player);
+          this.o.onLeave?.(player);
           return;
         case 'command':
           if (player.length === 0 || player.length > MAX_WIRE_STRING) return this.bad(sample, `player must be 1-${MAX_WIRE_STRING} characters`);

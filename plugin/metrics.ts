@@ -54,6 +54,8 @@ export interface PluginStats {
   spillPending: number;
   /** size of the spill file in bytes */
   spillBytes: number;
+  /** discrete events dropped because the spill file was at its cap or the disk refused it */
+  spillDropped: number;
 }
 
 export function emptyStats(): PluginStats {
@@ -80,6 +82,7 @@ export function emptyStats(): PluginStats {
     spilledEvents: 0,
     spillPending: 0,
     spillBytes: 0,
+    spillDropped: 0,
   };
 }
 
@@ -98,7 +101,8 @@ type CounterKey =
   | 'deniedCommands'
   | 'suspects'
   | 'deltasMerged'
-  | 'spilledEvents';
+  | 'spilledEvents'
+  | 'spillDropped';
 
 const COUNTERS: Record<CounterKey, [name: string, help: string]> = {
   samples: ['cairn_plugin_samples_total', 'Raw samples the host fed into the plugin.'],
@@ -116,6 +120,7 @@ const COUNTERS: Record<CounterKey, [name: string, help: string]> = {
   suspects: ['cairn_plugin_suspect_entries_total', "Treasure entries that broke the hunt's maxSpeed."],
   deltasMerged: ['cairn_plugin_deltas_merged_total', 'Deltas merged away in the outbox under backpressure.'],
   spilledEvents: ['cairn_plugin_spilled_events_total', 'Discrete events written to the spill file because the outbox was over its bound.'],
+  spillDropped: ['cairn_plugin_spill_dropped_events_total', 'Discrete events (entries, joins, leaves) dropped because the spill file was at its cap or the disk refused it.'],
 };
 
 function reuse<T>(registry: Registry, name: string, make: () => T): T {

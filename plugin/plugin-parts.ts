@@ -70,7 +70,7 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
   await mkdir(opts.dataDir, { recursive: true });
   const epoch = await bumpEpoch(opts.dataDir);
   const ledger = await PrizeLedger.open({ dataDir: opts.dataDir, host: opts.host, io: opts.ledgerIo });
-  const spill = Spill.open(opts.dataDir);
+  const spill = Spill.open(opts.dataDir, { maxBytes: opts.spillMaxBytes });
   const link = new Link({ url: opts.gatewayUrl, serverId, epoch, token: opts.token, outbox, ...opts.link });
   const metrics = new PluginMetrics(opts.registry ?? new Registry(), serverId);
   const s = emptyStats();
@@ -150,6 +150,7 @@ export function refreshStats(p: PluginParts): void {
   s.spilledEvents = c.spilled;
   s.spillPending = p.spill.unreadEvents;
   s.spillBytes = p.spill.bytes;
+  s.spillDropped = p.shipper.spillway.dropped;
   s.batchesSent = ls.batchesSent;
   s.bytesSent = ls.bytesSent;
   s.acks = ls.acks;

@@ -116,6 +116,8 @@ export class PrizeLedger {
   /** outcome records of items given whose append failed; written again before the next commit's */
   private unsynced: LedgerEntry[] = [];
   private groupOpen = false;
+  /** the last write failed: the file may end in a torn line */
+  private mayBeTorn = false;
   private fh: FileHandle | undefined;
   private closed = false;
   /** grants and holds made by this instance */
@@ -361,11 +363,19 @@ export class PrizeLedger {
   /** One write and one fsync; nothing when there is nothing to write. */
   private async append(records: LedgerEntry[]): Promise<void> {
     if (records.length === 0) return;
-    let data = '';
+    // After a failed write (ENOSPC mid-way) the file may end in a torn line: start on a new
+    // line, so the torn one is skipped at load on its own instead of swallowing this record.
+    let data = this.mayBeTorn ? '\n' : '';
     for (const rec of records) data += `${JSON.stringify(rec)}\n`;
     const fh = this.fh;
     if (this.closed || !fh) throw new Error(`prize ledger ${this.file} is closed`);
-    await this.io.write(fh, data);
+    try {
+      await this.io.write(fh, data);
+    } catch (err) {
+      this.mayBeTorn = true;
+      throw err;
+    }
+    this.mayBeTorn = false;
     if (this.fsync) await this.io.sync(fh);
     this.commits++;
   }

@@ -14,7 +14,7 @@ import type { PluginStats } from './metrics.js';
 import type { PrizeLedger, ResolveOutcome } from './prize-ledger.js';
 import type { PrizeQueue } from './prize-queue.js';
 import type { SampleIntake } from './sample-intake.js';
-import { TreasureIndex, type Triggers } from './triggers.js';
+import type { RulesSwitch } from './rules-switch.js';
 
 const log = logger('plugin');
 
@@ -25,7 +25,7 @@ export interface CommandServiceParts {
   host: Host;
   catalog: HuntCatalog;
   runs: HuntRuns;
-  triggers: Triggers;
+  rulesSwitch: RulesSwitch;
   intake: SampleIntake;
   ledger: PrizeLedger;
   prizeQueue: PrizeQueue;
@@ -43,7 +43,8 @@ export function commandServices(parts: CommandServiceParts): CommandServices {
       const res = loadHuntsDir(parts.huntsDir);
       if (!res.ok) return res;
       const changed = catalog.replace(res.hunts);
-      parts.triggers.setIndex(new TreasureIndex(res.hunts));
+      // The triggers switch where the worker's fold does: from the next window of each changed hunt.
+      parts.rulesSwitch.reload(t, res.hunts, changed);
       for (const id of changed) {
         const h = catalog.get(id);
         if (h) parts.intake.queueEvent({ k: 'rules', t, hunt: id, rules: h.rules, hash: h.hash, reload: 1 });

@@ -20,6 +20,7 @@ import { Outbox } from './outbox.js';
 import type { ResolvedOptions } from './plugin-options.js';
 import { PrizeLedger } from './prize-ledger.js';
 import { PrizeQueue } from './prize-queue.js';
+import { RulesSwitch } from './rules-switch.js';
 import { SampleIntake } from './sample-intake.js';
 import { Shipper } from './shipper.js';
 import { Spill } from './spill/spill-file.js';
@@ -109,6 +110,7 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
     },
   });
   const triggers = new Triggers(new TreasureIndex(opts.hunts));
+  const rulesSwitch = new RulesSwitch(triggers, opts.hunts);
   const intake = new SampleIntake({
     epoch,
     coalescer,
@@ -122,18 +124,20 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
       if (ledger.hasHeld(player)) prizeQueue.push({ k: 'join', player });
     },
     onLeave: (player) => announcer.left(player),
+    rulesSwitch,
   });
   const emit = (ev: EventDraft) => {
     intake.queueEvent(ev);
     // This server knows a start or stop issued here at once; the worker's state only when a window closes.
     if (ev.k === 'start' || ev.k === 'stop') {
       runs.record(ev.hunt, ev.k, ev.t, ev.p);
+      if (ev.k === 'start') rulesSwitch.started(ev.hunt, ev.t);
       if (ev.k === 'start') announcer.started(ev.hunt);
       else announcer.stopped(ev.hunt);
     }
   };
   const commands = new HuntCommands({ host: opts.host, hunts: catalog, emit, onDenied: () => s.deniedCommands++ });
-  const services = commandServices({ server: serverId, host: opts.host, huntsDir: opts.huntsDir, catalog, runs, triggers, intake, ledger, prizeQueue, link, suspectLog: intake.suspectLog, stats: hooks.stats });
+  const services = commandServices({ server: serverId, host: opts.host, huntsDir: opts.huntsDir, catalog, runs, rulesSwitch, intake, ledger, prizeQueue, link, suspectLog: intake.suspectLog, stats: hooks.stats });
   for (const sub of huntSubcommands(services)) commands.register(sub);
   intake.commands = commands;
   return { epoch, catalog, outbox, link, ledger, spill, metrics, shipper, intake, prizeQueue, windows, s };

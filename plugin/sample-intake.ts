@@ -4,6 +4,7 @@
  * this epoch's identity. A bad sample is counted and logged (rate-limited), never thrown:
  * the host calls this from the game's tick.
  */
+import type { RulesSwitch } from './rules-switch.js';
 import { ID_PATTERN, ID_RE, type DiscreteEvent, type EnterEvent } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import type { Coalescer } from './coalescer.js';
@@ -31,6 +32,8 @@ export interface SampleIntakeOptions {
   onJoin(player: string): void;
   /** A player left. */
   onLeave?(player: string): void;
+  /** switches the triggers to reloaded rules at the worker's window boundary */
+  rulesSwitch?: RulesSwitch;
 }
 
 export class SampleIntake {
@@ -114,6 +117,8 @@ export class SampleIntake {
       coalescer.move(player, t, region, x, y, z);
     }
     const entries = this.entries;
+    const sw = this.o.rulesSwitch;
+    if (sw && t >= sw.nextAt) sw.due(t);
     triggers.move(player, t, region, at as [number, number, number], entries);
     if (entries.length === 0) return;
     for (const { treasure, suspect } of entries) {

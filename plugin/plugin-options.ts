@@ -88,6 +88,25 @@ export const PluginOptionsSchema = Type.Object(
      * (cairn_plugin_spill_dropped_events_total). @default 512 MiB
      */
     spillMaxBytes: Type.Optional(Type.Number({ minimum: 4096, default: DEFAULT_SPILL_MAX_BYTES })),
+    /**
+     * Records the samples the plugin accepts as a trace file (docs/trace-format.md), for
+     * `cairn replay` and `cairn replay --compare`; rotated at `maxBytes` (file.1 ... file.<keep>).
+     * Costs one JSON.stringify per sample and a buffered write (plugin/trace-recorder.ts).
+     * @default undefined: off
+     */
+    recordTrace: Type.Optional(
+      Type.Object(
+        {
+          /** The trace file; an earlier recording there is rotated away at start. */
+          file: Type.String({ minLength: 1 }),
+          /** Rotate once the file is this big (bytes). @default 64 MiB */
+          maxBytes: Type.Optional(Type.Number({ minimum: 4096 })),
+          /** Rotated files kept. @default 3 */
+          keep: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** The prom-client registry the plugin's metrics go to. @default a new Registry of the plugin's own */
     registry: Type.Optional(opaque<Registry>('object', 'a prom-client Registry')),
     /** Position quantization. @default { quantum: 0.05, minChange: 0.05 } */
@@ -121,7 +140,7 @@ ajv.addKeyword({ keyword: 'typeof', schemaType: 'string', validate: (kind: strin
 const validate = ajv.compile<PluginOptions>(PluginOptionsSchema as TSchema);
 
 /** Plain-object options the plugin copies before filling in defaults (the caller's stay untouched). */
-const NESTED = ['coalescer', 'link', 'stopOnSignals'] as const;
+const NESTED = ['coalescer', 'link', 'stopOnSignals', 'recordTrace'] as const;
 
 /**
  * Checks the options once; returns a frozen copy with the defaults filled in. Throws

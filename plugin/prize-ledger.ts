@@ -27,28 +27,25 @@
  * their records stay in memory (this process never gives them again) and unsynced, written
  * again before the next commit's, and nothing is acked until that succeeds; a restart before
  * then finds their intents and resolves them as above.
+ *
+ * The state in memory is prize-states.ts. Over ~300 lines: staging, the two appends, the
+ * failure handling and the resolution of interrupted grants all guard the one exactly-once
+ * invariant, and the comments that argue it are a third of the file.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { prizeIdentity, type Prize, type PrizeGift, type PrizeKey, type PrizeView } from '../protocol/index.js';
+import { prizeIdentity, type Prize, type PrizeKey } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { syncDir } from './epoch.js';
 import type { Host } from './host.js';
-import { LEDGER_FILE, loadLedgerFile, nodeLedgerIo, type LedgerIo, type LedgerRecord } from './ledger-file.js';
+import { LEDGER_FILE, loadLedgerFile, nodeLedgerIo, type LedgerIo } from './ledger-file.js';
+import { PrizeStates, type LedgerEntry } from './prize-states.js';
 
 export { LEDGER_FILE, nodeLedgerIo, type LedgerIo, type LedgerRecord, type LedgerStatus } from './ledger-file.js';
 export { prizeIdentity };
+export type { LedgerEntry, PrizeState } from './prize-states.js';
 
 const log = logger('plugin');
-
-/**
- * A prize's state in memory: a ledger status, or 'uncertain' (an intent without an outcome
- * found at start, with a host that cannot give idempotently).
- */
-export type PrizeState = LedgerRecord['status'] | 'uncertain';
-export interface LedgerEntry extends Omit<LedgerRecord, 'status'> {
-  status: PrizeState;
-}
 
 export type PrizeOutcome = 'granted' | 'held' | 'duplicate';
 
@@ -106,13 +103,8 @@ interface Staging {
   tells: Array<() => void>;
 }
 
-export class PrizeLedger {
+export class PrizeLedger extends PrizeStates {
   readonly file: string;
-  /** identity -> latest state */
-  private readonly byId = new Map<string, LedgerEntry>();
-  /** player -> identities held for them */
-  private readonly heldBy = new Map<string, Set<string>>();
-  private readonly uncertainIds = new Set<string>();
   /** outcome records of items given whose append failed; written again before the next commit's */
   private unsynced: LedgerEntry[] = [];
   private groupOpen = false;
@@ -133,6 +125,7 @@ export class PrizeLedger {
     private readonly fsync: boolean,
     private readonly io: LedgerIo,
   ) {
+    super();
     this.file = file;
   }
 
@@ -148,55 +141,6 @@ export class PrizeLedger {
     return ledger;
   }
 
-  /** The latest state of a prize, by identity. */
-  get(identity: string): LedgerEntry | undefined {
-    return this.byId.get(identity);
-  }
-
-  /** Every prize in the ledger, one entry each (its latest state). */
-  records(): LedgerEntry[] {
-    return [...this.byId.values()];
-  }
-
-  /** Every prize as the plugin reports it: granted, or 'pending' (held, or uncertain). */
-  views(): PrizeView[] {
-    return this.records().map((r) => ({
-      hunt: r.hunt,
-      reason: r.reason,
-      player: r.player,
-      server: r.server,
-      item: r.item,
-      count: r.count,
-      status: r.status === 'granted' ? 'granted' : 'pending',
-    }));
-  }
-
-  /** The prizes held for `player` (for every player when undefined). */
-  held(player?: string): PrizeGift[] {
-    return this.gifts((r) => r.status === 'held' && (player === undefined || r.player === player));
-  }
-
-  /** Grants a crash interrupted that only an admin can resolve. */
-  uncertain(): PrizeGift[] {
-    return this.gifts((r) => r.status === 'uncertain');
-  }
-
-  /** Prizes held right now. */
-  get heldNow(): number {
-    let n = 0;
-    for (const s of this.heldBy.values()) n += s.size;
-    return n;
-  }
-
-  get uncertainNow(): number {
-    return this.uncertainIds.size;
-  }
-
-  /** Players with held prizes (the plugin gives them at start to those already online). */
-  playersWithHeld(): string[] {
-    return [...this.heldBy.keys()];
-  }
-
   /** Intents without an outcome found at start (resolved through the host, or uncertain). */
   get interrupted(): number {
     return this.interruptedAtStart;
@@ -205,11 +149,6 @@ export class PrizeLedger {
   /** Outcome records in memory that a failed commit left to be written again. */
   get unsyncedRecords(): number {
     return this.unsynced.length;
-  }
-
-  /** O(1): whether `player` has held prizes (checked on every join). */
-  hasHeld(player: string): boolean {
-    return this.heldBy.has(player);
   }
 
   /**
@@ -246,7 +185,7 @@ export class PrizeLedger {
   private stagePrize(st: Staging, prize: Prize, server: string): void {
     // Also catches a duplicate earlier in this group, or an outcome left unsynced by a failed
     // commit: both are written (again) by this group's commit, before the caller acks anything.
-    if (this.byId.has(prizeIdentity(prize))) {
+    if (this.get(prizeIdentity(prize))) {
       st.calls.push({ k: 'prize', outcome: 'duplicate' });
       return;
     }
@@ -263,10 +202,9 @@ export class PrizeLedger {
 
   private stageHeld(st: Staging, player: string): void {
     const intents: LedgerEntry[] = [];
-    const held = this.heldBy.get(player);
-    if (held && this.isOnline(player)) {
-      for (const identity of [...held]) {
-        const rec = this.byId.get(identity);
+    if (this.hasHeld(player) && this.isOnline(player)) {
+      for (const identity of this.held(player).map(prizeIdentity)) {
+        const rec = this.get(identity);
         if (rec?.status !== 'held') continue;
         const intent: LedgerEntry = { ...rec, status: 'giving', at: Date.now() };
         this.stage(st, intent);
@@ -277,7 +215,7 @@ export class PrizeLedger {
   }
 
   private stageResolve(st: Staging, key: PrizeKey, how: Resolution, by: string): void {
-    const rec = this.byId.get(prizeIdentity(key));
+    const rec = this.get(prizeIdentity(key));
     if (rec?.status !== 'uncertain') {
       st.calls.push({ k: 'resolve', outcome: 'not-uncertain' });
       return;
@@ -302,7 +240,7 @@ export class PrizeLedger {
    */
   private stage(st: Staging, rec: LedgerEntry): void {
     const identity = prizeIdentity(rec);
-    st.undo.push([identity, this.byId.get(identity)]);
+    st.undo.push([identity, this.get(identity)]);
     st.first.push(rec);
     this.index(rec);
   }
@@ -328,10 +266,10 @@ export class PrizeLedger {
         outcomes.push(rec);
         if (ok) {
           this.granted++;
-          st.tells.push(() => this.tell(rec.player, `You won ${describe(rec)}!`));
+          st.tells.push(() => this.tell(rec.player, `You won ${describePrize(rec)}!`));
         } else {
           this.heldCount++;
-          if (this.isOnline(rec.player)) st.tells.push(() => this.tell(rec.player, `You won ${describe(rec)}, but it could not be given to you now; you will get it when you next join.`));
+          if (this.isOnline(rec.player)) st.tells.push(() => this.tell(rec.player, `You won ${describePrize(rec)}, but it could not be given to you now; you will get it when you next join.`));
         }
         return ok;
       };
@@ -384,10 +322,7 @@ export class PrizeLedger {
   private forget(st: Staging): void {
     for (let i = st.undo.length - 1; i >= 0; i--) {
       const [identity, prev] = st.undo[i]!;
-      const cur = this.byId.get(identity);
-      if (cur) this.unindex(identity, cur);
-      if (prev) this.index(prev, true);
-      else this.byId.delete(identity);
+      this.restore(identity, prev);
     }
   }
 
@@ -405,34 +340,6 @@ export class PrizeLedger {
     const prizes = interrupted.slice(0, 20).map((r) => `${r.hunt} ${r.reason} -> ${r.player}`);
     if (idempotent) log.warn({ file: this.file, interrupted: interrupted.length, prizes }, 'grants interrupted by a crash (intent recorded, outcome not); the host gives idempotently, so they are given again through it when their players are online');
     else log.error({ file: this.file, interrupted: interrupted.length, prizes }, 'grants interrupted by a crash (intent recorded, outcome not): the game may or may not have given them, so they are held as uncertain and never given automatically; an admin resolves them (/hunt prizes --uncertain, /hunt grant <hunt> <reason> given|give)');
-  }
-
-  /** `force`: a state the ledger itself derives or restores, over whatever is indexed. */
-  private index(rec: LedgerEntry, force = false): void {
-    const identity = prizeIdentity(rec);
-    const prev = this.byId.get(identity);
-    // 'granted' is final: a stray record after it (never written by us) must not re-arm a grant.
-    if (prev?.status === 'granted' && !force) return;
-    if (prev) this.unindex(identity, prev);
-    this.byId.set(identity, rec);
-    if (rec.status === 'held') {
-      let set = this.heldBy.get(rec.player);
-      if (!set) this.heldBy.set(rec.player, (set = new Set()));
-      set.add(identity);
-    } else if (rec.status === 'uncertain') this.uncertainIds.add(identity);
-  }
-
-  private unindex(identity: string, rec: LedgerEntry): void {
-    const set = this.heldBy.get(rec.player);
-    set?.delete(identity);
-    if (set?.size === 0) this.heldBy.delete(rec.player);
-    this.uncertainIds.delete(identity);
-  }
-
-  private gifts(keep: (r: LedgerEntry) => boolean): PrizeGift[] {
-    return this.records()
-      .filter(keep)
-      .map(({ player, hunt, reason, item, count }) => ({ player, hunt, reason, item, count }));
   }
 
   private isOnline(player: string): boolean {
@@ -464,7 +371,7 @@ export class PrizeLedger {
 }
 
 /** "5 x gold_ingot (oracle-hunt: treasure oak, rank 1)" */
-export function describe(p: Pick<LedgerEntry, 'hunt' | 'reason' | 'item' | 'count'>): string {
+export function describePrize(p: Pick<LedgerEntry, 'hunt' | 'reason' | 'item' | 'count'>): string {
   const m = /^treasure:(.+):(\d+)$/.exec(p.reason) ?? /^(completion):(\d+)$/.exec(p.reason);
   const why = m ? (m[1] === 'completion' ? `completing the hunt, rank ${m[2]}` : `treasure ${m[1]}, rank ${m[2]}`) : p.reason;
   return `${p.count} x ${p.item} (${p.hunt}: ${why})`;

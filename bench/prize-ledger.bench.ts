@@ -3,8 +3,10 @@
  * one window on 23 servers (100 each, as in bench/window-close), recorded durably (real
  * files, write + fdatasync), all 23 ledgers at once as 23 plugins would on one machine.
  *
- *   oneAtATimeMs  baseline: each prize its own append and fsync (handlePrize), one after another
- *   groupMs       group commit: the 100 prizes of a server as one PrizeGroup, one append and fsync
+ *   oneAtATimeMs  baseline: each prize its own group (handlePrize), one after another: two
+ *                 appends and fsyncs each (the intent, then the outcome)
+ *   groupMs       group commit: the 100 prizes of a server as one PrizeGroup, two appends and
+ *                 fsyncs in all (the intents, then the outcomes)
  *
  * Wall time until every prize of every server is durable; median of ROUNDS rounds, each on
  * fresh ledgers. The fsync cost depends on the disk and the file system of the temporary
@@ -73,7 +75,7 @@ export async function run(): Promise<Record<string, number>> {
   const oneAtATimeMs = median(one.map((x) => x.ms));
   const groupMs = median(group.map((x) => x.ms));
   console.log(`${SERVERS} ledgers x ${PRIZES} prizes, durable (median of ${ROUNDS}, range in brackets):`);
-  console.log(`  one append + fsync per prize (baseline): ${fmt(oneAtATimeMs, 1)} ms [${fmt(Math.min(...one.map((x) => x.ms)), 1)}-${fmt(Math.max(...one.map((x) => x.ms)), 1)}], ${one[0]!.syncs} fsyncs`);
-  console.log(`  group commit, one per server:            ${fmt(groupMs, 1)} ms [${fmt(Math.min(...group.map((x) => x.ms)), 1)}-${fmt(Math.max(...group.map((x) => x.ms)), 1)}], ${group[0]!.syncs} fsyncs (${fmt(oneAtATimeMs / groupMs, 1)}x faster)`);
+  console.log(`  intent + outcome fsyncs per prize (baseline): ${fmt(oneAtATimeMs, 1)} ms [${fmt(Math.min(...one.map((x) => x.ms)), 1)}-${fmt(Math.max(...one.map((x) => x.ms)), 1)}], ${one[0]!.syncs} fsyncs`);
+  console.log(`  group commit, one per server:              ${fmt(groupMs, 1)} ms [${fmt(Math.min(...group.map((x) => x.ms)), 1)}-${fmt(Math.max(...group.map((x) => x.ms)), 1)}], ${group[0]!.syncs} fsyncs (${fmt(oneAtATimeMs / groupMs, 1)}x faster)`);
   return { oneAtATimeMs: Math.round(oneAtATimeMs * 10) / 10, groupMs: Math.round(groupMs * 10) / 10, ratio: Math.round((oneAtATimeMs / groupMs) * 10) / 10 };
 }

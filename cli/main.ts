@@ -11,7 +11,7 @@ export const USAGE = `usage: cairn <command> [options]
 
 commands:
   demo [--duration 60s] [--bots 24]        a simulated hunt end to end on embedded defaults (npm start)
-  replay --rules FILE --trace FILE [--json] [--gateway ws://HOST:PORT]
+  replay --rules FILE --trace FILE [--json] [--gateway ws://HOST:PORT] [--compare OLD_RULES_FILE]
                                            run a trace through the whole pipeline and print the prizes
   gateway                                  run the event gateway (CAIRN_GATEWAY_PORT, CAIRN_TOKEN, ...)
   worker                                   run a batch worker (several may run at once)

@@ -1,9 +1,17 @@
-/** `cairn replay --rules FILE --trace FILE [--json] [--gateway URL]` */
+/**
+ * `cairn replay --rules FILE --trace FILE [--json] [--gateway URL] [--compare OLD_RULES]`
+ *
+ * With `--compare`, the trace is replayed twice, under the old rules (`--compare`) and the
+ * new (`--rules`), each on a stack of its own, and what the change does to the prizes is
+ * printed (cli/prize-diff.ts). `--json` then adds a `diff` key to the usual document (the
+ * new rules' prizes and stats), which is otherwise unchanged.
+ */
 import { loadRulesFile } from '../plugin/rules-file.js';
 import { logger } from '../common/log.js';
 import { loadEnvConfig } from '../backend/config.js';
 import { parse, UsageError } from './main.js';
 import { summarizeTrace } from '../plugin/hosts/trace.js';
+import { diffPrizes, renderDiff, type PrizeDiff } from './prize-diff.js';
 import { replay, type ReplayResult } from './replay.js';
 import { startStack } from './stack.js';
 
@@ -12,6 +20,7 @@ const log = logger('replay');
 export async function replayCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
     rules: { type: 'string', multiple: true },
+    compare: { type: 'string', multiple: true },
     trace: { type: 'string' },
     json: { type: 'boolean', default: false },
     gateway: { type: 'string' },
@@ -21,6 +30,8 @@ export async function replayCommand(args: string[]): Promise<number> {
   if (!values.rules?.length) throw new UsageError('replay needs --rules FILE');
   if (!values.trace) throw new UsageError('replay needs --trace FILE');
   const hunts = values.rules.map((f) => loadRulesFile(f));
+  const oldHunts = values.compare?.map((f) => loadRulesFile(f));
+  if (oldHunts && values.gateway) throw new UsageError('--compare runs its own stacks; drop --gateway');
   const config = loadEnvConfig();
   const num = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
@@ -32,25 +43,31 @@ export async function replayCommand(args: string[]): Promise<number> {
   const batchMaxEvents = num('batch-events', values['batch-events']);
   // Validate the whole trace before starting anything: a bad line fails fast.
   const summary = await summarizeTrace(values.trace);
-  const stack = values.gateway ? undefined : await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
-  let result: ReplayResult;
-  try {
-    result = await replay({
-      hunts,
-      traceFile: values.trace,
-      summary,
-      gatewayUrl: values.gateway ?? stack!.gateway!.url,
-      token: config.token,
-      graceMs: config.graceMs,
-      ...(flushIntervalMs ? { flushIntervalMs } : {}),
-      ...(batchMaxEvents ? { batchMaxEvents } : {}),
-      onProgress: (p) => log.debug(p, 'window closed'),
-    });
-  } finally {
-    await stack?.stop();
-  }
+  const run = async (rules: typeof hunts): Promise<ReplayResult> => {
+    const stack = values.gateway ? undefined : await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
+    try {
+      return await replay({
+        hunts: rules,
+        traceFile: values.trace!,
+        summary,
+        gatewayUrl: values.gateway ?? stack!.gateway!.url,
+        token: config.token,
+        graceMs: config.graceMs,
+        ...(flushIntervalMs ? { flushIntervalMs } : {}),
+        ...(batchMaxEvents ? { batchMaxEvents } : {}),
+        onProgress: (p) => log.debug(p, 'window closed'),
+      });
+    } finally {
+      await stack?.stop();
+    }
+  };
+  const before = oldHunts ? await run(oldHunts) : undefined;
+  const result = await run(hunts);
+  const diff: PrizeDiff | undefined = before ? diffPrizes(before.prizes, result.prizes) : undefined;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ prizes: result.prizes, stats: result.stats }) + '\n');
+    process.stdout.write(JSON.stringify({ prizes: result.prizes, stats: result.stats, ...(diff ? { diff } : {}) }) + '\n');
+  } else if (diff) {
+    process.stdout.write(renderDiff(diff));
   } else {
     const rows = result.prizes.map((p) => `  ${p.hunt}  ${p.reason.padEnd(24)} ${p.player.padEnd(16)} ${p.server.padEnd(10)} ${String(p.count).padStart(3)} x ${p.item.padEnd(14)} ${p.status}`);
     process.stdout.write(`${result.prizes.length} prizes\n${rows.join('\n')}\n\n`);

@@ -22,6 +22,7 @@ import type { PluginStats } from './metrics.js';
 import { resolveOptions, type PluginOptions } from './plugin-options.js';
 import { assemble, refreshStats, type PluginParts } from './plugin-parts.js';
 import { stopOnSignals } from './shutdown.js';
+import { TraceRecorder } from './trace-recorder.js';
 import type { StopReport } from './spill/spillway.js';
 
 export type { PluginStats } from './metrics.js';
@@ -44,6 +45,7 @@ export class CairnPlugin extends EventEmitter {
   private stopping: Promise<StopReport> | undefined;
   private signals: { remove(): void } | undefined;
   private stopped = false;
+  private recorder: TraceRecorder | undefined;
 
   /** Bumps the epoch, opens the ledger, connects, and resolves once the gateway welcomed the link. */
   static async start(options: PluginOptions): Promise<CairnPlugin> {
@@ -57,7 +59,12 @@ export class CairnPlugin extends EventEmitter {
       stats: () => plugin.stats(),
     });
     plugin = new CairnPlugin(opts.host, parts);
-    const { catalog, intake, link, spill } = parts;
+    if (opts.recordTrace) plugin.recorder = new TraceRecorder(opts.host, { file: opts.recordTrace.file, maxBytes: opts.recordTrace.maxBytes ?? 64 * 1024 * 1024, keep: opts.recordTrace.keep ?? 3 });
+    const { catalog, intake, link, spill, ledger, prizeQueue } = parts;
+    // Players already online (a plugin restarted inside a running game) get what is held for
+    // them now rather than at their next join: prizes held before, and grants a crash
+    // interrupted that an idempotent host gives again.
+    for (const player of ledger.playersWithHeld()) prizeQueue.push({ k: 'join', player });
     const serverId = plugin.serverId;
     const epoch = plugin.epoch;
     const t = opts.host.now();
@@ -97,7 +104,16 @@ export class CairnPlugin extends EventEmitter {
 
   /** Feeds one raw sample in. O(1); never throws: a bad sample is logged and counted. */
   accept(sample: Sample): void {
-    if (!this.stopped) this.p.intake.accept(sample);
+    if (this.stopped) return;
+    const rec = this.recorder;
+    if (!rec) {
+      this.p.intake.accept(sample);
+      return;
+    }
+    // Only samples the intake accepted are recorded: the recording must replay cleanly.
+    const bad = this.p.s.badSamples;
+    this.p.intake.accept(sample);
+    if (this.p.s.badSamples === bad) rec.record(sample);
   }
 
   /**
@@ -192,6 +208,7 @@ export class CairnPlugin extends EventEmitter {
     this.p.outbox.close(stopped);
     this.p.windows.close(stopped);
     this.syncMetrics();
+    this.recorder?.close();
     return report;
   }
 
@@ -213,6 +230,7 @@ export class CairnPlugin extends EventEmitter {
   }
 
   private syncMetrics(): void {
+    this.recorder?.flush();
     refreshStats(this.p);
     this.p.metrics.sync(this.p.s);
   }

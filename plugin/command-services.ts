@@ -4,14 +4,17 @@
  * the link's health.
  */
 import { logger } from '../common/log.js';
+import type { Host } from './host.js';
 import type { HuntCatalog } from './hunt-catalog.js';
+import type { HuntRuns } from './hunt-runs.js';
 import { loadHuntsDir } from './hunts-folder.js';
 import type { CommandServices, SuspectRecord } from './hunt-subcommands.js';
 import type { Link } from './link.js';
 import type { PluginStats } from './metrics.js';
-import type { PrizeLedger } from './prize-ledger.js';
+import type { PrizeLedger, ResolveOutcome } from './prize-ledger.js';
+import type { PrizeQueue } from './prize-queue.js';
 import type { SampleIntake } from './sample-intake.js';
-import { TreasureIndex, type Triggers } from './triggers.js';
+import type { RulesSwitch } from './rules-switch.js';
 
 const log = logger('plugin');
 
@@ -19,10 +22,13 @@ export interface CommandServiceParts {
   server: string;
   /** the folder `hunt reload` re-reads; without it, reload is refused */
   huntsDir: string | undefined;
+  host: Host;
   catalog: HuntCatalog;
-  triggers: Triggers;
+  runs: HuntRuns;
+  rulesSwitch: RulesSwitch;
   intake: SampleIntake;
   ledger: PrizeLedger;
+  prizeQueue: PrizeQueue;
   link: Link;
   suspectLog: readonly SuspectRecord[];
   stats(): PluginStats;
@@ -37,7 +43,8 @@ export function commandServices(parts: CommandServiceParts): CommandServices {
       const res = loadHuntsDir(parts.huntsDir);
       if (!res.ok) return res;
       const changed = catalog.replace(res.hunts);
-      parts.triggers.setIndex(new TreasureIndex(res.hunts));
+      // The triggers switch where the worker's fold does: from the next window of each changed hunt.
+      parts.rulesSwitch.reload(t, res.hunts, changed);
       for (const id of changed) {
         const h = catalog.get(id);
         if (h) parts.intake.queueEvent({ k: 'rules', t, hunt: id, rules: h.rules, hash: h.hash, reload: 1 });
@@ -45,7 +52,17 @@ export function commandServices(parts: CommandServiceParts): CommandServices {
       log.info({ server: parts.server, hunts: catalog.ids(), changed }, 'hunts reloaded');
       return { ok: true, hunts: catalog.ids(), changed };
     },
+    localRun: (hunt) => {
+      const h = catalog.get(hunt);
+      return h ? parts.runs.view(h.rules, parts.host.now()) : { state: 'unknown' };
+    },
     heldPrizes: (player) => parts.ledger.held(player),
+    uncertainPrizes: () => parts.ledger.uncertain(),
+    // Through the prize queue: ledger groups run one at a time.
+    resolveUncertain: (key, how, by) =>
+      new Promise<ResolveOutcome>((resolve, reject) => {
+        parts.prizeQueue.push({ k: 'resolve', key, how, by, done: (o) => (o instanceof Error ? reject(o) : resolve(o)) });
+      }),
     suspects: (hunt) => parts.suspectLog.filter((s) => s.hunt === hunt),
     linkStatus: () => {
       const st = parts.stats();

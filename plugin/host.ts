@@ -25,6 +25,15 @@ export interface Host {
    * to another process (the sidecar's bridge) uses it as an idempotency key there.
    */
   giveItem(player: string, item: string, count: number, prize?: PrizeKey): boolean;
+  /**
+   * Whether giveItem gives each `prize` at most once, across restarts of the game and of the
+   * plugin: the host tags the item with the prize, or keeps a durable set of the prizes it
+   * applied, and answers true without giving again for one it already applied. With it, the
+   * plugin resolves a grant that a crash interrupted (its intent recorded, its outcome not)
+   * by giving it again through the host; without it, such a grant is held as uncertain for
+   * an admin (`/hunt prizes --uncertain`, resolved with `/hunt grant`). @default false
+   */
+  readonly idempotentGive?: boolean;
   /** Sends a chat/system message to a player (or the console for player '@console'). */
   tell(player: string, message: string): void;
 }

@@ -35,6 +35,8 @@ export interface PluginStats {
   prizesGranted: number;
   /** prizes held in the ledger right now (player offline or item not givable) */
   prizesHeld: number;
+  /** grants a crash interrupted (intent recorded, outcome not) that wait for an admin now */
+  prizesUncertain: number;
   /** commands refused for lack of permission */
   deniedCommands: number;
   /** entries that broke a hunt's maxSpeed */
@@ -52,6 +54,8 @@ export interface PluginStats {
   spillPending: number;
   /** size of the spill file in bytes */
   spillBytes: number;
+  /** discrete events dropped because the spill file was at its cap or the disk refused it */
+  spillDropped: number;
 }
 
 export function emptyStats(): PluginStats {
@@ -68,6 +72,7 @@ export function emptyStats(): PluginStats {
     reconnects: 0,
     prizesGranted: 0,
     prizesHeld: 0,
+    prizesUncertain: 0,
     deniedCommands: 0,
     suspects: 0,
     deltasMerged: 0,
@@ -77,6 +82,7 @@ export function emptyStats(): PluginStats {
     spilledEvents: 0,
     spillPending: 0,
     spillBytes: 0,
+    spillDropped: 0,
   };
 }
 
@@ -95,7 +101,8 @@ type CounterKey =
   | 'deniedCommands'
   | 'suspects'
   | 'deltasMerged'
-  | 'spilledEvents';
+  | 'spilledEvents'
+  | 'spillDropped';
 
 const COUNTERS: Record<CounterKey, [name: string, help: string]> = {
   samples: ['cairn_plugin_samples_total', 'Raw samples the host fed into the plugin.'],
@@ -113,6 +120,7 @@ const COUNTERS: Record<CounterKey, [name: string, help: string]> = {
   suspects: ['cairn_plugin_suspect_entries_total', "Treasure entries that broke the hunt's maxSpeed."],
   deltasMerged: ['cairn_plugin_deltas_merged_total', 'Deltas merged away in the outbox under backpressure.'],
   spilledEvents: ['cairn_plugin_spilled_events_total', 'Discrete events written to the spill file because the outbox was over its bound.'],
+  spillDropped: ['cairn_plugin_spill_dropped_events_total', 'Discrete events (entries, joins, leaves) dropped because the spill file was at its cap or the disk refused it.'],
 };
 
 function reuse<T>(registry: Registry, name: string, make: () => T): T {
@@ -123,6 +131,7 @@ export class PluginMetrics {
   private readonly counters: Array<[CounterKey, Counter<'server'>]> = [];
   private readonly last: Record<CounterKey, number>;
   private readonly heldGauge: Gauge<'server'>;
+  private readonly uncertainGauge: Gauge<'server'>;
   private readonly outboxBytes: Gauge<'server'>;
   private readonly outboxBatches: Gauge<'server'>;
   private readonly spillBytes: Gauge<'server'>;
@@ -142,6 +151,7 @@ export class PluginMetrics {
     this.last = Object.fromEntries(Object.keys(COUNTERS).map((k) => [k, 0])) as Record<CounterKey, number>;
     this.prizesHeld = reuse(registry, 'cairn_plugin_prizes_held_total', () => new Counter({ name: 'cairn_plugin_prizes_held_total', help: 'Prizes put on hold (player offline or item not givable).', labelNames: ['server'], registers }));
     this.heldGauge = reuse(registry, 'cairn_plugin_prizes_pending', () => new Gauge({ name: 'cairn_plugin_prizes_pending', help: 'Prizes held in the ledger now, waiting for their player.', labelNames: ['server'], registers }));
+    this.uncertainGauge = reuse(registry, 'cairn_plugin_prizes_uncertain', () => new Gauge({ name: 'cairn_plugin_prizes_uncertain', help: 'Grants a crash interrupted (intent recorded, outcome not) that wait for an admin to resolve them.', labelNames: ['server'], registers }));
     this.outboxBytes = reuse(registry, 'cairn_plugin_outbox_bytes', () => new Gauge({ name: 'cairn_plugin_outbox_bytes', help: 'Encoded bytes of unacked batches.', labelNames: ['server'], registers }));
     this.outboxBatches = reuse(registry, 'cairn_plugin_outbox_batches', () => new Gauge({ name: 'cairn_plugin_outbox_batches', help: 'Unacked batches.', labelNames: ['server'], registers }));
     this.spillBytes = reuse(registry, 'cairn_plugin_spill_bytes', () => new Gauge({ name: 'cairn_plugin_spill_bytes', help: 'Size of the spill file.', labelNames: ['server'], registers }));
@@ -176,6 +186,7 @@ export class PluginMetrics {
       this.last[key] = s[key];
     }
     this.heldGauge.set({ server: this.server }, s.prizesHeld);
+    this.uncertainGauge.set({ server: this.server }, s.prizesUncertain);
     this.outboxBytes.set({ server: this.server }, s.outboxBytes);
     this.outboxBatches.set({ server: this.server }, s.outboxBatches);
     this.spillBytes.set({ server: this.server }, s.spillBytes);

@@ -11,6 +11,7 @@ import { CairnError, ErrorCode, ID_PATTERN, MAX_BATCH_EVENTS, MAX_FRAME_BYTES, t
 import type { Host } from './host.js';
 import { DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS, DEFAULT_OUTBOX_MAX_BYTES } from './outbox.js';
 import type { LedgerIo } from './prize-ledger.js';
+import { DEFAULT_SPILL_MAX_BYTES } from './spill/spill-file.js';
 
 /** A value JSON Schema cannot describe (a function, a class instance), checked by `typeof` only. */
 const opaque = <T>(kind: 'function' | 'object', description: string) => Type.Unsafe<T>({ typeof: kind, description });
@@ -81,6 +82,31 @@ export const PluginOptionsSchema = Type.Object(
     batchMaxBytes: Type.Optional(Type.Number({ minimum: 1024, exclusiveMaximum: MAX_FRAME_BYTES, default: DEFAULT_BATCH_MAX_BYTES })),
     /** Bound on unacked encoded bytes; past it deltas merge, then discrete events spill to a file. @default 64 MiB */
     outboxMaxBytes: Type.Optional(positive(DEFAULT_OUTBOX_MAX_BYTES)),
+    /**
+     * Cap of the spill file (bytes). Past it (or when the disk refuses an append) only start,
+     * stop and rules events are kept; entries, joins and leaves are dropped and counted
+     * (cairn_plugin_spill_dropped_events_total). @default 512 MiB
+     */
+    spillMaxBytes: Type.Optional(Type.Number({ minimum: 4096, default: DEFAULT_SPILL_MAX_BYTES })),
+    /**
+     * Records the samples the plugin accepts as a trace file (docs/trace-format.md), for
+     * `cairn replay` and `cairn replay --compare`; rotated at `maxBytes` (file.1 ... file.<keep>).
+     * Costs one JSON.stringify per sample and a buffered write (plugin/trace-recorder.ts).
+     * @default undefined: off
+     */
+    recordTrace: Type.Optional(
+      Type.Object(
+        {
+          /** The trace file; an earlier recording there is rotated away at start. */
+          file: Type.String({ minLength: 1 }),
+          /** Rotate once the file is this big (bytes). @default 64 MiB */
+          maxBytes: Type.Optional(Type.Number({ minimum: 4096 })),
+          /** Rotated files kept. @default 3 */
+          keep: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** The prom-client registry the plugin's metrics go to. @default a new Registry of the plugin's own */
     registry: Type.Optional(opaque<Registry>('object', 'a prom-client Registry')),
     /** Position quantization. @default { quantum: 0.05, minChange: 0.05 } */
@@ -105,7 +131,7 @@ export const PluginOptionsSchema = Type.Object(
 
 export type PluginOptions = Static<typeof PluginOptionsSchema>;
 
-type Defaulted = 'flushIntervalMs' | 'flushSliceEvents' | 'flushSliceMs' | 'stopOnSignals' | 'heartbeatMs' | 'autoFlush' | 'batchMaxEvents' | 'batchMaxBytes' | 'outboxMaxBytes';
+type Defaulted = 'flushIntervalMs' | 'flushSliceEvents' | 'flushSliceMs' | 'stopOnSignals' | 'heartbeatMs' | 'autoFlush' | 'batchMaxEvents' | 'batchMaxBytes' | 'outboxMaxBytes' | 'spillMaxBytes';
 /** The options after the check: every default filled in, frozen. */
 export type ResolvedOptions = Readonly<Omit<PluginOptions, Defaulted> & Required<Pick<PluginOptions, Defaulted>>>;
 
@@ -114,7 +140,7 @@ ajv.addKeyword({ keyword: 'typeof', schemaType: 'string', validate: (kind: strin
 const validate = ajv.compile<PluginOptions>(PluginOptionsSchema as TSchema);
 
 /** Plain-object options the plugin copies before filling in defaults (the caller's stay untouched). */
-const NESTED = ['coalescer', 'link', 'stopOnSignals'] as const;
+const NESTED = ['coalescer', 'link', 'stopOnSignals', 'recordTrace'] as const;
 
 /**
  * Checks the options once; returns a frozen copy with the defaults filled in. Throws

@@ -6,11 +6,13 @@
 import { mkdir } from 'node:fs/promises';
 import { Registry } from 'prom-client';
 import { CairnError, ErrorCode } from '../protocol/index.js';
+import { Announcer } from './announcer.js';
 import { Coalescer } from './coalescer.js';
 import { commandServices } from './command-services.js';
-import { HuntCommands } from './commands.js';
+import { HuntCommands, type EventDraft } from './commands.js';
 import { bumpEpoch } from './epoch.js';
 import { HuntCatalog } from './hunt-catalog.js';
+import { HuntRuns } from './hunt-runs.js';
 import { huntSubcommands } from './hunt-subcommands.js';
 import { Link } from './link.js';
 import { emptyStats, PluginMetrics, type PluginStats } from './metrics.js';
@@ -18,6 +20,7 @@ import { Outbox } from './outbox.js';
 import type { ResolvedOptions } from './plugin-options.js';
 import { PrizeLedger } from './prize-ledger.js';
 import { PrizeQueue } from './prize-queue.js';
+import { RulesSwitch } from './rules-switch.js';
 import { SampleIntake } from './sample-intake.js';
 import { Shipper } from './shipper.js';
 import { Spill } from './spill/spill-file.js';
@@ -68,11 +71,13 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
   await mkdir(opts.dataDir, { recursive: true });
   const epoch = await bumpEpoch(opts.dataDir);
   const ledger = await PrizeLedger.open({ dataDir: opts.dataDir, host: opts.host, io: opts.ledgerIo });
-  const spill = Spill.open(opts.dataDir);
+  const spill = Spill.open(opts.dataDir, { maxBytes: opts.spillMaxBytes });
   const link = new Link({ url: opts.gatewayUrl, serverId, epoch, token: opts.token, outbox, ...opts.link });
   const metrics = new PluginMetrics(opts.registry ?? new Registry(), serverId);
   const s = emptyStats();
   const windows = new WindowTracker();
+  const runs = new HuntRuns();
+  const announcer = new Announcer(opts.host, catalog);
   const onPause = opts.onFlushPause;
   const shipper = new Shipper({
     coalescer,
@@ -95,14 +100,17 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
     sendPrizeAck: (ids) => link.sendPrizeAck(ids),
     onPrize: (p, outcome) => {
       if (outcome === 'held') metrics.prizeHeld();
+      if (outcome !== 'duplicate') announcer.prize(p);
       hooks.emit('prize', { ...p, outcome });
     },
     onWindowClosed: (w) => {
       windows.record(w.hunt, w.end);
+      announcer.windowClosed(w.hunt);
       hooks.emit('window-closed', w);
     },
   });
   const triggers = new Triggers(new TreasureIndex(opts.hunts));
+  const rulesSwitch = new RulesSwitch(triggers, opts.hunts);
   const intake = new SampleIntake({
     epoch,
     coalescer,
@@ -112,11 +120,24 @@ export async function assemble(opts: ResolvedOptions, hooks: PluginHooks): Promi
     // A held record is in the ledger's memory from the moment it is decided, so a join
     // during the fsync of the group that holds it is seen here too.
     onJoin: (player) => {
+      announcer.joined(player);
       if (ledger.hasHeld(player)) prizeQueue.push({ k: 'join', player });
     },
+    onLeave: (player) => announcer.left(player),
+    rulesSwitch,
   });
-  const commands = new HuntCommands({ host: opts.host, hunts: catalog, emit: (ev) => intake.queueEvent(ev), onDenied: () => s.deniedCommands++ });
-  const services = commandServices({ server: serverId, huntsDir: opts.huntsDir, catalog, triggers, intake, ledger, link, suspectLog: intake.suspectLog, stats: hooks.stats });
+  const emit = (ev: EventDraft) => {
+    intake.queueEvent(ev);
+    // This server knows a start or stop issued here at once; the worker's state only when a window closes.
+    if (ev.k === 'start' || ev.k === 'stop') {
+      runs.record(ev.hunt, ev.k, ev.t, ev.p);
+      if (ev.k === 'start') rulesSwitch.started(ev.hunt, ev.t);
+      if (ev.k === 'start') announcer.started(ev.hunt);
+      else announcer.stopped(ev.hunt);
+    }
+  };
+  const commands = new HuntCommands({ host: opts.host, hunts: catalog, emit, onDenied: () => s.deniedCommands++ });
+  const services = commandServices({ server: serverId, host: opts.host, huntsDir: opts.huntsDir, catalog, runs, rulesSwitch, intake, ledger, prizeQueue, link, suspectLog: intake.suspectLog, stats: hooks.stats });
   for (const sub of huntSubcommands(services)) commands.register(sub);
   intake.commands = commands;
   return { epoch, catalog, outbox, link, ledger, spill, metrics, shipper, intake, prizeQueue, windows, s };
@@ -133,12 +154,14 @@ export function refreshStats(p: PluginParts): void {
   s.spilledEvents = c.spilled;
   s.spillPending = p.spill.unreadEvents;
   s.spillBytes = p.spill.bytes;
+  s.spillDropped = p.shipper.spillway.dropped;
   s.batchesSent = ls.batchesSent;
   s.bytesSent = ls.bytesSent;
   s.acks = ls.acks;
   s.reconnects = ls.reconnects;
   s.prizesGranted = p.ledger.granted;
   s.prizesHeld = p.ledger.heldNow;
+  s.prizesUncertain = p.ledger.uncertainNow;
   s.deltasMerged = p.outbox.merged;
   s.outboxBytes = p.outbox.bytes;
   s.outboxBatches = p.outbox.size;

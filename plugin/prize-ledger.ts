@@ -1,78 +1,57 @@
 /**
- * Exactly-once granting of prizes. The ledger is an append-only NDJSON file in the data
- * folder (`prizes.ndjson`) that records each prize by its identity `${hunt}|${reason}`
- * (DESIGN.md: a prize is decided once per (hunt, reason)).
+ * Exactly-once granting of prizes, recorded in the ledger file (ledger-file.ts) by identity
+ * `${hunt}|${reason}` (a prize is decided once per (hunt, reason)).
  *
- *   already in the ledger             -> nothing is granted; the caller acks the delivery again
- *   player online and giveItem works  -> granted, then {status:'granted'} appended
- *   otherwise                         -> {status:'held'} appended; granted when the player joins
+ *   already in the ledger   -> nothing is given; the caller acks the delivery again
+ *   player online           -> intent ('giving') made durable, then giveItem, then the
+ *                              outcome ('granted', or 'held' if giveItem refused) made durable
+ *   player offline          -> 'held' made durable; given (the same way) when the player joins
+ *
+ * Intent first: the seed's incident was a double award, so the order is the one under which
+ * a crash can never give twice without anyone being told. A crash after the intent is durable
+ * and before the outcome is leaves an intent without an outcome; at the next start the ledger
+ * cannot know whether the game gave the item. A host that gives idempotently by prize key
+ * (`Host.idempotentGive`) is asked again: it gives if it had not, and does nothing if it had.
+ * With any other host the prize is held as 'uncertain': never given automatically, listed by
+ * `/hunt prizes --uncertain`, and resolved by an admin with `/hunt grant` (given / give).
  *
  * Group commit: prize work that arrives together (a gateway read delivers up to 100 entries
- * in one burst) is decided in memory, in arrival order, as one `PrizeGroup`, then recorded
- * with one append and one fdatasync for the whole group. One fsync per prize serialised a
- * window's prizes behind the disk: 100 prizes x ~3 ms on each of 23 servers, against a goal
- * of window close -> granted p99 <= 100 ms (bench/prize-ledger: ~230-360 ms for 23 x 100 prizes one at a time, ~11-50 ms
- * grouped, on a loaded 2-core machine). The caller acks the deliveries of a group only after its commit resolved,
- * i.e. after every record of it (and of every earlier group) is durable, so a restart (same
- * data folder) or a resend by the gateway never grants twice.
+ * in one burst) is decided in memory as one `PrizeGroup` and recorded with two appends and
+ * two fdatasyncs for the whole group (intents and holds; then outcomes), not two per prize.
+ * One fsync per prize serialised a window's prizes behind the disk (bench/prize-ledger).
+ * The caller acks a group's deliveries only after its commit resolved, i.e. after every
+ * record of it (and of every earlier group) is durable.
  *
- * Known window: a crash after `giveItem` and before the append is
- * durable loses the record, and the redelivered prize is granted again. The alternative
- * order (append an intent first) would instead lose the prize in that window. With group
- * commit the window is as long as before for each prize (one append and fsync), but a crash
- * in it loses the records of every prize given in that group (the plugin caps a group at
- * MAX_PRIZE_GROUP items), not of one.
+ * Failures: if the first append fails nothing was given, and the group's records are
+ * forgotten (the gateway delivers them again). If the second fails, the items were given:
+ * their records stay in memory (this process never gives them again) and unsynced, written
+ * again before the next commit's, and nothing is acked until that succeeds; a restart before
+ * then finds their intents and resolves them as above.
  *
- * A commit that fails (disk full, I/O error) leaves its records in memory, so this process
- * never gives those items again, and marks them unsynced: every later commit writes them
- * again (not just syncs again: after a failed fsync Linux may have dropped the dirty pages)
- * before its own, and nothing is acked until that succeeds.
- *
- * Over ~300 lines: loading, deciding, the group commit and its failure handling all guard
- * the one exactly-once invariant, and the comments that argue it are half the file.
+ * The state in memory is prize-states.ts. Over ~300 lines: staging, the two appends, the
+ * failure handling and the resolution of interrupted grants all guard the one exactly-once
+ * invariant, and the comments that argue it are a third of the file.
  */
-import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { prizeIdentity, type Prize, type PrizeAward, type PrizeGift, type PrizeKey, type PrizeView } from '../protocol/index.js';
+import { prizeIdentity, type Prize, type PrizeKey } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { syncDir } from './epoch.js';
 import type { Host } from './host.js';
+import { LEDGER_FILE, loadLedgerFile, nodeLedgerIo, type LedgerIo } from './ledger-file.js';
+import { PrizeStates, type LedgerEntry } from './prize-states.js';
 
-export const LEDGER_FILE = 'prizes.ndjson';
+export { LEDGER_FILE, nodeLedgerIo, type LedgerIo, type LedgerRecord, type LedgerStatus } from './ledger-file.js';
+export { prizeIdentity };
+export type { LedgerEntry, PrizeState } from './prize-states.js';
 
 const log = logger('plugin');
 
-export type LedgerStatus = 'granted' | 'held';
-
-/** One line of the ledger. */
-export interface LedgerRecord extends PrizeAward {
-  status: LedgerStatus;
-  /** delivery id (Redis stream entry) of the prize message that created the record */
-  id: string;
-  /** wall-clock ms of the append */
-  at: number;
-}
-
 export type PrizeOutcome = 'granted' | 'held' | 'duplicate';
 
-export { prizeIdentity };
-
-/**
- * How the ledger writes to and syncs its file: the seam tests use to count fsyncs and to
- * stall or fail an append (a crash or a broken disk), and benchmarks to time them.
- */
-export interface LedgerIo {
-  /** Appends all of `data` at the end of the file. */
-  write(fh: FileHandle, data: string): Promise<void>;
-  /** Makes what was written durable. */
-  sync(fh: FileHandle): Promise<void>;
-}
-
-/** writeFile loops until every byte is written (a plain write may write less); fdatasync. */
-export const nodeLedgerIo: LedgerIo = {
-  write: (fh, data) => fh.writeFile(data),
-  sync: (fh) => fh.datasync(),
-};
+/** How an admin resolves an uncertain grant: the game did give it, or it did not (give it now). */
+export type Resolution = 'given' | 'give';
+export type ResolveOutcome = 'granted' | 'given-now' | 'held' | 'not-uncertain';
 
 export interface PrizeLedgerOptions {
   dataDir: string;
@@ -83,49 +62,62 @@ export interface PrizeLedgerOptions {
   io?: LedgerIo;
 }
 
-/**
- * Prize work decided together and recorded with one append and one fsync. `prize` and
- * `grantHeld` decide at once (items are given then), in call order; their outcomes hold
- * once `commit` resolved. Nothing may be acked or reported before that.
- */
-export interface PrizeGroup {
-  /** Decides a delivered prize: 'duplicate' if the ledger (or this group) already has it. */
-  prize(prize: Prize, server: string): PrizeOutcome;
-  /** Gives the prizes held for `player` (who joined); returns how many were given. */
-  grantHeld(player: string): number;
-  /**
-   * Appends the group's records (after any left unsynced by a failed commit) with one write
-   * and one fsync, then tells the players. Rejects when the append fails; the records stay
-   * in memory and unsynced, for the next commit to write again. Resolves at once, with no
-   * I/O, when there is nothing to write.
-   */
-  commit(): Promise<void>;
-  /** Records this group appends (so far). */
-  readonly records: number;
+/** What a group decided, once its commit resolved: one entry per call, in call order. */
+export interface GroupResult {
+  /** per `prize` call */
+  prizes: PrizeOutcome[];
+  /** per `grantHeld` call: how many prizes were given */
+  joins: number[];
+  /** per `resolve` call */
+  resolutions: ResolveOutcome[];
 }
 
+/**
+ * Prize work decided together. The calls stage records at once (a duplicate later in the
+ * group, or in the next group, sees them); items are given only inside `commit`, after the
+ * intents are durable. Nothing may be acked or reported before `commit` resolved.
+ */
+export interface PrizeGroup {
+  /** A delivered prize: 'duplicate' if the ledger (or this group) already has it. */
+  prize(prize: Prize, server: string): void;
+  /** The prizes held for `player` (who joined, or is online at start). */
+  grantHeld(player: string): void;
+  /** An admin's resolution of an uncertain grant. */
+  resolve(key: PrizeKey, how: Resolution, by: string): void;
+  /** Appends, gives, appends; resolves with the outcomes. Rejects when an append fails. */
+  commit(): Promise<GroupResult>;
+}
+
+type Pending =
+  | { k: 'prize'; outcome: PrizeOutcome | undefined; intent?: LedgerEntry }
+  | { k: 'join'; intents: LedgerEntry[] }
+  | { k: 'resolve'; outcome: ResolveOutcome | undefined; intent?: LedgerEntry };
+
 interface Staging {
-  records: LedgerRecord[];
+  /** records of the first append: intents, holds, resolutions as given */
+  first: LedgerEntry[];
+  /** what each record of `first` replaced, to forget them if the first append fails */
+  undo: Array<[identity: string, prev: LedgerEntry | undefined]>;
+  calls: Pending[];
   /** messages to the players, sent once the group is durable */
   tells: Array<() => void>;
 }
 
-export class PrizeLedger {
+export class PrizeLedger extends PrizeStates {
   readonly file: string;
-  /** identity -> latest record */
-  private readonly byId = new Map<string, LedgerRecord>();
-  /** player -> identities held for them */
-  private readonly heldBy = new Map<string, Set<string>>();
-  /** records in memory whose append failed, in order; written again before the next commit's */
-  private unsynced: LedgerRecord[] = [];
+  /** outcome records of items given whose append failed; written again before the next commit's */
+  private unsynced: LedgerEntry[] = [];
   private groupOpen = false;
+  /** the last write failed: the file may end in a torn line */
+  private mayBeTorn = false;
   private fh: FileHandle | undefined;
   private closed = false;
   /** grants and holds made by this instance */
   granted = 0;
   heldCount = 0;
-  /** appends (one per committed group with records), for stats and benchmarks */
+  /** appends (up to two per committed group), for stats and benchmarks */
   commits = 0;
+  private interruptedAtStart = 0;
 
   private constructor(
     private readonly host: Host,
@@ -133,119 +125,54 @@ export class PrizeLedger {
     private readonly fsync: boolean,
     private readonly io: LedgerIo,
   ) {
+    super();
     this.file = file;
   }
 
-  /** Opens (or creates) the ledger and loads it. A torn last line (crash mid-append) is cut off. */
+  /** Opens (or creates) the ledger, loads it, and resolves intents a crash left without an outcome. */
   static async open(opts: PrizeLedgerOptions): Promise<PrizeLedger> {
     const file = join(opts.dataDir, LEDGER_FILE);
     const ledger = new PrizeLedger(opts.host, file, opts.fsync ?? true, opts.io ?? nodeLedgerIo);
-    let text = '';
-    let existed = true;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      existed = false;
-    }
-    if (text.length > 0 && !text.endsWith('\n')) {
-      const keep = text.lastIndexOf('\n') + 1;
-      log.warn({ file, dropped: text.slice(keep, keep + 200) }, 'prize ledger ends in a torn line (crash during an append); cutting it off');
-      // The torn record was never durable, so its prize was never acked: the gateway delivers it again.
-      await truncate(file, Buffer.byteLength(text.slice(0, keep)));
-      text = text.slice(0, keep);
-    }
-    let lineNo = 0;
-    for (const line of text.split('\n')) {
-      lineNo++;
-      if (line === '') continue;
-      let rec: LedgerRecord;
-      try {
-        rec = JSON.parse(line) as LedgerRecord;
-        if (typeof rec.hunt !== 'string' || typeof rec.reason !== 'string' || (rec.status !== 'granted' && rec.status !== 'held')) throw new Error('not a ledger record');
-      } catch (err) {
-        log.error({ file, line: lineNo, err }, 'prize ledger line is not valid; skipping it');
-        continue;
-      }
-      ledger.index(rec);
-    }
+    const { records, existed } = await loadLedgerFile(file);
+    for (const rec of records) ledger.index(rec);
+    ledger.resolveInterrupted();
     ledger.fh = await open(file, 'a');
     if (!existed) await syncDir(opts.dataDir);
     return ledger;
   }
 
-  /** The latest record of a prize, by identity. */
-  get(identity: string): LedgerRecord | undefined {
-    return this.byId.get(identity);
+  /** Intents without an outcome found at start (resolved through the host, or uncertain). */
+  get interrupted(): number {
+    return this.interruptedAtStart;
   }
 
-  /** Every prize in the ledger, one record each (its latest status). */
-  records(): LedgerRecord[] {
-    return [...this.byId.values()];
-  }
-
-  /** Every prize in the ledger as the plugin reports it: granted, or 'pending' while held. */
-  views(): PrizeView[] {
-    return this.records().map((r) => ({
-      hunt: r.hunt,
-      reason: r.reason,
-      player: r.player,
-      server: r.server,
-      item: r.item,
-      count: r.count,
-      status: r.status === 'granted' ? 'granted' : 'pending',
-    }));
-  }
-
-  /** The prizes held for `player` (for every player when undefined). */
-  held(player?: string): PrizeGift[] {
-    return this.records()
-      .filter((r) => r.status === 'held' && (player === undefined || r.player === player))
-      .map(({ player: p, hunt, reason, item, count }) => ({ player: p, hunt, reason, item, count }));
-  }
-
-  /** Prizes held right now. */
-  get heldNow(): number {
-    let n = 0;
-    for (const s of this.heldBy.values()) n += s.size;
-    return n;
-  }
-
-  /** Records in memory that a failed commit left to be written again. */
+  /** Outcome records in memory that a failed commit left to be written again. */
   get unsyncedRecords(): number {
     return this.unsynced.length;
   }
 
-  /** O(1): whether `player` has held prizes (checked on every join). */
-  hasHeld(player: string): boolean {
-    return this.heldBy.has(player);
-  }
-
   /**
    * Starts a group. Groups must not overlap (the plugin runs them one at a time): a group's
-   * records are in memory from the moment they are decided, and a second group deciding
+   * records are in memory from the moment they are staged, and a second group deciding
    * against them before they are durable could ack a duplicate of a record not yet durable.
    */
   group(): PrizeGroup {
     if (this.groupOpen) throw new Error(`prize ledger ${this.file}: a group is already open; groups must not overlap`);
     this.groupOpen = true;
-    const st: Staging = { records: [], tells: [] };
+    const st: Staging = { first: [], undo: [], calls: [], tells: [] };
     return {
-      prize: (prize, server) => this.decidePrize(st, prize, server),
-      grantHeld: (player) => this.giveHeld(st, player),
+      prize: (prize, server) => this.stagePrize(st, prize, server),
+      grantHeld: (player) => this.stageHeld(st, player),
+      resolve: (key, how, by) => this.stageResolve(st, key, how, by),
       commit: () => this.commit(st),
-      get records() {
-        return st.records.length;
-      },
     };
   }
 
-  /** Grants `prize` once, in a group of its own. Resolves after its record is durable. */
+  /** Grants `prize` once, in a group of its own. Resolves after its records are durable. */
   async handlePrize(prize: Prize, server: string): Promise<PrizeOutcome> {
     const g = this.group();
-    const outcome = g.prize(prize, server);
-    await g.commit();
-    return outcome;
+    g.prize(prize, server);
+    return (await g.commit()).prizes[0]!;
   }
 
   async close(): Promise<void> {
@@ -255,91 +182,164 @@ export class PrizeLedger {
     await fh?.close();
   }
 
-  private decidePrize(st: Staging, prize: Prize, server: string): PrizeOutcome {
-    // Also catches a duplicate earlier in this group, or one left unsynced by a failed commit:
-    // both are written (again) by this group's commit, before the caller acks anything.
-    if (this.byId.has(prizeIdentity(prize))) return 'duplicate';
-    const base = { hunt: prize.hunt, reason: prize.reason, player: prize.player, item: prize.item, count: prize.count, server, id: prize.id };
-    if (this.tryGive(prize.player, prize.item, prize.count, prize)) {
-      this.stage(st, { ...base, status: 'granted', at: Date.now() });
-      this.granted++;
-      st.tells.push(() => this.tellWon(base));
-      return 'granted';
+  private stagePrize(st: Staging, prize: Prize, server: string): void {
+    // Also catches a duplicate earlier in this group, or an outcome left unsynced by a failed
+    // commit: both are written (again) by this group's commit, before the caller acks anything.
+    if (this.get(prizeIdentity(prize))) {
+      st.calls.push({ k: 'prize', outcome: 'duplicate' });
+      return;
     }
-    this.stage(st, { ...base, status: 'held', at: Date.now() });
-    this.heldCount++;
+    const base = { hunt: prize.hunt, reason: prize.reason, player: prize.player, item: prize.item, count: prize.count, server, id: prize.id, at: Date.now() };
     if (this.isOnline(prize.player)) {
-      st.tells.push(() => this.tell(prize.player, `You won ${describe(base)}, but it could not be given to you now; you will get it when you next join.`));
+      const intent: LedgerEntry = { ...base, status: 'giving' };
+      this.stage(st, intent);
+      st.calls.push({ k: 'prize', outcome: undefined, intent });
+      return;
     }
-    return 'held';
+    this.stage(st, { ...base, status: 'held' });
+    st.calls.push({ k: 'prize', outcome: 'held' });
   }
 
-  private giveHeld(st: Staging, player: string): number {
-    const held = this.heldBy.get(player);
-    if (!held) return 0;
-    let n = 0;
-    for (const identity of [...held]) {
-      const rec = this.byId.get(identity);
-      if (!rec || rec.status !== 'held') continue;
-      if (!this.tryGive(player, rec.item, rec.count, rec)) break;
-      this.stage(st, { ...rec, status: 'granted', at: Date.now() });
-      this.granted++;
-      n++;
-      st.tells.push(() => this.tellWon(rec));
+  private stageHeld(st: Staging, player: string): void {
+    const intents: LedgerEntry[] = [];
+    if (this.hasHeld(player) && this.isOnline(player)) {
+      for (const identity of this.held(player).map(prizeIdentity)) {
+        const rec = this.get(identity);
+        if (rec?.status !== 'held') continue;
+        const intent: LedgerEntry = { ...rec, status: 'giving', at: Date.now() };
+        this.stage(st, intent);
+        intents.push(intent);
+      }
     }
-    return n;
+    st.calls.push({ k: 'join', intents });
+  }
+
+  private stageResolve(st: Staging, key: PrizeKey, how: Resolution, by: string): void {
+    const rec = this.get(prizeIdentity(key));
+    if (rec?.status !== 'uncertain') {
+      st.calls.push({ k: 'resolve', outcome: 'not-uncertain' });
+      return;
+    }
+    const base = { ...rec, at: Date.now(), by };
+    if (how === 'given') {
+      this.stage(st, { ...base, status: 'granted' });
+      st.calls.push({ k: 'resolve', outcome: 'granted' });
+    } else if (this.isOnline(rec.player)) {
+      const intent: LedgerEntry = { ...base, status: 'giving' };
+      this.stage(st, intent);
+      st.calls.push({ k: 'resolve', outcome: undefined, intent });
+    } else {
+      this.stage(st, { ...base, status: 'held' });
+      st.calls.push({ k: 'resolve', outcome: 'held' });
+    }
   }
 
   /**
    * Indexed at once, before it is durable: a duplicate later in the group, or a join during
-   * the fsync (hasHeld), sees it; and an item already given must never be given again by
-   * this process, whatever becomes of the append.
+   * the fsync (hasHeld), sees it.
    */
-  private stage(st: Staging, rec: LedgerRecord): void {
-    st.records.push(rec);
+  private stage(st: Staging, rec: LedgerEntry): void {
+    const identity = prizeIdentity(rec);
+    st.undo.push([identity, this.get(identity)]);
+    st.first.push(rec);
     this.index(rec);
   }
 
-  private async commit(st: Staging): Promise<void> {
+  private async commit(st: Staging): Promise<GroupResult> {
     try {
-      const records = this.unsynced.length > 0 ? [...this.unsynced, ...st.records] : st.records;
-      if (records.length === 0) return;
-      let data = '';
-      for (const rec of records) data += `${JSON.stringify(rec)}\n`;
+      const first = this.unsynced.length > 0 ? [...this.unsynced, ...st.first] : st.first;
       try {
-        const fh = this.fh;
-        if (this.closed || !fh) throw new Error(`prize ledger ${this.file} is closed`);
-        await this.io.write(fh, data);
-        if (this.fsync) await this.io.sync(fh);
+        await this.append(first);
       } catch (err) {
-        this.unsynced = records;
-        const given = records.filter((r) => r.status === 'granted').length;
-        log.error({ err, file: this.file, records: records.length, given }, 'prize ledger append failed; nothing is acked, and the records are written again with the next commit (a restart before then could give the granted ones again)');
+        this.forget(st);
+        log.error({ err, file: this.file, records: first.length }, 'prize ledger append (intents) failed; nothing of the group was given or is acked, and the gateway delivers it again');
         throw err;
       }
       this.unsynced = [];
-      this.commits++;
+      for (const rec of st.first) if (rec.status === 'held') this.heldCount++;
+      // Every intent is durable: give.
+      const outcomes: LedgerEntry[] = [];
+      const give = (intent: LedgerEntry): boolean => {
+        const ok = this.tryGive(intent);
+        const rec: LedgerEntry = { ...intent, status: ok ? 'granted' : 'held', at: Date.now() };
+        this.index(rec);
+        outcomes.push(rec);
+        if (ok) {
+          this.granted++;
+          st.tells.push(() => this.tell(rec.player, `You won ${describePrize(rec)}!`));
+        } else {
+          this.heldCount++;
+          if (this.isOnline(rec.player)) st.tells.push(() => this.tell(rec.player, `You won ${describePrize(rec)}, but it could not be given to you now; you will get it when you next join.`));
+        }
+        return ok;
+      };
+      const result: GroupResult = { prizes: [], joins: [], resolutions: [] };
+      for (const call of st.calls) {
+        if (call.k === 'prize') result.prizes.push(call.intent ? (give(call.intent) ? 'granted' : 'held') : call.outcome!);
+        else if (call.k === 'resolve') result.resolutions.push(call.intent ? (give(call.intent) ? 'given-now' : 'held') : call.outcome!);
+        else {
+          let n = 0;
+          for (const intent of call.intents) if (give(intent)) n++;
+          result.joins.push(n);
+        }
+      }
+      try {
+        await this.append(outcomes);
+      } catch (err) {
+        this.unsynced = outcomes;
+        const given = outcomes.filter((r) => r.status === 'granted').length;
+        log.error({ err, file: this.file, records: outcomes.length, given }, 'prize ledger append (outcomes) failed after giving; nothing is acked, the records are written again with the next commit, and a restart before then finds their intents (resolved through the host, or held as uncertain)');
+        throw err;
+      }
       for (const tell of st.tells) tell();
+      return result;
     } finally {
       this.groupOpen = false;
     }
   }
 
-  private index(rec: LedgerRecord): void {
-    const identity = prizeIdentity(rec);
-    const prev = this.byId.get(identity);
-    // 'granted' is final: a stray 'held' after it (never written by us) must not re-arm a grant.
-    if (prev?.status === 'granted') return;
-    this.byId.set(identity, rec);
-    if (rec.status === 'held') {
-      let set = this.heldBy.get(rec.player);
-      if (!set) this.heldBy.set(rec.player, (set = new Set()));
-      set.add(identity);
-    } else {
-      const set = this.heldBy.get(rec.player);
-      set?.delete(identity);
-      if (set?.size === 0) this.heldBy.delete(rec.player);
+  /** One write and one fsync; nothing when there is nothing to write. */
+  private async append(records: LedgerEntry[]): Promise<void> {
+    if (records.length === 0) return;
+    // After a failed write (ENOSPC mid-way) the file may end in a torn line: start on a new
+    // line, so the torn one is skipped at load on its own instead of swallowing this record.
+    let data = this.mayBeTorn ? '\n' : '';
+    for (const rec of records) data += `${JSON.stringify(rec)}\n`;
+    const fh = this.fh;
+    if (this.closed || !fh) throw new Error(`prize ledger ${this.file} is closed`);
+    try {
+      await this.io.write(fh, data);
+    } catch (err) {
+      this.mayBeTorn = true;
+      throw err;
     }
+    this.mayBeTorn = false;
+    if (this.fsync) await this.io.sync(fh);
+    this.commits++;
+  }
+
+  /** Undoes a group's staging (its first append failed, so nothing of it was given). */
+  private forget(st: Staging): void {
+    for (let i = st.undo.length - 1; i >= 0; i--) {
+      const [identity, prev] = st.undo[i]!;
+      this.restore(identity, prev);
+    }
+  }
+
+  /**
+   * An intent whose outcome was never recorded: the game may or may not have given it.
+   * Through an idempotent host it is held (given again when its player is online; the host
+   * gives only if it had not); otherwise it is uncertain.
+   */
+  private resolveInterrupted(): void {
+    const interrupted = this.records().filter((r) => r.status === 'giving');
+    if (interrupted.length === 0) return;
+    this.interruptedAtStart = interrupted.length;
+    const idempotent = this.host.idempotentGive === true;
+    for (const rec of interrupted) this.index({ ...rec, status: idempotent ? 'held' : 'uncertain' }, true);
+    const prizes = interrupted.slice(0, 20).map((r) => `${r.hunt} ${r.reason} -> ${r.player}`);
+    if (idempotent) log.warn({ file: this.file, interrupted: interrupted.length, prizes }, 'grants interrupted by a crash (intent recorded, outcome not); the host gives idempotently, so they are given again through it when their players are online');
+    else log.error({ file: this.file, interrupted: interrupted.length, prizes }, 'grants interrupted by a crash (intent recorded, outcome not): the game may or may not have given them, so they are held as uncertain and never given automatically; an admin resolves them (/hunt prizes --uncertain, /hunt grant <hunt> <reason> given|give)');
   }
 
   private isOnline(player: string): boolean {
@@ -351,18 +351,14 @@ export class PrizeLedger {
     }
   }
 
-  private tryGive(player: string, item: string, count: number, key: PrizeKey): boolean {
-    if (!this.isOnline(player)) return false;
+  private tryGive(rec: LedgerEntry): boolean {
+    if (!this.isOnline(rec.player)) return false;
     try {
-      return this.host.giveItem(player, item, count, { hunt: key.hunt, reason: key.reason }) === true;
+      return this.host.giveItem(rec.player, rec.item, rec.count, { hunt: rec.hunt, reason: rec.reason }) === true;
     } catch (err) {
-      log.error({ err, player, item, count }, 'host.giveItem threw; holding the prize');
+      log.error({ err, player: rec.player, item: rec.item, count: rec.count }, 'host.giveItem threw; holding the prize');
       return false;
     }
-  }
-
-  private tellWon(p: Pick<LedgerRecord, 'player' | 'hunt' | 'reason' | 'item' | 'count'>): void {
-    this.tell(p.player, `You won ${describe(p)}!`);
   }
 
   private tell(player: string, message: string): void {
@@ -375,7 +371,7 @@ export class PrizeLedger {
 }
 
 /** "5 x gold_ingot (oracle-hunt: treasure oak, rank 1)" */
-function describe(p: Pick<LedgerRecord, 'hunt' | 'reason' | 'item' | 'count'>): string {
+export function describePrize(p: Pick<LedgerEntry, 'hunt' | 'reason' | 'item' | 'count'>): string {
   const m = /^treasure:(.+):(\d+)$/.exec(p.reason) ?? /^(completion):(\d+)$/.exec(p.reason);
   const why = m ? (m[1] === 'completion' ? `completing the hunt, rank ${m[2]}` : `treasure ${m[1]}, rank ${m[2]}`) : p.reason;
   return `${p.count} x ${p.item} (${p.hunt}: ${why})`;

@@ -5,9 +5,9 @@
  * so what arrives during one group's fsync forms the next. The first group starts a
  * microtask later, so every frame of one socket read (ws emits them synchronously) is in it.
  */
-import type { Prize, WindowClosed } from '../protocol/index.js';
+import type { Prize, PrizeKey, WindowClosed } from '../protocol/index.js';
 import { logger } from '../common/log.js';
-import type { PrizeLedger, PrizeOutcome } from './prize-ledger.js';
+import type { PrizeLedger, PrizeOutcome, Resolution, ResolveOutcome } from './prize-ledger.js';
 
 const log = logger('plugin');
 
@@ -19,7 +19,12 @@ const log = logger('plugin');
 export const MAX_PRIZE_GROUP = 1024;
 
 /** A message for the prize path, queued until its group commit. */
-export type PrizeWork = { k: 'prize'; p: Prize } | { k: 'window-closed'; w: WindowClosed } | { k: 'join'; player: string };
+export type PrizeWork =
+  | { k: 'prize'; p: Prize }
+  | { k: 'window-closed'; w: WindowClosed }
+  | { k: 'join'; player: string }
+  /** an admin's resolution of an uncertain grant; `done` hears the outcome once durable (or the error) */
+  | { k: 'resolve'; key: PrizeKey; how: Resolution; by: string; done(outcome: ResolveOutcome | Error): void };
 
 /** What the plugin reports of a closed window ('window-closed' event). */
 export interface WindowClosedInfo {
@@ -80,37 +85,50 @@ export class PrizeQueue {
   }
 
   /**
-   * Decides every prize of the group (giving items to online players), records the group
-   * with one append and one fsync, then acks all of it in one PrizeAck and reports it in
-   * order. A window-closed is reported only here, after the commit, so every prize delivered
-   * before it (in this group or an earlier one) is durable by then; if the commit fails,
-   * nothing of the group is acked or reported.
+   * Decides every prize of the group (giving items to online players once their intents are
+   * durable), records the group, then acks all of it in one PrizeAck and reports it in order.
+   * A window-closed is reported only here, after the commit, so every prize delivered before
+   * it (in this group or an earlier one) is durable by then; if the commit fails, nothing of
+   * the group is acked or reported.
    */
   private async runGroup(group: PrizeWork[]): Promise<void> {
     const g = this.o.ledger.group();
-    const outcomes: Array<PrizeOutcome | number> = [];
     for (const work of group) {
-      if (work.k === 'prize') outcomes.push(g.prize(work.p, this.o.server));
-      else if (work.k === 'join') outcomes.push(g.grantHeld(work.player));
-      else outcomes.push(0);
+      if (work.k === 'prize') g.prize(work.p, this.o.server);
+      else if (work.k === 'join') g.grantHeld(work.player);
+      else if (work.k === 'resolve') g.resolve(work.key, work.how, work.by);
     }
-    await g.commit();
+    let result;
+    try {
+      result = await g.commit();
+    } catch (err) {
+      for (const work of group) if (work.k === 'resolve') work.done(err as Error);
+      throw err;
+    }
     // Only now is every prize of the group durable in the ledger.
     const ids: string[] = [];
-    for (const work of group) if (work.k !== 'join') ids.push(work.k === 'prize' ? work.p.id : work.w.id);
+    for (const work of group) if (work.k === 'prize') ids.push(work.p.id);
+    else if (work.k === 'window-closed') ids.push(work.w.id);
     if (ids.length > 0) this.o.sendPrizeAck(ids);
-    for (let i = 0; i < group.length; i++) {
-      const work = group[i]!;
-      const outcome = outcomes[i]!;
+    let prizes = 0;
+    let joins = 0;
+    let resolutions = 0;
+    for (const work of group) {
       if (work.k === 'prize') {
         const p = work.p;
+        const outcome = result.prizes[prizes++]!;
         log.debug({ hunt: p.hunt, reason: p.reason, player: p.player, outcome }, 'prize');
-        this.o.onPrize(p, outcome as PrizeOutcome);
+        this.o.onPrize(p, outcome);
       } else if (work.k === 'window-closed') {
         const w = work.w;
         this.o.onWindowClosed({ hunt: w.hunt, start: w.start, end: w.end });
-      } else if (typeof outcome === 'number' && outcome > 0) {
-        log.info({ player: work.player, granted: outcome }, 'granted held prizes on join');
+      } else if (work.k === 'resolve') {
+        const outcome = result.resolutions[resolutions++]!;
+        log.warn({ audit: 'resolve-uncertain', by: work.by, hunt: work.key.hunt, reason: work.key.reason, how: work.how, outcome }, 'uncertain grant resolved by an admin');
+        work.done(outcome);
+      } else {
+        const given = result.joins[joins++]!;
+        if (given > 0) log.info({ player: work.player, granted: given }, 'granted held prizes');
       }
     }
   }

@@ -4,6 +4,7 @@
  * this epoch's identity. A bad sample is counted and logged (rate-limited), never thrown:
  * the host calls this from the game's tick.
  */
+import type { RulesSwitch } from './rules-switch.js';
 import { ID_PATTERN, ID_RE, type DiscreteEvent, type EnterEvent } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import type { Coalescer } from './coalescer.js';
@@ -29,6 +30,10 @@ export interface SampleIntakeOptions {
   stats: PluginStats;
   /** A player joined: give them any prizes held for them. */
   onJoin(player: string): void;
+  /** A player left. */
+  onLeave?(player: string): void;
+  /** switches the triggers to reloaded rules at the worker's window boundary */
+  rulesSwitch?: RulesSwitch;
 }
 
 export class SampleIntake {
@@ -72,6 +77,7 @@ export class SampleIntake {
           this.queueEvent({ k: 'leave', t, p: player });
           this.o.triggers.leave(player);
           this.o.coalescer.leave(player);
+          this.o.onLeave?.(player);
           return;
         case 'command':
           if (player.length === 0 || player.length > MAX_WIRE_STRING) return this.bad(sample, `player must be 1-${MAX_WIRE_STRING} characters`);
@@ -111,6 +117,8 @@ export class SampleIntake {
       coalescer.move(player, t, region, x, y, z);
     }
     const entries = this.entries;
+    const sw = this.o.rulesSwitch;
+    if (sw && t >= sw.nextAt) sw.due(t);
     triggers.move(player, t, region, at as [number, number, number], entries);
     if (entries.length === 0) return;
     for (const { treasure, suspect } of entries) {

@@ -35,6 +35,27 @@ export const TreasureSchema = Type.Object(
   { additionalProperties: false, title: 'Treasure' },
 );
 
+/**
+ * What players on the server are told (announcements). The texts are the rules file's, so a
+ * host can translate them; `{placeholders}` are filled in. It changes no prize.
+ */
+export const AnnounceSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ default: true, title: 'Enabled', description: 'Tell the players on the server when the hunt starts, stops and each window\'s winners. Default true.' })),
+    start: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 512, title: 'Start text', description: 'Told when the hunt starts. Placeholders: {name}, {hunt}. Default "The treasure hunt {name} has started! Type /hunt clue {hunt} for clues."' }),
+    ),
+    stop: Type.Optional(Type.String({ minLength: 1, maxLength: 512, title: 'Stop text', description: 'Told when the hunt stops. Placeholders: {name}, {hunt}. Default "The treasure hunt {name} is over."' })),
+    winners: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 512, title: 'Winners text', description: 'Told when a window\'s prizes arrive. Placeholders: {name}, {hunt}, {winners} (the winners, joined by ", "). Default "{name}: {winners}"' }),
+    ),
+    winner: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, title: 'Winner text', description: 'One winner in {winners}. Placeholders: {player}, {treasure} (or "completion"), {rank}, {count}, {item}. Default "{player} won {count} x {item} ({treasure} #{rank})"' }),
+    ),
+  },
+  { additionalProperties: false, title: 'Announcements', description: 'What players on the server are told; texts may be translated.' },
+);
+
 export const HuntRulesSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String({ description: 'Path or URL of this schema, for editors.' })),
@@ -59,6 +80,7 @@ export const HuntRulesSchema = Type.Object(
         },
       ),
     ),
+    announce: Type.Optional(AnnounceSchema),
     schedule: Type.Optional(
       Type.Object(
         {
@@ -95,3 +117,4 @@ export const HuntRulesSchema = Type.Object(
 export type HuntRules = Static<typeof HuntRulesSchema>;
 export type Treasure = Static<typeof TreasureSchema>;
 export type PrizeRule = Static<typeof PrizeSchema>;
+export type AnnounceRules = Static<typeof AnnounceSchema>;

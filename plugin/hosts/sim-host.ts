@@ -3,7 +3,8 @@
  * loaded hunts, on the wall clock. Deterministic for a seed (positions, choices), so a
  * demo run is reproducible apart from timing.
  */
-import type { HuntRules, Vec3 } from '../../protocol/index.js';
+import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { prizeIdentity, type HuntRules, type PrizeKey, type Vec3 } from '../../protocol/index.js';
 import type { Host, Sample } from '../host.js';
 
 /** mulberry32: a small, fast, seedable PRNG. */
@@ -44,6 +45,40 @@ export interface SimOptions {
   namePrefix: string;
   /** one bot in this many moves impossibly fast (a cheater the maxSpeed rule flags); 0 = none */
   cheaterEvery?: number;
+  /**
+   * The game's own record of what it gave: one NDJSON line per give, appended and synced
+   * before giveItem returns (what a game's inventory database would hold). Crash tests count
+   * gives here, apart from the plugin's ledger. @default undefined: no record
+   */
+  givesFile?: string;
+  /**
+   * Give each prize at most once, by its key, using `givesFile` as the set of prizes applied
+   * (Host.idempotentGive). @default false
+   */
+  idempotentGive?: boolean;
+}
+
+/** One line of the sim host's gives file. */
+export interface SimGive {
+  player: string;
+  item: string;
+  count: number;
+  hunt?: string;
+  reason?: string;
+}
+
+/** Reads a gives file (a torn last line, from a crash mid-append, is ignored). */
+export function readGives(file: string): SimGive[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const lines = text.split('\n');
+  if (!text.endsWith('\n')) lines.pop();
+  return lines.filter(Boolean).map((l) => JSON.parse(l) as SimGive);
 }
 
 export class SimHost implements Host {
@@ -52,6 +87,10 @@ export class SimHost implements Host {
   private readonly targets: Target[];
   readonly inventory = new Map<string, Map<string, number>>();
   readonly said: { player: string; message: string }[] = [];
+  readonly idempotentGive: boolean;
+  /** prizes applied (from the gives file), when giving idempotently */
+  private readonly applied = new Set<string>();
+  private givesFd: number | undefined;
 
   constructor(
     readonly serverId: string,
@@ -60,6 +99,12 @@ export class SimHost implements Host {
     private readonly clock: () => number = Date.now,
   ) {
     this.random = rng(opts.seed);
+    this.idempotentGive = opts.idempotentGive === true;
+    if (this.idempotentGive && !opts.givesFile) throw new Error('sim host: idempotentGive needs a givesFile to keep the applied prizes in');
+    if (opts.givesFile) {
+      for (const g of readGives(opts.givesFile)) if (g.hunt !== undefined && g.reason !== undefined) this.applied.add(prizeIdentity({ hunt: g.hunt, reason: g.reason }));
+      this.givesFd = openSync(opts.givesFile, 'a');
+    }
     this.targets = hunts.flatMap((h) => h.treasures.map((t) => ({ region: t.region, at: t.at, radius: t.radius })));
     for (let i = 0; i < opts.bots; i++) {
       const id = `${opts.namePrefix}-${i === 0 ? 'admin' : `bot-${String(i).padStart(2, '0')}`}`;
@@ -94,8 +139,15 @@ export class SimHost implements Host {
     return this.bots.find((b) => b.id === player)?.perms.has(node) ?? false;
   }
 
-  giveItem(player: string, item: string, count: number): boolean {
+  giveItem(player: string, item: string, count: number, prize?: PrizeKey): boolean {
     if (!this.isOnline(player)) return false;
+    const identity = prize ? prizeIdentity(prize) : undefined;
+    if (this.idempotentGive && identity !== undefined && this.applied.has(identity)) return true;
+    if (this.givesFd !== undefined) {
+      writeSync(this.givesFd, `${JSON.stringify({ player, item, count, ...prize })}\n`);
+      fdatasyncSync(this.givesFd);
+    }
+    if (identity !== undefined) this.applied.add(identity);
     let inv = this.inventory.get(player);
     if (!inv) this.inventory.set(player, (inv = new Map()));
     inv.set(item, (inv.get(item) ?? 0) + count);
@@ -104,6 +156,12 @@ export class SimHost implements Host {
 
   tell(player: string, message: string): void {
     this.said.push({ player, message });
+  }
+
+  /** Closes the gives file. */
+  close(): void {
+    if (this.givesFd !== undefined) closeSync(this.givesFd);
+    this.givesFd = undefined;
   }
 
   /** Every bot joins. */

@@ -17,6 +17,10 @@
  * from it is acked; what is left at stop is rewritten to exactly the events not acked, and
  * the next start (a new epoch) sends them again with their original ids, so downstream
  * recognises any it already has.
+ *
+ * Bounded: `maxBytes` is the size past which the spillway stops writing all but hunt
+ * control events (spillway.ts has the policy). A failed append (ENOSPC, EIO) is undone, the
+ * file cut back to its last whole record, so a torn line never swallows the next record.
  */
 import { closeSync, fsyncSync, openSync, readSync, renameSync, writeSync, ftruncateSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +29,16 @@ import type { DiscreteEvent } from '../../protocol/index.js';
 import { logger } from '../../common/log.js';
 
 export const SPILL_FILE = 'spill.ndjson';
+
+/** Default cap of the spill file (bytes): ~3 million discrete events at ~170 bytes each. */
+export const DEFAULT_SPILL_MAX_BYTES = 512 * 1024 * 1024;
+
+export interface SpillOptions {
+  /** @default DEFAULT_SPILL_MAX_BYTES */
+  maxBytes?: number;
+  /** The write the file's appends use: the seam tests use to fail one (a full disk). @default fs.writeSync */
+  write?: (fd: number, buf: Buffer, offset: number, length: number) => number;
+}
 
 const log = logger('plugin');
 
@@ -39,6 +53,9 @@ const READ_CHUNK = 64 * 1024;
 
 export class Spill {
   readonly file: string;
+  /** the size past which only hunt control events are written (spillway.ts) */
+  readonly maxBytes: number;
+  private readonly write: NonNullable<SpillOptions['write']>;
   private fd: number;
   /** file size: where the next append goes */
   private size: number;
@@ -53,8 +70,10 @@ export class Spill {
   /** events appended over this instance's life */
   appended = 0;
 
-  private constructor(file: string, fd: number, size: number) {
+  private constructor(file: string, fd: number, size: number, opts: SpillOptions) {
     this.file = file;
+    this.maxBytes = opts.maxBytes ?? DEFAULT_SPILL_MAX_BYTES;
+    this.write = opts.write ?? writeSync;
     this.fd = fd;
     this.size = size;
   }
@@ -63,10 +82,10 @@ export class Spill {
    * Opens (or creates) the spill file of `dataDir`. Events a previous run left in it are
    * unread: the plugin sends them first. A torn last line (crash mid-append) is cut off.
    */
-  static open(dataDir: string): Spill {
+  static open(dataDir: string, opts: SpillOptions = {}): Spill {
     const file = join(dataDir, SPILL_FILE);
     const fd = openSync(file, 'a+');
-    const spill = new Spill(file, fd, fstatSync(fd).size);
+    const spill = new Spill(file, fd, fstatSync(fd).size, opts);
     spill.scan();
     return spill;
   }
@@ -89,13 +108,15 @@ export class Spill {
   append(events: readonly DiscreteEvent[], wm: number, perRecord: number): void {
     if (events.length === 0) return;
     let text = '';
+    let records = 0;
     for (let start = 0; start < events.length; start += perRecord) {
       const last = start + perRecord >= events.length;
       const rec: SpillRecord = { wm: last ? wm : null, ev: events.slice(start, start + perRecord) };
       text += `${JSON.stringify(rec)}\n`;
-      this.unreadRecords++;
+      records++;
     }
     this.writeAll(Buffer.from(text));
+    this.unreadRecords += records;
     this.unread += events.length;
     this.appended += events.length;
   }
@@ -203,8 +224,20 @@ export class Spill {
     }
   }
 
+  /** Appends all of `buf`, or nothing: a failed write is cut back off the file, then rethrown. */
   private writeAll(buf: Buffer): void {
-    writeFully(this.fd, buf);
+    let off = 0;
+    try {
+      while (off < buf.length) off += this.write(this.fd, buf, off, buf.length - off);
+    } catch (err) {
+      // Whatever part of it reached the file (a write may fail after writing some bytes) goes.
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch (cut) {
+        log.error({ err: cut, file: this.file }, 'could not cut a failed append off the spill file; its last line is torn');
+      }
+      throw err;
+    }
     this.size += buf.length;
   }
 

@@ -6,6 +6,15 @@
  * as acks make room; no heartbeat is formed meanwhile, since the watermark must not pass an
  * event still in the file. At stop, the file is rewritten to hold exactly what was not acked,
  * for the next start to send again. The file format itself is spill-file.ts.
+ *
+ * Bounded disk: once the file reached its cap (`spillMaxBytes`), or when the disk refuses an
+ * append (ENOSPC, EIO: the append is undone), only hunt control events (start, stop, rules:
+ * a few per hunt, without which every server's prizes would be wrong) are kept, in the file
+ * or, if the disk refused, in the outbox past its memory bound. Entries, joins and leaves
+ * are dropped then, counted (`cairn_plugin_spill_dropped_events_total`) and logged when it
+ * begins and when it ends. The oldest events are kept, the newest dropped: a find keeps its
+ * earliest time, so the early entries are the ones that decide ranks. Continuous deltas
+ * never reach the file (they wait in the coalescer, latest state only).
  */
 import type { DiscreteEvent } from '../../protocol/index.js';
 import { logger } from '../../common/log.js';
@@ -14,6 +23,9 @@ import type { Outbox } from '../outbox.js';
 import type { Spill } from './spill-file.js';
 
 const log = logger('plugin');
+
+/** Events kept whatever the cap: few, and every server's prizes depend on them. */
+const CONTROL: ReadonlySet<string> = new Set(['start', 'stop', 'rules']);
 
 /** Spill records (each at most one batch of events) formed per ack or turn while draining the file. */
 const SPILL_RECORDS_PER_TURN = 4;
@@ -50,6 +62,11 @@ export class Spillway {
   private turn: NodeJS.Immediate | undefined;
   private warned = false;
   private spilledWm = 0;
+  /** the cap or a disk error is making the spillway drop events (logged when it begins and ends) */
+  private dropping: 'cap' | 'write-error' | undefined;
+  private droppedThisEpisode = 0;
+  /** discrete events dropped at the cap or on a disk error, over this instance's life */
+  dropped = 0;
   /** stop(): no more work may be scheduled or done (the spill file is about to be closed) */
   private cancelled = false;
 
@@ -107,27 +124,61 @@ export class Spillway {
     if (formed > 0) this.o.link.pump();
   }
 
-  /** Writes `events` to the file, claiming `wm` once they are sent. */
+  /** Writes `events` to the file, claiming `wm` once they are sent; past the cap, only control events. */
   divert(events: DiscreteEvent[], wm: number): void {
     if (events.length === 0) return;
     const { spill, outbox, counts } = this.o;
+    let keep = events;
+    if (spill.bytes >= spill.maxBytes) keep = this.drop(events, 'cap');
+    else this.endDropping();
+    if (keep.length === 0) return;
     try {
-      spill.append(events, wm, outbox.batchMaxEvents);
+      spill.append(keep, wm, outbox.batchMaxEvents);
     } catch (err) {
-      // A full or broken disk: keep the events in memory rather than lose them.
-      log.error({ err, file: spill.file, events: events.length }, 'could not write to the spill file; keeping the events in the outbox past its bound');
-      // They still may not pass events waiting in the file: claim nothing new then.
-      counts.discrete += events.length;
-      counts.batches += outbox.form(events, spill.hasUnread ? outbox.watermark : wm).length;
-      this.o.link.pump();
+      // A full or broken disk: control events stay in memory past the outbox's bound, the rest is dropped.
+      log.error({ err, file: spill.file, events: keep.length }, 'could not write to the spill file (the append was undone)');
+      const control = this.drop(keep, 'write-error');
+      if (control.length > 0) {
+        counts.discrete += control.length;
+        // They still may not pass events waiting in the file: claim nothing new then.
+        counts.batches += outbox.form(control, spill.hasUnread ? outbox.watermark : wm).length;
+        this.o.link.pump();
+      }
       return;
     }
-    counts.spilled += events.length;
+    counts.spilled += keep.length;
     if (wm > this.spilledWm) this.spilledWm = wm;
     if (!this.warned) {
       this.warned = true;
       log.warn({ file: spill.file, outboxBytes: outbox.bytes, bound: outbox.maxBytes }, 'outbox over its bound: discrete events go to the spill file until the gateway catches up');
     }
+  }
+
+  /** Drops all but the control events of `events` (counted, logged once per episode); returns the control events. */
+  private drop(events: DiscreteEvent[], why: 'cap' | 'write-error'): DiscreteEvent[] {
+    const control = events.filter((e) => CONTROL.has(e.k));
+    const n = events.length - control.length;
+    if (n === 0) return control;
+    this.dropped += n;
+    this.droppedThisEpisode += n;
+    if (this.dropping !== why) {
+      this.dropping = why;
+      const { spill } = this.o;
+      log.error(
+        { file: spill.file, spillBytes: spill.bytes, spillMaxBytes: spill.maxBytes, why },
+        why === 'cap'
+          ? 'spill file reached its cap (spillMaxBytes): dropping entries, joins and leaves (counted in cairn_plugin_spill_dropped_events_total) until the gateway catches up; start, stop and rules events are kept'
+          : 'the disk refused the spill file: dropping entries, joins and leaves (counted in cairn_plugin_spill_dropped_events_total); start, stop and rules events are kept in memory',
+      );
+    }
+    return control;
+  }
+
+  private endDropping(): void {
+    if (this.dropping === undefined) return;
+    log.warn({ file: this.o.spill.file, dropped: this.droppedThisEpisode, why: this.dropping }, 'spill file takes every discrete event again');
+    this.dropping = undefined;
+    this.droppedThisEpisode = 0;
   }
 
   /** Stops all work, scheduled or to come. */

@@ -63,8 +63,9 @@ describe('hunt commands end to end', () => {
 
     expect(await ask('alice', 'hunt clue tiny', 2)).toEqual(['Clues for Tiny:', '  elm: By the elm']);
 
-    const status = await ask('admin', 'hunt status tiny', 2);
-    expect(status[1]).toMatch(/^tiny: RUNNING; .* 3 finds \(oak 2, elm 1\), 0 completions, 3 prizes decided/);
+    const status = await ask('admin', 'hunt status tiny', 3);
+    expect(status[1]).toBe('tiny: running since 18:00 (started here by admin), first window closes at 18:00.');
+    expect(status[2]).toMatch(/^ {2}worker: RUNNING; .* 3 finds \(oak 2, elm 1\), 0 completions, 3 prizes decided/);
 
     expect(await ask('alice', 'hunt status', 1)).toEqual(['You need the permission cairn.admin to use /hunt status.']);
 

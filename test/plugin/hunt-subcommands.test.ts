@@ -35,6 +35,9 @@ function setup(over: Partial<CommandServices> = {}) {
     },
     reload: () => ({ ok: true, hunts: ['spring'], changed: [] }),
     heldPrizes: () => [{ player: 'carol', hunt: 'spring', reason: 'treasure:oak:3', item: 'bread', count: 1 }],
+    uncertainPrizes: () => [],
+    localRun: () => ({ state: 'unknown' }),
+    resolveUncertain: async () => 'not-uncertain',
     suspects: () => [{ player: 'mallory', hunt: 'spring', treasure: 'oak', t: 1_795_867_201_000 }],
     linkStatus: () => ({ connected: true, outboxBatches: 0, batchesSent: 10, eventsSent: 5, deltasSent: 50, samples: 500 }),
     ...over,
@@ -63,7 +66,7 @@ describe('hunt subcommands', () => {
   it('answers wrong arguments with the usage line', async () => {
     const { run } = setup();
     expect((await run('admin', 'hunt suspects')).said).toEqual(['Usage: /hunt suspects <id>']);
-    expect((await run('admin', 'hunt grant alice gold')).said).toEqual(['Usage: /hunt grant <player> <item> <count>']);
+    expect((await run('admin', 'hunt grant alice gold')).said).toEqual(['Usage: /hunt grant <player> <item> <count> | /hunt grant <hunt> <reason> given|give']);
     expect((await run('admin', 'hunt grant alice gold lots')).said[0]).toMatch(/^Usage: \/hunt grant .* whole number/);
     expect((await run('alice', 'hunt leaderboard spring 0')).said[0]).toMatch(/^Usage: \/hunt leaderboard <id> \[n\]/);
   });
@@ -114,6 +117,55 @@ describe('hunt subcommands', () => {
     const { run } = setup();
     expect((await run('admin', 'hunt suspects spring')).said[1]).toMatch(/mallory into oak/);
     expect((await run('admin', 'hunt prizes')).said[1]).toBe('  carol: 1 x bread (spring treasure:oak:3)');
+  });
+
+  it('prizes --uncertain lists the grants a crash interrupted, and grant <hunt> <reason> given|give resolves one', async () => {
+    const resolved: unknown[] = [];
+    const { run } = setup({
+      uncertainPrizes: () => [{ player: 'alice', hunt: 'spring', reason: 'treasure:oak:1', item: 'gold', count: 1 }],
+      resolveUncertain: async (key, how, by) => {
+        resolved.push({ key, how, by });
+        return key.reason === 'treasure:oak:1' ? (how === 'given' ? 'granted' : 'given-now') : 'not-uncertain';
+      },
+    });
+    const list = (await run('admin', 'hunt prizes --uncertain')).said;
+    expect(list[0]).toMatch(/^1 grant was interrupted by a crash.*\/hunt grant <hunt> <reason> given/);
+    expect(list[1]).toBe('  spring treasure:oak:1: 1 x gold to alice');
+    expect((await run('admin', 'hunt status')).said[0]).toMatch(/UNCERTAIN grants .*: 1\.$/);
+    expect((await run('admin', 'hunt grant spring treasure:oak:1 given')).said).toEqual(['Recorded spring treasure:oak:1 as given (audited); it will not be given again.']);
+    expect((await run('admin', 'hunt grant spring treasure:oak:1 give')).said).toEqual(['Gave spring treasure:oak:1 now and recorded it (audited).']);
+    expect((await run('admin', 'hunt grant spring treasure:well:1 give')).said[0]).toMatch(/is not an uncertain grant/);
+    expect(resolved).toEqual([
+      { key: { hunt: 'spring', reason: 'treasure:oak:1' }, how: 'given', by: 'admin' },
+      { key: { hunt: 'spring', reason: 'treasure:oak:1' }, how: 'give', by: 'admin' },
+      { key: { hunt: 'spring', reason: 'treasure:well:1' }, how: 'give', by: 'admin' },
+    ]);
+    expect((await run('alice', 'hunt grant spring treasure:oak:1 give')).outcome).toBe('denied');
+  });
+
+  it('status says at once what this server knows of a start or stop, and where the worker differs', async () => {
+    const { run } = setup({
+      localRun: () => ({ state: 'running', since: Date.UTC(2026, 10, 29, 21, 3, 12), by: 'admin', firstWindowEnd: Date.UTC(2026, 10, 29, 21, 4) }),
+      query: async () => ({ running: false, windowMs: 60000, closedThrough: 0, finds: 0, finders: {}, completions: 0, prizesDecided: 0, suspects: 0, lateEvents: 0, mismatchedServers: {} }),
+    });
+    const said = (await run('admin', 'hunt status spring')).said;
+    expect(said[1]).toBe('spring: running since 21:03 (started here by admin), first window closes at 21:04.');
+    expect(said[2]).toMatch(/^ {2}worker: not running \(differs from this server's view: .*window it falls in closes\); windows of 60s/);
+
+    const stopped = setup({ localRun: () => ({ state: 'stopped', since: Date.UTC(2026, 10, 29, 21, 10), by: 'admin' }) });
+    const s2 = (await stopped.run('admin', 'hunt status spring')).said;
+    expect(s2[1]).toBe('spring: stopped at 21:10 (stopped here by admin).');
+    expect(s2[2]).toMatch(/^ {2}worker: RUNNING \(differs/);
+  });
+
+  it('progress shows a player the treasures they found and what is left, never a position', async () => {
+    const { run, queries } = setup();
+    const r = await run('alice', 'hunt progress spring');
+    expect(r.said).toEqual(['Spring Hunt: you found 1 of 2 (oak); next: well (finds count once their window closes; as of 12:00:10).']);
+    expect(queries).toEqual([{ q: 'leaderboard', hunt: 'spring', n: 1, player: 'alice' }]);
+    expect(r.said.join(' ')).not.toMatch(/64|radius|\[/);
+    expect((await run('alice', 'hunt progress')).said).toHaveLength(1); // every loaded hunt
+    expect((await run('alice', 'hunt progress nope')).said[0]).toMatch(/^Unknown hunt "nope"/);
   });
 
   it('grant gives items to an online player and refuses an offline one', async () => {

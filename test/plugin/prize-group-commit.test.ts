@@ -1,6 +1,6 @@
 /**
- * Group commit in the prize path: prize work that arrives together is recorded with one
- * append and one fsync, then acked in one PrizeAck; nothing is acked or reported before
+ * Group commit in the prize path: prize work that arrives together is recorded with two
+ * appends and two fsyncs (intents and holds, then outcomes), then acked in one PrizeAck; nothing is acked or reported before
  * the append that covers it is durable, and a failed or unfinished append acks nothing.
  */
 import type { EventEmitter } from 'node:events';
@@ -40,61 +40,68 @@ describe('prize ledger: group commit', () => {
   };
   const fileLines = async () => linesOf(await readFile(join(dir, LEDGER_FILE), 'utf8'));
 
-  it('records N prizes with one write and one fsync, and tells the players only once they are durable', async () => {
+  it('records N prizes with two writes and two fsyncs (intents and holds, then outcomes), gives only once the intents are durable, and tells the players only once the outcomes are', async () => {
     host.online.add('p1');
     const { l, io } = await ledger();
-    const sync = gate();
-    io.beforeSync = () => sync.wait();
+    const syncs = [gate(), gate()];
+    io.beforeSync = () => syncs[io.syncs - 1]!.wait();
     const g = l.group();
-    const outcomes = [];
-    for (let i = 1; i <= 50; i++) outcomes.push(g.prize(prize(`1-${i}`, `treasure:oak:${i}`, i % 5 === 0 ? 'away' : 'p1'), 'srv-a'));
-    expect(outcomes.filter((o) => o === 'granted')).toHaveLength(40);
-    expect(outcomes.filter((o) => o === 'held')).toHaveLength(10);
-    expect(host.given).toHaveLength(40); // given at once: give, then record
+    for (let i = 1; i <= 50; i++) g.prize(prize(`1-${i}`, `treasure:oak:${i}`, i % 5 === 0 ? 'away' : 'p1'), 'srv-a');
+    expect(host.given).toHaveLength(0); // nothing before the intents are durable
     const committing = g.commit();
-    await sync.reached;
+    await syncs[0]!.reached;
+    expect(host.given).toHaveLength(0);
+    syncs[0]!.open();
+    await syncs[1]!.reached;
+    expect(host.given).toHaveLength(40);
     expect(host.told).toEqual([]);
-    sync.open();
-    await committing;
-    expect({ writes: io.writeCalls, syncs: io.syncs, commits: l.commits }).toEqual({ writes: 1, syncs: 1, commits: 1 });
-    expect(linesOf(io.writes[0]!)).toHaveLength(50);
-    expect(await fileLines()).toHaveLength(50);
+    syncs[1]!.open();
+    const result = await committing;
+    expect(result.prizes.filter((o) => o === 'granted')).toHaveLength(40);
+    expect(result.prizes.filter((o) => o === 'held')).toHaveLength(10);
+    expect({ writes: io.writeCalls, syncs: io.syncs, commits: l.commits }).toEqual({ writes: 2, syncs: 2, commits: 2 });
+    expect(linesOf(io.writes[0]!).map((r) => r.status)).toEqual(Array.from({ length: 50 }, (_, i) => ((i + 1) % 5 === 0 ? 'held' : 'giving')));
+    expect(linesOf(io.writes[1]!).map((r) => r.status)).toEqual(Array(40).fill('granted'));
+    expect(await fileLines()).toHaveLength(90);
     expect(host.told).toHaveLength(40);
     expect(l.heldNow).toBe(10);
   });
 
-  it('one prize at a time costs one fsync each (the baseline group commit replaces)', async () => {
+  it('one prize at a time costs two fsyncs each (the baseline group commit replaces); a held one costs one', async () => {
     host.online.add('p1');
     const { l, io } = await ledger();
     for (let i = 1; i <= 5; i++) await l.handlePrize(prize(`1-${i}`, `treasure:oak:${i}`), 'srv-a');
-    expect(io.syncs).toBe(5);
+    expect(io.syncs).toBe(10);
+    await l.handlePrize(prize('1-6', 'treasure:oak:6', 'away'), 'srv-a');
+    expect(io.syncs).toBe(11);
   });
 
   it('a duplicate inside a group is decided once; one already durable costs no write at all', async () => {
     host.online.add('p1');
     const { l, io } = await ledger();
     const g = l.group();
-    expect([g.prize(prize('1-0', 'treasure:oak:1'), 'srv-a'), g.prize(prize('1-0', 'treasure:oak:1'), 'srv-a'), g.prize(prize('1-1', 'treasure:oak:1'), 'srv-a')]).toEqual(['granted', 'duplicate', 'duplicate']);
-    await g.commit();
-    expect(await fileLines()).toEqual([expect.objectContaining({ reason: 'treasure:oak:1', id: '1-0', status: 'granted' })]);
+    g.prize(prize('1-0', 'treasure:oak:1'), 'srv-a');
+    g.prize(prize('1-0', 'treasure:oak:1'), 'srv-a');
+    g.prize(prize('1-1', 'treasure:oak:1'), 'srv-a');
+    expect((await g.commit()).prizes).toEqual(['granted', 'duplicate', 'duplicate']);
+    expect((await fileLines()).map((r) => `${r.reason} ${r.id} ${r.status}`)).toEqual(['treasure:oak:1 1-0 giving', 'treasure:oak:1 1-0 granted']);
     expect(host.given).toHaveLength(1);
 
     const again = l.group();
-    expect(again.prize(prize('2-0', 'treasure:oak:1'), 'srv-a')).toBe('duplicate');
-    expect(again.records).toBe(0);
-    await again.commit();
-    expect({ writes: io.writeCalls, syncs: io.syncs }).toEqual({ writes: 1, syncs: 1 });
+    again.prize(prize('2-0', 'treasure:oak:1'), 'srv-a');
+    expect((await again.commit()).prizes).toEqual(['duplicate']);
+    expect({ writes: io.writeCalls, syncs: io.syncs }).toEqual({ writes: 2, syncs: 2 });
   });
 
   it('a prize held and granted in the same group (the player joined before the fsync) is written in that order, and a restart sees it granted', async () => {
     const { l } = await ledger();
     const g = l.group();
-    expect(g.prize(prize('1-0', 'treasure:oak:1', 'away'), 'srv-a')).toBe('held');
+    g.prize(prize('1-0', 'treasure:oak:1', 'away'), 'srv-a');
     expect(l.hasHeld('away')).toBe(true);
     host.online.add('away');
-    expect(g.grantHeld('away')).toBe(1);
-    await g.commit();
-    expect((await fileLines()).map((r) => r.status)).toEqual(['held', 'granted']);
+    g.grantHeld('away');
+    expect(await g.commit()).toEqual({ prizes: ['held'], joins: [1], resolutions: [] });
+    expect((await fileLines()).map((r) => r.status)).toEqual(['held', 'giving', 'granted']);
     await l.close();
     const { l: after } = await ledger();
     expect(after.get('spring|treasure:oak:1')?.status).toBe('granted');
@@ -102,7 +109,7 @@ describe('prize ledger: group commit', () => {
     expect(host.given).toHaveLength(1);
   });
 
-  it('a failed commit gives nothing twice, keeps its records, and writes them again with the next commit', async () => {
+  it('when the first append (the intents) fails, nothing is given and the group is forgotten: the redelivery decides it afresh', async () => {
     host.online.add('p1');
     const { l, io } = await ledger();
     io.beforeWrite = () => Promise.reject(new Error('ENOSPC: no space left on device'));
@@ -110,17 +117,30 @@ describe('prize ledger: group commit', () => {
     g.prize(prize('1-0', 'treasure:oak:1'), 'srv-a');
     g.prize(prize('1-1', 'treasure:oak:2', 'away'), 'srv-a');
     await expect(g.commit()).rejects.toThrow(/ENOSPC/);
-    expect(l.unsyncedRecords).toBe(2);
-    expect(await fileLines()).toEqual([]);
+    expect(host.given).toEqual([]);
+    expect(l.records()).toEqual([]);
+    expect(l.unsyncedRecords).toBe(0);
 
     io.beforeWrite = undefined;
-    const retry = l.group();
-    expect(retry.prize(prize('2-0', 'treasure:oak:1'), 'srv-a')).toBe('duplicate'); // redelivered
-    await retry.commit();
-    expect(l.unsyncedRecords).toBe(0);
-    expect((await fileLines()).map((r) => `${r.reason} ${r.status}`)).toEqual(['treasure:oak:1 granted', 'treasure:oak:2 held']);
+    expect(await l.handlePrize(prize('2-0', 'treasure:oak:1'), 'srv-a')).toBe('granted');
+    expect((await fileLines()).map((r) => `${r.reason} ${r.status}`)).toEqual(['treasure:oak:1 giving', 'treasure:oak:1 granted']);
     expect(host.given).toHaveLength(1);
-    expect(io.syncs).toBe(1);
+  });
+
+  it('when the second append (the outcomes) fails, nothing is given twice: the outcomes are written again before the next commit', async () => {
+    host.online.add('p1');
+    const { l, io } = await ledger();
+    io.beforeWrite = (data) => (data.includes('"granted"') ? Promise.reject(new Error('ENOSPC: no space left on device')) : Promise.resolve());
+    await expect(l.handlePrize(prize('1-0', 'treasure:oak:1'), 'srv-a')).rejects.toThrow(/ENOSPC/);
+    expect(host.given).toHaveLength(1);
+    expect(l.unsyncedRecords).toBe(1);
+    expect(l.get('spring|treasure:oak:1')?.status).toBe('granted'); // never given again by this process
+
+    io.beforeWrite = undefined;
+    expect(await l.handlePrize(prize('2-0', 'treasure:oak:1'), 'srv-a')).toBe('duplicate'); // redelivered
+    expect(l.unsyncedRecords).toBe(0);
+    expect((await fileLines()).map((r) => `${r.reason} ${r.status}`)).toEqual(['treasure:oak:1 giving', 'treasure:oak:1 granted']);
+    expect(host.given).toHaveLength(1);
   });
 
   it('groups must not overlap', async () => {
@@ -155,8 +175,8 @@ describe('plugin: group commit', () => {
     const io = testIo();
     const first = gate();
     const second = gate();
-    const gates = [first, second];
-    io.beforeSync = () => gates.shift()?.wait() ?? Promise.resolve();
+    // group 1: intents (sync 1), outcomes (sync 2); group 2: intents and holds (sync 3), outcomes (sync 4)
+    io.beforeSync = () => (io.syncs === 1 ? first.wait() : io.syncs === 3 ? second.wait() : Promise.resolve());
     const p = await h.start({ ledgerIo: io });
     const seen = arrivals(p);
     const reported: Array<{ event: string; prizes: number; through: number | undefined }> = [];
@@ -164,14 +184,14 @@ describe('plugin: group commit', () => {
     p.on('window-closed', () => reported.push({ event: 'window-closed', prizes: p.prizes().length, through: p.closedThrough('spring') }));
 
     h.gw.send(prize('1-0', 'treasure:oak:1'));
-    await first.reached; // group 1 = [1-0], in its fsync
+    await first.reached; // group 1 = [1-0], in the fsync of its intent
     h.gw.send(prize('1-1', 'treasure:oak:2'));
     h.gw.send(prize('1-2', 'treasure:oak:2')); // a duplicate inside the group
     h.gw.send(prize('1-3', 'treasure:oak:3', 'away'));
     h.gw.send(closed('1-4', 60_000));
     await until(() => seen.n === 5, 'every message at the link');
     first.open();
-    await second.reached; // group 2 = the other four, in its fsync
+    await second.reached; // group 2 = the other four, in the fsync of its intents and holds
     await roundTrip(h, p);
     expect(h.gw.prizeAckMessages).toEqual([['1-0']]);
     expect(p.closedThrough('spring')).toBeUndefined();
@@ -180,8 +200,9 @@ describe('plugin: group commit', () => {
     second.open();
     await until(() => h.gw.prizeAcks.length === 5, 'every ack');
     expect(h.gw.prizeAckMessages).toEqual([['1-0'], ['1-1', '1-2', '1-3', '1-4']]);
-    expect({ writes: io.writeCalls, syncs: io.syncs }).toEqual({ writes: 2, syncs: 2 });
-    expect(linesOf(io.writes[1]!).map((r) => `${r.id} ${r.status}`)).toEqual(['1-1 granted', '1-3 held']);
+    expect({ writes: io.writeCalls, syncs: io.syncs }).toEqual({ writes: 4, syncs: 4 });
+    expect(linesOf(io.writes[2]!).map((r) => `${r.id} ${r.status}`)).toEqual(['1-1 giving', '1-3 held']);
+    expect(linesOf(io.writes[3]!).map((r) => `${r.id} ${r.status}`)).toEqual(['1-1 granted']);
     expect(h.host.given).toHaveLength(2);
     // reported in arrival order, the window after every prize before it is in the ledger
     expect(reported).toEqual([
@@ -225,7 +246,7 @@ describe('plugin: group commit', () => {
     expect(windowsSeen).toBe(0);
   });
 
-  it('a failed append acks nothing and reports no window; the redelivery writes the records again, then acks and reports', async () => {
+  it('a failed append acks nothing, gives nothing and reports no window; the redelivery decides it again, then acks and reports', async () => {
     h.host.online.add('p1');
     const io = testIo();
     let fail = true;
@@ -239,7 +260,7 @@ describe('plugin: group commit', () => {
     await roundTrip(h, p);
     expect(h.gw.prizeAcks).toEqual([]);
     expect(p.closedThrough('spring')).toBeUndefined();
-    expect(h.host.given).toHaveLength(1);
+    expect(h.host.given).toHaveLength(0); // the intent never became durable, so nothing was given
 
     fail = false;
     h.gw.send(prize('2-0', 'treasure:oak:1'));
@@ -248,7 +269,7 @@ describe('plugin: group commit', () => {
     expect(h.gw.prizeAcks).toEqual(['2-0', '2-1']);
     expect(p.closedThrough('spring')).toBe(60_000);
     expect(h.host.given).toHaveLength(1);
-    expect(linesOf(await readFile(join(h.dir, LEDGER_FILE), 'utf8')).map((r) => `${r.id} ${r.status}`)).toEqual(['1-0 granted']);
+    expect(linesOf(await readFile(join(h.dir, LEDGER_FILE), 'utf8')).map((r) => `${r.id} ${r.status}`)).toEqual(['2-0 giving', '2-0 granted']);
   });
 
   it('a player who joins during the fsync of the group holding their prize gets it granted', async () => {
@@ -261,7 +282,7 @@ describe('plugin: group commit', () => {
     h.host.online.add('away');
     p.accept({ type: 'join', t: h.host.clock + 1, player: 'away' });
     sync.open();
-    await until(() => p.prizes()[0]?.status === 'granted' && io.syncs === 2, 'the grant on join, durable');
+    await until(() => p.prizes()[0]?.status === 'granted' && io.syncs === 3, 'the grant on join, durable');
     expect(h.host.given).toEqual([{ player: 'away', item: 'gold_ingot', count: 5 }]);
     expect(h.gw.prizeAcks).toEqual(['1-0']);
   });

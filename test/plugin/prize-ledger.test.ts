@@ -46,7 +46,7 @@ describe('prize ledger: exactly once', () => {
     expect(h.host.toldTo('p1')).toEqual(['You won 5 x gold_ingot (spring: treasure oak, rank 1)!']);
     expect(p.prizes()).toEqual([{ hunt: 'spring', reason: 'treasure:oak:1', player: 'p1', server: 'srv-a', item: 'gold_ingot', count: 5, status: 'granted' }]);
     expect(p.stats().prizesGranted).toBe(1);
-    expect((await ledgerLines()).map((l) => l.status)).toEqual(['granted']);
+    expect((await ledgerLines()).map((l) => l.status)).toEqual(['giving', 'granted']);
   });
 
   it('a restarted plugin on the same data folder does not grant again', async () => {
@@ -83,7 +83,7 @@ describe('prize ledger: exactly once', () => {
     b.accept({ type: 'join', t: h.host.clock + 3, player: 'away' });
     await new Promise((r) => setTimeout(r, 30));
     expect(h.host.given).toEqual([{ player: 'away', item: 'gold_ingot', count: 5 }]);
-    expect((await ledgerLines()).map((l) => l.status)).toEqual(['held', 'granted']);
+    expect((await ledgerLines()).map((l) => l.status)).toEqual(['held', 'giving', 'granted']);
     expect(b.stats()).toMatchObject({ prizesGranted: 1, prizesHeld: 0 });
   });
 
@@ -97,20 +97,24 @@ describe('prize ledger: exactly once', () => {
     expect(h.host.toldTo('full')[0]).toMatch(/could not be given to you now/);
   });
 
-  it('acks a prize only after its ledger record is durable', async () => {
+  it('gives only once the intent is durable, and acks only once the outcome is', async () => {
     h.host.online.add('p1');
     const io = testIo();
-    const sync = gate();
-    io.beforeSync = () => sync.wait();
+    const intent = gate();
+    const outcome = gate();
+    io.beforeSync = () => (io.syncs === 1 ? intent.wait() : outcome.wait());
     const p = await h.start({ ledgerIo: io });
     h.gw.send(prize('1-0'));
-    await sync.reached;
-    expect(h.host.given).toHaveLength(1); // given, then recorded (the order the ledger documents)
+    await intent.reached;
+    expect(h.host.given).toHaveLength(0); // recorded as an intent, then given
+    intent.open();
+    await outcome.reached;
+    expect(h.host.given).toHaveLength(1);
     await roundTrip(h, p);
     expect(h.gw.prizeAcks).toEqual([]);
-    sync.open();
+    outcome.open();
     await until(() => h.gw.prizeAcks.length === 1, 'the ack');
-    expect(await ledgerLines()).toEqual([expect.objectContaining({ id: '1-0', status: 'granted' })]);
+    expect(await ledgerLines()).toEqual([expect.objectContaining({ id: '1-0', status: 'giving' }), expect.objectContaining({ id: '1-0', status: 'granted' })]);
   });
 
   it('a torn last line (crash during an append) is cut off, and the prize is granted on redelivery', async () => {
@@ -121,7 +125,7 @@ describe('prize ledger: exactly once', () => {
     await until(() => h.gw.prizeAcks.length === 1, 'ack');
     expect(h.host.given).toHaveLength(1);
     expect(p.prizes()).toHaveLength(1);
-    expect(await ledgerLines()).toHaveLength(1);
+    expect((await ledgerLines()).map((l) => l.status)).toEqual(['giving', 'granted']);
   });
 });
 

@@ -76,7 +76,7 @@ describe('cairn sidecar bridge server', () => {
     expect(give).toEqual({ type: 'give', prize: 'side|treasure:oak:1', player: 'p1', item: 'gold_ingot', count: 5 });
     const closed = await c.next((m) => m.type === 'window-closed');
     expect(closed).toMatchObject({ hunt: 'side', end: T0 + 1000 });
-    expect(await c.next((m) => m.type === 'tell' && m.player === 'p1')).toMatchObject({ text: expect.stringContaining('You won 5 x gold_ingot') });
+    expect(await c.next((m) => m.type === 'tell' && m.player === 'p1' && String(m.text).includes('You won'))).toMatchObject({ text: expect.stringContaining('You won 5 x gold_ingot') });
     c.send({ type: 'given', prize: 'side|treasure:oak:1' });
     await vi.waitFor(() => expect(s.stats.answers).toBe(1));
     expect(s.cairn!.prizes()).toEqual([{ hunt: 'side', reason: 'treasure:oak:1', player: 'p1', server: 'srv-a', item: 'gold_ingot', count: 5, status: 'granted' }]);

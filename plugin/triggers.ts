@@ -40,6 +40,10 @@ interface PlayerTrack {
   run: SpeedRun;
   /** slots of treasures the previous sample was inside */
   inside: number[];
+  /** the previous sample's position, so a new index can tell what it was inside */
+  x: number;
+  y: number;
+  z: number;
 }
 
 /** Inside test: 3-D Euclidean distance <= radius, compared squared (exact on the radius). */
@@ -110,10 +114,22 @@ export class Triggers {
   /** Swaps the treasure set (hunt reload); sessions keep their last position and run. */
   setIndex(index: TreasureIndex): void {
     this.index = index;
+    // A player standing in a treasure when the rules change has not entered it: the
+    // previous sample is measured against the new treasures, not forgotten.
     for (const p of this.players.values()) {
-      p.inside = NONE;
+      p.inside = this.insideSlots(p.region, p.x, p.y, p.z);
       p.run.setWindows(index.speedWindows.length);
     }
+  }
+
+  private insideSlots(region: string, x: number, y: number, z: number): number[] {
+    let inside: number[] = NONE;
+    for (const c of this.index.candidates(region, x, z) ?? []) {
+      if (!insideTreasure(c, x, y, z)) continue;
+      if (inside === NONE) inside = [];
+      inside.push(c.slot);
+    }
+    return inside;
   }
 
   join(player: string): void {
@@ -133,7 +149,7 @@ export class Triggers {
     let firstOfRun = false;
     if (!prev) {
       firstOfRun = true;
-      prev = { region, run: new SpeedRun(t, x, y, z, windows.length), inside: NONE };
+      prev = { region, run: new SpeedRun(t, x, y, z, windows.length), inside: NONE, x, y, z };
       this.players.set(player, prev);
     } else if (prev.region !== region) {
       firstOfRun = true;
@@ -159,5 +175,8 @@ export class Triggers {
     }
     if (!firstOfRun) prev.run.push(t, x, y, z);
     prev.inside = inside;
+    prev.x = x;
+    prev.y = y;
+    prev.z = z;
   }
 }

@@ -169,6 +169,19 @@ describe('windowed maxSpeed in the triggers', () => {
     expect(m.at(300, [2, 64, 0])).toEqual({ h: false });
   });
 
+  it('a rules reload does not count a player already standing in a treasure as entering it', () => {
+    const m = mover([hunt('h', {})]);
+    expect(m.at(0, [50, 64, 50])).toEqual({});
+    // reloaded rules add a treasure where the player stands: the previous sample was inside it
+    m.triggers.setIndex(new TreasureIndex([hunt('h', {}), hunt('g', {}, [50, 64, 50])]));
+    expect(m.at(100, [50.5, 64, 50])).toEqual({});
+    expect(m.at(100, [60, 64, 50])).toEqual({});
+    expect(m.at(100, [50, 64, 50])).toEqual({ g: false });
+    // and one standing in a treasure the reload keeps does not enter it again
+    m.triggers.setIndex(new TreasureIndex([hunt('g', {}, [50, 64, 50])]));
+    expect(m.at(100, [50, 64, 51])).toEqual({});
+  });
+
   it('agrees with the contract read literally on random runs with bursts, pauses, teleports and region changes', () => {
     const windows = [1000, 250, 3000];
     const speeds = [20, 8, 40];

@@ -16,6 +16,9 @@
  * `scanMap` also returns where each value of the top-level map sits, and each element of
  * one array under it (a batch's `ev`, a record's `ev`), so an event's bytes can be
  * forwarded exactly as they were validated, without encoding them again.
+ *
+ * Over ~300 lines: validating and locating are one loop over the bytes (what is located is
+ * exactly what was validated), and it reads best whole.
  */
 import { isUtf8 } from 'node:buffer';
 

@@ -20,6 +20,9 @@
  * Source: awslabs/amazon-kinesis-producer, aggregation-format.md. The encoder writes
  * fields in field-number order into one buffer sized up front; the decoder accepts any
  * field order and skips unknown fields, as protobuf requires.
+ *
+ * Over ~300 lines: the encoder and the decoder of one byte layout stay together, so the
+ * format is read (and checked against aws-kinesis-agg) in one place.
  */
 import { createHash } from 'node:crypto';
 

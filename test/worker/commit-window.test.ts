@@ -212,7 +212,7 @@ describe('commit-window.lua', () => {
   });
 });
 
-describe('ingest-record.lua', () => {
+describe('record ingest (part seen, per hunt, part marked)', () => {
   it('groups a record\'s entries into one pending member per window, and finds them late or pending as a whole', async () => {
     const a = new EventMaker('srv-a');
     await ingestRecord(redis, keys, scripts, rec('srv-a', 1, T0, [a.rulesEv(T0)]));

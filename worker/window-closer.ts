@@ -58,6 +58,8 @@ export interface CloseTimings {
   /** players' finds read */
   players: number;
   fold: number;
+  /** the changed player buckets serialized */
+  buckets: number;
   /** commit arguments built, script run */
   commit: number;
   /** prizes and closed entries put on the servers' streams (window-fan-out.ts) */
@@ -231,13 +233,15 @@ export class WindowCloser {
       const foldedAt = performance.now();
 
       const w = { hunt, start, end };
+      const players = changedBuckets(state, changed, buckets);
+      const bucketsAt = performance.now();
       await this.ctx.hooks?.beforeCommit?.(w);
       const res = await commitWindow(redis, keys, scripts, {
         hunt, expected: closedRaw === null ? undefined : start, start, end, state, commitId: `${this.id}-${++this.commits}`,
-        prizes, players: changedBuckets(state, changed, buckets), read: members.length, late,
+        prizes, players, read: members.length, late,
       });
       const doneAt = performance.now();
-      const ms: CloseTimings = { read: readAt - began, players: loadedAt - readAt, fold: foldedAt - loadedAt, commit: doneAt - foldedAt, fanOut: 0 };
+      const ms: CloseTimings = { read: readAt - began, players: loadedAt - readAt, fold: foldedAt - loadedAt, buckets: bucketsAt - foldedAt, commit: doneAt - bucketsAt, fanOut: 0 };
       this.ctx.hooks?.afterCommit?.({ ...w, ...res, ms });
       if (res.status === 'committed' || res.status === 'resent') {
         retries = 0;

@@ -24,6 +24,10 @@ const int = (def: number, minimum: number, maximum: number) => Type.Integer({ de
 export const ENV_VARS: readonly EnvVar[] = [
   { name: 'CAIRN_REDIS_URL', default: DEFAULT_REDIS_URL, description: 'Redis for gateway and worker state', schema: Type.String({ default: DEFAULT_REDIS_URL, pattern: '^(rediss?://|/)', description: 'a redis:// or rediss:// URL, or a Unix socket path' }) },
   {
+    name: 'CAIRN_REDIS_CLUSTER', default: undefined, description: 'seed nodes of a Redis Cluster, `host:port,host:port,...`; when set, `CAIRN_REDIS_URL` is not used',
+    schema: Type.String({ pattern: '^[^,:\\s]+:[0-9]{1,5}(,[^,:\\s]+:[0-9]{1,5})*$', description: 'a comma-separated list of host:port' }),
+  },
+  {
     name: 'CAIRN_REDIS_PREFIX', default: 'cairn', description: 'prefix of every Redis key (replays and tests add a unique suffix)',
     schema: Type.String({ default: 'cairn', pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'use 1-64 of A-Z a-z 0-9 _ . : -' }),
   },
@@ -63,6 +67,8 @@ export const ENV_VARS: readonly EnvVar[] = [
 export interface EnvConfig {
   /** @default 'redis://127.0.0.1:6379' */
   redisUrl: string;
+  /** Seed nodes of a Redis Cluster (`host:port,...`); when set, redisUrl is not used. @default undefined */
+  redisCluster: string | undefined;
   /** Key prefix for every Redis key. @default 'cairn' */
   redisPrefix: string;
   /** Kinesis endpoint; unset means embedded kinesalite, or AWS itself for standalone processes. */
@@ -111,6 +117,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): Readonly<En
   const c = checkEnv(given) as Record<string, string | number | undefined>;
   return Object.freeze({
     redisUrl: c.CAIRN_REDIS_URL as string,
+    redisCluster: c.CAIRN_REDIS_CLUSTER as string | undefined,
     redisPrefix: c.CAIRN_REDIS_PREFIX as string,
     kinesisEndpoint: c.CAIRN_KINESIS_ENDPOINT as string | undefined,
     kinesisStream: c.CAIRN_KINESIS_STREAM as string,

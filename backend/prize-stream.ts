@@ -1,6 +1,6 @@
 /**
  * A server's prize stream (Redis Stream `RedisKeys.prizeStream(server)`): its entries'
- * fields, its retention and its parser. The worker's lua/commit-window.lua writes the
+ * fields, its retention and its parser. The worker's lua/fan-out-window-2.lua writes the
  * entries with exactly these field names, in this order (a test holds it to them); the
  * gateway's delivery reads them.
  *
@@ -10,9 +10,9 @@
  */
 import type { PrizeGift } from '../protocol/index.js';
 
-/** Fields of a prize entry, in the order the commit script writes them. */
+/** Fields of a prize entry, in the order lua/fan-out-window-2.lua writes them. */
 export const PRIZE_ENTRY_FIELDS = ['kind', 'hunt', 'reason', 'player', 'item', 'count'] as const;
-/** Fields of a window-closed entry, in the order the commit script writes them. */
+/** Fields of a window-closed entry, in the order lua/fan-out-window-2.lua writes them. */
 export const CLOSED_ENTRY_FIELDS = ['kind', 'hunt', 'start', 'end'] as const;
 
 /** Entries older than this are trimmed (XADD MINID at each commit); README "Retention" promises it. */

@@ -3,7 +3,7 @@
  * production (its heap and GC pauses are not the gateway's or the plugins'): ingests one
  * window's records with the real ingest script, then times the closer over it.
  *
- *   node --import tsx bench/window-close-worker.ts <phase> <redis url> <prefix> <epochs JSON>
+ *   node --import tsx bench/window-close-worker.ts <phase> <redis url | cluster:host:port,...> <prefix> <epochs JSON>
  *
  * phase `big`: 23 regions x 10 k players, each finding their region's treasure, in window
  * [T0, T0 + 60 s); phase `next`: 100 more finders per region in the following window.
@@ -11,7 +11,7 @@
  */
 import { rulesHash, type DiscreteEvent, type HuntRules } from '../protocol/index.js';
 import { logger } from '../common/log.js';
-import { connectRedis } from '../backend/redis/connect.js';
+import { connectRedis, connectRedisCluster } from '../backend/redis/connect.js';
 import { RedisKeys } from '../backend/redis/keys.js';
 import { RECORD_FORMAT_VERSION, type EventRecord } from '../backend/kinesis/record-format.js';
 import { ingestRecord } from '../worker/record-ingest.js';
@@ -28,6 +28,9 @@ export const WINDOW_MS = 60_000;
 export const T0 = 1_800_000_000_000 - (1_800_000_000_000 % WINDOW_MS);
 export const HUNT = 'bench-hunt';
 const EVENTS_PER_RECORD = 500;
+
+/** The <redis url> argument for a Redis Cluster: this, then its seed nodes. */
+export const CLUSTER_URL = 'cluster:';
 
 export const pad = (i: number) => String(i + 1).padStart(2, '0');
 
@@ -80,7 +83,7 @@ function serverRecords(r: HuntRules, region: number, epoch: number, firstSeq: nu
 async function main(): Promise<void> {
   const [phase, url, prefix, epochsJson] = process.argv.slice(2) as [string, string, string, string];
   const epochs = JSON.parse(epochsJson) as Record<string, string>;
-  const redis = await connectRedis(url);
+  const redis = url.startsWith(CLUSTER_URL) ? await connectRedisCluster(url.slice(CLUSTER_URL.length)) : await connectRedis(url);
   const keys = new RedisKeys(prefix);
   const scripts = workerScripts();
   const rules = benchRules();
@@ -105,14 +108,16 @@ async function main(): Promise<void> {
   records.length = 0;
   await new Promise((r) => setTimeout(r, 200));
   const metrics = new WorkerMetrics();
-  let steps: Record<string, number> = {};
+  let timings: Record<string, number> = {};
   const closer = new WindowCloser({
     redis, keys, scripts, metrics, log: logger('bench'), graceMs: 0, silentServerMs: 0,
-    hooks: { afterCommit: (w) => (steps = Object.fromEntries(Object.entries(w.ms).map(([k, v]) => [k, Math.round(v)]))) },
+    // The closer fills in the fan-out time after this hook: keep the object, read it after the run.
+    hooks: { afterCommit: (w) => void (timings = w.ms as unknown as Record<string, number>) },
   });
   const t0 = performance.now();
   await closer.run();
   const closeMs = performance.now() - t0;
+  const steps = Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)]));
   process.stdout.write(JSON.stringify({ ingestMs, events, closeMs, steps, prizes: metrics.stats.prizesCommitted, windows: metrics.stats.windowsClosed }) + '\n');
   redis.disconnect();
 }

@@ -17,6 +17,11 @@
  *                window close -> prize granted in game: the same, to the plugin's 'prize'
  *                event (granted through the Host and fsync'd in its ledger), 23 real plugins
  *
+ * Each is measured twice in one run: on one Redis (closeMs, grantP99Ms, ...) and on a
+ * Redis Cluster of 3 masters and 3 replicas started for the run (closeMsCluster,
+ * grantP99MsCluster, ...), where the commit runs on the hunt's master and the fan-out on
+ * the servers' masters.
+ *
  * Baselines: the seed's 9 s for a 23-region window, and the goals (close <= 1 s,
  * grant p99 <= 100 ms). Ingest is done with the real ingest script but is not timed
  * as part of the close (it happens as events arrive, before the window is due). The
@@ -30,13 +35,15 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import type { Host } from '../plugin/host.js';
-import { connectRedis, DEFAULT_REDIS_URL } from '../backend/redis/connect.js';
+import type { Redis } from 'ioredis';
+import { connectRedis, connectRedisCluster, DEFAULT_REDIS_URL } from '../backend/redis/connect.js';
 import { resolveRedis } from '../backend/redis/embedded-server.js';
 import { RedisKeys } from '../backend/redis/keys.js';
 import { makeKinesisClient } from '../backend/kinesis/client.js';
 import { startGateway } from '../gateway/server.js';
 import { fmt, percentile, type BenchResult } from './run.js';
-import { benchRules, NEXT_PLAYERS_PER_REGION, pad, PLAYERS_PER_REGION, REGIONS } from './window-close-worker.js';
+import { startTestCluster } from '../test/support/redis-cluster.js';
+import { benchRules, CLUSTER_URL, NEXT_PLAYERS_PER_REGION, pad, PLAYERS_PER_REGION, REGIONS } from './window-close-worker.js';
 
 const SEED_CLOSE_MS = 9000;
 const GOAL_CLOSE_MS = 1000;
@@ -66,10 +73,62 @@ function benchHost(serverId: string): Host {
   return { serverId, now: () => Date.now(), isOnline: () => true, hasPermission: () => false, giveItem: () => true, tell: () => {} };
 }
 
-export async function run(): Promise<BenchResult> {
-  const dirs: string[] = [];
+/** Where one measurement runs: one Redis, or a Redis Cluster of 3 masters and 3 replicas. */
+interface Target {
+  label: string;
+  redis: Redis;
+  /** the <redis url> argument of bench/window-close-worker.ts */
+  workerUrl: string;
+  /** removes the run's keys (single Redis) and stops what was started */
+  stop(prefix: string): Promise<void>;
+}
+
+async function singleRedis(): Promise<Target> {
   const r = await resolveRedis(process.env.CAIRN_REDIS_URL ?? DEFAULT_REDIS_URL, true);
   const redis = await connectRedis(r.url);
+  return {
+    label: 'one Redis', redis, workerUrl: r.url,
+    async stop(prefix) {
+      let cursor = '0';
+      do {
+        const [nextCursor, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = nextCursor;
+        if (found.length) await redis.del(...found);
+      } while (cursor !== '0');
+      redis.disconnect();
+      await r.stop();
+    },
+  };
+}
+
+async function redisCluster(): Promise<Target> {
+  const cluster = await startTestCluster();
+  const redis = await connectRedisCluster(cluster.seeds);
+  return {
+    label: 'Redis Cluster (3 masters, 3 replicas)', redis, workerUrl: `${CLUSTER_URL}${cluster.seeds}`,
+    async stop() {
+      redis.disconnect();
+      await cluster.stop();
+    },
+  };
+}
+
+export async function run(): Promise<BenchResult> {
+  const single = await measure(await singleRedis());
+  const cluster = await measure(await redisCluster());
+  return {
+    ...single,
+    closeMsCluster: cluster.closeMs,
+    grantP50MsCluster: cluster.grantP50Ms,
+    grantP99MsCluster: cluster.grantP99Ms,
+    nextCloseMsCluster: cluster.nextCloseMs,
+  };
+}
+
+async function measure(target: Target): Promise<BenchResult & { closeMs: number; grantP50Ms: number; grantP99Ms: number; nextCloseMs: number }> {
+  const dirs: string[] = [];
+  const { redis } = target;
+  console.log(`--- on ${target.label}`);
   const keys = new RedisKeys(`cairn-bench:window-close:${randomBytes(4).toString('hex')}`);
   const kinesis = makeKinesisClient('http://127.0.0.1:9');
   const gw = await startGateway({
@@ -114,7 +173,7 @@ export async function run(): Promise<BenchResult> {
       check();
     });
 
-    const big = await workerPhase('big', r.url, keys.prefix, epochs);
+    const big = await workerPhase('big', target.workerUrl, keys.prefix, epochs);
     const events = big.events;
     const closeMs = big.closeMs;
     console.log(`ingest: ${fmt(events)} finds in ${fmt(big.ingestMs)} ms (${fmt(events / (big.ingestMs / 1000))} events/s; not part of the close)`);
@@ -122,7 +181,7 @@ export async function run(): Promise<BenchResult> {
     if (big.prizes !== expectedPrizes || big.windows !== 1) throw new Error(`expected ${expectedPrizes} prizes in 1 window, got ${big.prizes} in ${big.windows}`);
     await allGranted(expectedPrizes);
     delivered.push(...granted.splice(0));
-    const next = await workerPhase('next', r.url, keys.prefix, epochs);
+    const next = await workerPhase('next', target.workerUrl, keys.prefix, epochs);
     const nextCloseMs = next.closeMs;
     if (next.windows !== 1 || next.events !== REGIONS * NEXT_PLAYERS_PER_REGION) throw new Error(`next window: ${next.events} events in ${next.windows} windows`);
 
@@ -150,15 +209,8 @@ export async function run(): Promise<BenchResult> {
   } finally {
     await Promise.all(plugins.map((p) => p.stop(1000).catch(() => {})));
     await gw.close();
-    let cursor = '0';
-    do {
-      const [nextCursor, found] = await redis.scan(cursor, 'MATCH', `${keys.prefix}:*`, 'COUNT', 1000);
-      cursor = nextCursor;
-      if (found.length) await redis.del(...found);
-    } while (cursor !== '0');
-    redis.disconnect();
     kinesis.destroy();
-    await r.stop();
+    await target.stop(keys.prefix);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }

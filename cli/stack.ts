@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { logger } from '../common/log.js';
 import type { EnvConfig } from '../backend/config.js';
-import { connectRedis } from '../backend/redis/connect.js';
+import { connectRedis, connectRedisCluster } from '../backend/redis/connect.js';
 import { resolveRedis } from '../backend/redis/embedded-server.js';
 import { ensureStream, resolveKinesis } from '../backend/kinesis/client.js';
 import { RedisKeys } from '../backend/redis/keys.js';
@@ -47,6 +47,7 @@ export interface Stack {
   page?: LivePage;
   workers: Worker[];
   registry: Registry;
+  /** the Redis URL, or `cluster host:port,...` */
   redisUrl: string;
   kinesisEndpoint: string | undefined;
   stop(): Promise<void>;
@@ -66,9 +67,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   try {
     const runId = randomBytes(4).toString('hex');
-    const r = await resolveRedis(config.redisUrl, opts.embedded);
+    const r = await stackRedis(config, opts.embedded);
     stops.push(() => r.stop());
-    const redis = await connectRedis(r.url);
+    const redis = r.redis;
     stops.push(async () => redis.disconnect());
     const prefix = opts.isolate ? `${config.redisPrefix}:run-${runId}` : config.redisPrefix;
     const keys = new RedisKeys(prefix);
@@ -105,9 +106,28 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       workers.push(w);
       stops.push(() => w.stop());
     }
-    return { redis, keys, kinesis: k.client, stream, gateway, ...(page ? { page } : {}), workers, registry, redisUrl: r.url, kinesisEndpoint: k.endpoint, stop: stopAll };
+    return { redis, keys, kinesis: k.client, stream, gateway, ...(page ? { page } : {}), workers, registry, redisUrl: r.label, kinesisEndpoint: k.endpoint, stop: stopAll };
   } catch (err) {
     await stopAll();
+    throw err;
+  }
+}
+
+/**
+ * The Redis of the stack: a Redis Cluster from its seed nodes when CAIRN_REDIS_CLUSTER
+ * is set (never started for the run, and never the single-node URL as a fallback), else
+ * the Redis at CAIRN_REDIS_URL, started when `embedded` and none answers.
+ */
+async function stackRedis(config: Readonly<EnvConfig>, embedded: boolean): Promise<{ redis: Redis; label: string; stop(): Promise<void> }> {
+  if (config.redisCluster !== undefined) {
+    const redis = await connectRedisCluster(config.redisCluster);
+    return { redis, label: `cluster ${config.redisCluster}`, stop: async () => {} };
+  }
+  const r = await resolveRedis(config.redisUrl, embedded);
+  try {
+    return { redis: await connectRedis(r.url), label: r.url, stop: () => r.stop() };
+  } catch (err) {
+    await r.stop();
     throw err;
   }
 }

@@ -17,6 +17,7 @@ export const DURABLE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 const helloScript = new LuaScript(luaFile(import.meta.url, 'lua/hello-2.lua'));
 const setDurableScript = new LuaScript(luaFile(import.meta.url, 'lua/set-durable-2.lua'));
+const registerScript = new LuaScript(luaFile(import.meta.url, 'lua/register-server-1.lua'));
 
 export type HelloResult = { ok: true; durable: number } | { ok: false; newestEpoch: number };
 
@@ -29,13 +30,18 @@ export class DurableSeqs {
 
   /** Registers (server, epoch) unless a newer epoch of the server was seen; returns its durable seq. */
   async hello(server: string, epoch: number): Promise<HelloResult> {
-    const res = (await helloScript.run(this.redis, [this.keys.servers(), this.keys.durable(server, epoch)], [server, epoch])) as [number, number];
-    return res[0] === 1 ? { ok: true, durable: Number(res[1]) } : { ok: false, newestEpoch: Number(res[1]) };
+    const res = (await helloScript.run(this.redis, [this.keys.epoch(server), this.keys.durable(server, epoch)], [epoch])) as [number, number];
+    if (res[0] !== 1) return { ok: false, newestEpoch: Number(res[1]) };
+    // A second step, after the fence: the registry holds every server, so it cannot share the
+    // server's hash tag. A crash in between leaves the server unregistered until its next hello,
+    // which it sends on reconnecting.
+    await registerScript.run(this.redis, [this.keys.servers()], [server, epoch]);
+    return { ok: true, durable: Number(res[1]) };
   }
 
   /** Raises the durable seq of (server, epoch) to at least `seq`; 'fenced' when a newer epoch said hello. */
   async raise(server: string, epoch: number, seq: number): Promise<number | 'fenced'> {
-    const res = Number(await setDurableScript.run(this.redis, [this.keys.durable(server, epoch), this.keys.servers()], [seq, server, epoch, this.ttlMs]));
+    const res = Number(await setDurableScript.run(this.redis, [this.keys.durable(server, epoch), this.keys.epoch(server)], [seq, server, epoch, this.ttlMs]));
     return res === -1 ? 'fenced' : res;
   }
 

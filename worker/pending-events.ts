@@ -15,7 +15,7 @@
  *   rules
  *
  * A chunk is identified by its record: the same record ingested twice is refused whole
- * before its chunks are added (ingest-record.lua). The same entry in two records (a
+ * before its chunks are added (lua/part-seen-3.lua). The same entry in two records (a
  * plugin's spill replayed) lands in two members; the fold ignores a player's second find
  * of a treasure, and the closer drops repeated suspect entries by id, so that changes
  * nothing.

@@ -2,17 +2,17 @@
  * Ingest of one Kinesis record: the hunt events it carries go to their hunts' pending
  * sets (or to the late set when their window already closed), and its part is marked
  * so the (server, epoch) watermark can advance once the batch and every earlier batch
- * are complete. One Lua script per record (lua/ingest-record.lua), so a record is
- * applied entirely or not at all, and applying it twice changes nothing: ioredis
- * resends unanswered commands after a reconnect, and Kinesis redelivers records
- * after a lease takeover or a checkpoint that did not land.
+ * are complete. Applying a record twice changes nothing: ioredis resends unanswered
+ * commands after a reconnect, and Kinesis redelivers records after a lease takeover or a
+ * checkpoint that did not land. The part is marked last (lua/mark-part-3.lua), so until
+ * every event of it is pending, the record counts as not ingested.
  */
 import type { Redis } from 'ioredis';
 import { windowMs, MIN_WINDOW_MS, type DiscreteEvent, type HuntEvent } from '../protocol/index.js';
 import type { EventRecord } from '../backend/kinesis/record-format.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { pendingEntries } from './pending-events.js';
-import type { IngestReply, WorkerScripts } from './scripts.js';
+import type { IngestHuntReply, WorkerScripts } from './scripts.js';
 
 /** Header checks live with the record format; re-exported for the shard reader. */
 export { recordProblem } from '../backend/kinesis/record-format.js';
@@ -102,29 +102,35 @@ export async function ingestRecord(
   }
   const badEvents = r.badEvents ?? 0;
 
-  const k: string[] = [keys.hunts(), keys.batchParts(r.s, r.e, r.q), keys.batchDone(r.s, r.e), keys.watermark(r.s, r.e)];
-  for (const hunt of hunts.keys()) k.push(keys.closed(hunt), keys.pending(hunt), keys.late(hunt), keys.window(hunt));
-  let res: IngestReply;
-  for (let attempt = 0; ; attempt++) {
-    const argv: (string | number)[] = [r.q, r.pt, r.np, String(r.wm), BATCH_KEYS_TTL_MS, hunts.size];
-    for (const [hunt, h] of hunts) {
-      // Not set yet: this record's rules set it (SET NX); the script checks that the
-      // length the entries were grouped by is the one stored, else we group again.
-      const L = attempt === 0 ? ((await storedWindow(redis, keys, hunt)) ?? h.window) : undefined;
-      const entries = pendingEntries(h.events, L);
-      argv.push(hunt, h.window === undefined ? '' : String(h.window), L === undefined ? '' : String(L), entries.length);
-      for (const e of entries) argv.push(e.score, e.member, e.ids, e.n, e.last);
-    }
-    res = await scripts.lua.ingestRecord.run(redis, k, argv);
-    if (res.applied !== -1 || attempt > 0) break;
-  }
+  // Three steps, each a script in one hash slot (a Redis Cluster refuses scripts over
+  // two): is the part new (the server's slot); its events into each hunt's pending set
+  // (each hunt's slot); then the part marked, which lets the watermark pass its events.
+  // A crash between them leaves the part unmarked, so Kinesis delivers the record again
+  // and its events are added again: the same members, so no-ops.
+  const seen = await scripts.partSeen(redis, keys, r);
+  if (seen.seen) return { applied: false, events: r.ev.length, stored: 0, duplicateEvents: 0, late: 0, badEvents: 0, watermark: seen.wm };
+  if (hunts.size) await redis.sadd(keys.hunts(), ...hunts.keys());
+  const counts = await Promise.all(
+    [...hunts].map(async ([hunt, h]) => {
+      let res: IngestHuntReply;
+      for (let attempt = 0; ; attempt++) {
+        // Not set yet: this record's rules set it (SET NX); the script checks that the
+        // length the entries were grouped by is the one stored, else we group again.
+        const L = attempt === 0 ? ((await storedWindow(redis, keys, hunt)) ?? h.window) : undefined;
+        res = await scripts.ingestHunt(redis, keys, hunt, h.window, L, pendingEntries(h.events, L));
+        if (res.applied !== -1 || attempt > 0) return res;
+      }
+    }),
+  );
+  const mark = await scripts.markPart(redis, keys, r, BATCH_KEYS_TTL_MS);
+  const sum = (f: (x: IngestHuntReply) => number) => counts.reduce((n, x) => n + f(x), 0);
   return {
-    applied: res.applied === 1,
+    applied: mark.applied,
     events: r.ev.length + badEvents,
-    stored: res.stored,
-    duplicateEvents: res.duplicateEvents,
-    late: res.late,
-    badEvents: res.applied === 1 ? badEvents : 0,
-    watermark: res.wm === '' ? undefined : Number(res.wm),
+    stored: sum((x) => x.stored),
+    duplicateEvents: sum((x) => x.duplicateEvents),
+    late: sum((x) => x.late),
+    badEvents: mark.applied ? badEvents : 0,
+    watermark: mark.wm,
   };
 }

@@ -4,8 +4,7 @@
  * positions. One file each under ./lua/ (the header of each states its KEYS, ARGV and
  * reply), read once at start-up and called by SHA; each reply is checked and typed here.
  *
- * ingest-record.lua's arguments are packed by record-ingest.ts, which groups a record's
- * events per hunt while it packs them; its reply is typed here.
+ * ingest-hunt-4.lua's entries are grouped by record-ingest.ts (pending-events.ts).
  */
 import type { Redis } from 'ioredis';
 import { boolReply, intReply, intsReply, luaFile, LuaScript, type LuaArg } from '../backend/redis/lua-script.js';
@@ -13,30 +12,45 @@ import type { RedisKeys } from '../backend/redis/keys.js';
 import { PRIZE_STREAM_RETENTION_MS } from '../backend/prize-stream.js';
 import type { DecidedPrize, HuntState } from '../hunt/hunt-fold.js';
 import { storedStateJson } from '../hunt/hunt-store.js';
+import type { EventRecord } from '../backend/kinesis/record-format.js';
+import type { PendingEntry } from './pending-events.js';
 
 /** KEYS of the lease scripts: the shard's lease and its fencing token counter. */
 type LeaseKeys = readonly [lease: string, leaseToken: string];
 
-/** lua/ingest-record.lua's reply; see its header. */
-export interface IngestReply {
-  /** 1 applied; 0 a part seen before (nothing changed); -1 regroup and send again */
-  applied: 1 | 0 | -1;
+/** lua/ingest-hunt-4.lua's reply; see its header. */
+export interface IngestHuntReply {
+  /** 1 applied; -1 regroup and send again (nothing changed) */
+  applied: 1 | -1;
   stored: number;
   duplicateEvents: number;
   late: number;
-  next: number;
-  /** the (server, epoch) watermark after the record, '' when none yet */
-  wm: string;
 }
 
-function ingestReply(raw: unknown): IngestReply | undefined {
-  if (!Array.isArray(raw) || raw.length !== 6) return undefined;
-  const [applied, stored, duplicateEvents, late, next, wm] = raw as unknown[];
-  if (applied !== 1 && applied !== 0 && applied !== -1) return undefined;
-  if (![stored, duplicateEvents, late, next].every((x) => typeof x === 'number')) return undefined;
-  if (typeof wm !== 'string') return undefined;
-  return { applied, stored: stored as number, duplicateEvents: duplicateEvents as number, late: late as number, next: next as number, wm };
+const quad = intsReply(4);
+function ingestHuntReply(raw: unknown): IngestHuntReply | undefined {
+  const r = quad(raw);
+  if (!r || (r[0] !== 1 && r[0] !== -1)) return undefined;
+  return { applied: r[0], stored: r[1]!, duplicateEvents: r[2]!, late: r[3]! };
 }
+
+/** lua/part-seen-3.lua's and lua/mark-part-3.lua's reply: the flag, then the (server, epoch) watermark. */
+interface PartReply {
+  flag: boolean;
+  wm: number | undefined;
+}
+
+function partReply(raw: unknown): PartReply | undefined {
+  if (!Array.isArray(raw) || raw.length !== 3) return undefined;
+  const [flag, next, wm] = raw as unknown[];
+  if ((flag !== 0 && flag !== 1) || typeof next !== 'number' || typeof wm !== 'string') return undefined;
+  return { flag: flag === 1, wm: wm === '' ? undefined : Number(wm) };
+}
+
+/** The part of a record the ingest steps need. */
+type RecordPart = Pick<EventRecord, 's' | 'e' | 'q' | 'pt' | 'np' | 'wm'>;
+
+const partKeys = (keys: RedisKeys, r: RecordPart) => [keys.batchParts(r.s, r.e, r.q), keys.batchDone(r.s, r.e), keys.watermark(r.s, r.e)] as const;
 
 /** What one window commit writes: see lua/commit-window.lua. */
 export interface CommitArgs {
@@ -75,14 +89,36 @@ const file = (name: string) => luaFile(import.meta.url, `lua/${name}`);
 export class WorkerScripts {
   /** The scripts themselves, for tests that call one with hand-made arguments. */
   readonly lua = {
-    ingestRecord: new LuaScript<IngestReply>(file('ingest-record.lua'), ingestReply),
+    partSeen: new LuaScript<PartReply>(file('part-seen-3.lua'), partReply),
+    ingestHunt: new LuaScript<IngestHuntReply>(file('ingest-hunt-4.lua'), ingestHuntReply),
+    markPart: new LuaScript<PartReply>(file('mark-part-3.lua'), partReply),
     commitWindow: new LuaScript<CommitReply>(file('commit-window.lua'), commitReply),
+    fanOutWindow: new LuaScript<boolean, readonly [stream: string, fanned: string]>(file('fan-out-window-2.lua'), boolReply),
     acquireLease: new LuaScript<number, LeaseKeys, [owner: string, ttlMs: number]>(file('acquire-lease-2.lua'), intReply),
     stealLease: new LuaScript<number, LeaseKeys, [from: string, owner: string, ttlMs: number]>(file('steal-lease-2.lua'), intReply),
     renewLease: new LuaScript<boolean, LeaseKeys, [owner: string, token: string, ttlMs: number]>(file('renew-lease-2.lua'), boolReply),
     releaseLease: new LuaScript<boolean, LeaseKeys, [owner: string, token: string]>(file('release-lease-2.lua'), boolReply),
     checkpoint: new LuaScript<boolean, readonly [leaseToken: string, checkpoint: string], [token: string, seq: string, ended: '1' | '0']>(file('checkpoint-2.lua'), boolReply),
   } as const;
+
+  /** Ingest step 1: whether the record's part was ingested before, and the watermark. */
+  async partSeen(redis: Redis, keys: RedisKeys, r: RecordPart): Promise<{ seen: boolean; wm: number | undefined }> {
+    const x = await this.lua.partSeen.run(redis, partKeys(keys, r), [r.q, r.pt]);
+    return { seen: x.flag, wm: x.wm };
+  }
+
+  /** Ingest step 2, once per hunt: `window` from the record's rules, `groupedBy` the length its entries were grouped by. */
+  ingestHunt(redis: Redis, keys: RedisKeys, hunt: string, window: number | undefined, groupedBy: number | undefined, entries: readonly PendingEntry[]): Promise<IngestHuntReply> {
+    const argv: LuaArg[] = [window === undefined ? '' : String(window), groupedBy === undefined ? '' : String(groupedBy), entries.length];
+    for (const e of entries) argv.push(e.score, e.member, e.ids, e.n, e.last);
+    return this.lua.ingestHunt.run(redis, [keys.closed(hunt), keys.pending(hunt), keys.late(hunt), keys.window(hunt)], argv);
+  }
+
+  /** Ingest step 3: marks the part; applied false when it was marked before. */
+  async markPart(redis: Redis, keys: RedisKeys, r: RecordPart, ttlMs: number): Promise<{ applied: boolean; wm: number | undefined }> {
+    const x = await this.lua.markPart.run(redis, partKeys(keys, r), [r.q, r.pt, r.np, String(r.wm), ttlMs]);
+    return { applied: x.flag, wm: x.wm };
+  }
 
   /** A new fencing token (> 0), or 0 when another worker holds the lease. */
   acquireLease(redis: Redis, keys: RedisKeys, shard: string, owner: string, ttlMs: number): Promise<number> {
@@ -109,35 +145,37 @@ export class WorkerScripts {
     return this.lua.checkpoint.run(redis, [keys.leaseToken(shard), keys.checkpoint(shard)], [String(token), seq ?? '', ended ? '1' : '0']);
   }
 
-  /** One window commit; `servers` are the prize streams to write to (the registry plus every prize's server). */
-  commitWindow(redis: Redis, keys: RedisKeys, a: CommitArgs, servers: readonly string[]): Promise<CommitReply> {
-    const list = [...servers].sort();
-    const index = new Map(list.map((s, i) => [s, i + 1]));
-    const k = [keys.closed(a.hunt), keys.state(a.hunt), keys.prizes(a.hunt), keys.pending(a.hunt), keys.late(a.hunt), keys.servers(), keys.players(a.hunt)];
-    for (const s of list) k.push(keys.prizeStream(s));
-    const argv: LuaArg[] = [
-      a.expected === undefined ? '' : String(a.expected),
-      a.hunt,
-      String(a.start),
-      String(a.end),
-      storedStateJson(a.state, a.commitId),
-      PRIZE_STREAM_RETENTION_MS,
-      a.read,
-      list.length,
-    ];
-    for (const s of list) argv.push(s);
+  /** Step 1 of a window commit, in the hunt's slot: see lua/commit-window.lua. */
+  commitWindow(redis: Redis, keys: RedisKeys, a: CommitArgs): Promise<CommitReply> {
+    const h = a.hunt;
+    const k = [keys.closed(h), keys.state(h), keys.prizes(h), keys.pending(h), keys.late(h), keys.players(h), keys.fanOut(h)];
+    const argv: LuaArg[] = [a.expected === undefined ? '' : String(a.expected), String(a.start), String(a.end), storedStateJson(a.state, a.commitId), a.read];
     argv.push(a.prizes.length);
-    for (const p of a.prizes) {
-      const i = index.get(p.server);
-      if (i === undefined) throw new Error(`prize ${p.reason}: server ${p.server} is not among the commit's servers`);
-      argv.push(p.reason, JSON.stringify(p), i, p.player, p.item, p.count);
-    }
+    for (const p of a.prizes) argv.push(p.reason, JSON.stringify(p), p.server, p.player, p.item, p.count);
     argv.push(a.players.length);
     for (const [field, value] of a.players) argv.push(field, value);
     argv.push(a.late.length);
     for (const id of a.late) argv.push(id);
     return this.lua.commitWindow.run(redis, k, argv);
   }
+
+  /** Step 2 of a window commit, for one server, in its slot: true when this call appended the window. */
+  fanOutWindow(redis: Redis, keys: RedisKeys, server: string, w: FanOutWindow): Promise<boolean> {
+    const argv: LuaArg[] = [w.hunt, String(w.start), String(w.end), PRIZE_STREAM_RETENTION_MS];
+    const mine = w.prizes.filter((p) => p.server === server);
+    argv.push(mine.length);
+    for (const p of mine) argv.push(p.reason, p.player, p.item, p.count);
+    return this.lua.fanOutWindow.run(redis, [keys.prizeStream(server), keys.fannedOut(server)], argv);
+  }
+}
+
+/** A committed window as its fan-out entry holds it (lua/commit-window.lua). */
+export interface FanOutWindow {
+  hunt: string;
+  start: number;
+  end: number;
+  /** the prizes its commit set */
+  prizes: { reason: string; server: string; player: string; item: string; count: string }[];
 }
 
 const leaseKeys = (keys: RedisKeys, shard: string): LeaseKeys => [keys.lease(shard), keys.leaseToken(shard)];

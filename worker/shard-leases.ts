@@ -209,7 +209,8 @@ export class ShardLeases {
     const { redis, keys, scripts, workerId, leaseMs, log } = this.ctx;
     if (!readable.length) return;
     const target = Math.ceil(readable.length / Math.max(1, liveIds.size));
-    const owners = await redis.mget(readable.map((s) => keys.lease(s)));
+    // One GET per lease, not MGET: on a Redis Cluster the leases live in different slots.
+    const owners = await Promise.all(readable.map((s) => redis.get(keys.lease(s))));
     const byOwner = new Map<string, string[]>();
     readable.forEach((shard, i) => {
       const o = owners[i];

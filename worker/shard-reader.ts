@@ -47,7 +47,9 @@ export interface Checkpoint {
 }
 
 export async function readCheckpoint(redis: Redis, keys: RedisKeys, shard: string): Promise<Checkpoint> {
-  const h = await redis.hgetall(keys.checkpoint(shard));
+  let h = await redis.hgetall(keys.checkpoint(shard));
+  // Written before the key had its {shard} tag: carried on at this shard's next checkpoint.
+  if (!Object.keys(h).length) h = await redis.hgetall(keys.legacyCheckpoint(shard));
   return { seq: h.seq || undefined, ended: h.end === '1' };
 }
 

@@ -27,6 +27,7 @@ import { decodePendingMember, eventId } from './pending-events.js';
 import type { WorkerScripts } from './scripts.js';
 import { BATCH_KEYS_TTL_MS } from './record-ingest.js';
 import { commitWindow, type CommitStatus } from './window-commit.js';
+import { fanOutWindows } from './window-fan-out.js';
 import { readFrontier } from './window-frontier.js';
 
 /** What a commit hook is told about a window commit. */
@@ -43,7 +44,10 @@ export interface WindowInfo {
 export interface CommitHooks {
   /** Called after the window was read and folded, right before its commit is sent. */
   beforeCommit?(w: WindowInfo): void | Promise<void>;
-  /** Called with the outcome of each commit attempt, and how long its steps took (ms). */
+  /**
+   * Called with the outcome of each commit attempt, and how long its steps took (ms),
+   * after the commit and before its fan-out to the servers' prize streams.
+   */
   afterCommit?(w: WindowInfo & { status: CommitStatus; newPrizes: number; ms: CloseTimings }): void;
 }
 
@@ -54,8 +58,12 @@ export interface CloseTimings {
   /** players' finds read */
   players: number;
   fold: number;
+  /** the changed player buckets serialized */
+  buckets: number;
   /** commit arguments built, script run */
   commit: number;
+  /** prizes and closed entries put on the servers' streams (window-fan-out.ts) */
+  fanOut: number;
 }
 
 export interface CloserContext {
@@ -141,19 +149,16 @@ export class WindowCloser {
    */
   private async expireOldEpochs(now: Map<string, number>): Promise<void> {
     const { redis, keys } = this.ctx;
-    const p = redis.pipeline();
-    let n = 0;
+    const expiring: Promise<number>[] = [];
     for (const [server, epoch] of now) {
       const before = this.epochs.get(server);
       if (before !== undefined && before < epoch) {
-        p.pexpire(keys.watermark(server, before), BATCH_KEYS_TTL_MS);
-        p.pexpire(keys.batchDone(server, before), BATCH_KEYS_TTL_MS);
-        n++;
+        expiring.push(redis.pexpire(keys.watermark(server, before), BATCH_KEYS_TTL_MS), redis.pexpire(keys.batchDone(server, before), BATCH_KEYS_TTL_MS));
       }
       this.epochs.set(server, epoch);
     }
     for (const s of this.epochs.keys()) if (!now.has(s)) this.epochs.delete(s);
-    if (n) await p.exec();
+    await Promise.all(expiring);
   }
 
   private async closeHunt(hunt: string, frontier: number): Promise<void> {
@@ -163,6 +168,8 @@ export class WindowCloser {
     const L = Number.isSafeInteger(rawL) && rawL > 0 ? rawL : DEFAULT_WINDOW_MS;
     let retries = 0;
     for (;;) {
+      // What an earlier commit left to fan out (a worker died between the two steps) goes first.
+      await fanOutWindows(redis, keys, scripts, hunt);
       const snap = await redis.multi().get(keys.closed(hunt)).get(keys.state(hunt)).exec();
       const closedRaw = (snap?.[0]?.[1] ?? null) as string | null;
       const stateRaw = (snap?.[1]?.[1] ?? null) as string | null;
@@ -226,13 +233,15 @@ export class WindowCloser {
       const foldedAt = performance.now();
 
       const w = { hunt, start, end };
+      const players = changedBuckets(state, changed, buckets);
+      const bucketsAt = performance.now();
       await this.ctx.hooks?.beforeCommit?.(w);
       const res = await commitWindow(redis, keys, scripts, {
         hunt, expected: closedRaw === null ? undefined : start, start, end, state, commitId: `${this.id}-${++this.commits}`,
-        prizes, players: changedBuckets(state, changed, buckets), read: members.length, late,
+        prizes, players, read: members.length, late,
       });
       const doneAt = performance.now();
-      const ms: CloseTimings = { read: readAt - began, players: loadedAt - readAt, fold: foldedAt - loadedAt, commit: doneAt - foldedAt };
+      const ms: CloseTimings = { read: readAt - began, players: loadedAt - readAt, fold: foldedAt - loadedAt, buckets: bucketsAt - foldedAt, commit: doneAt - bucketsAt, fanOut: 0 };
       this.ctx.hooks?.afterCommit?.({ ...w, ...res, ms });
       if (res.status === 'committed' || res.status === 'resent') {
         retries = 0;
@@ -242,12 +251,14 @@ export class WindowCloser {
           metrics.lateEvents(late.length);
           log.warn({ hunt, ids: late.slice(0, 100), count: late.length, closed: start }, 'late events found pending for a closed window: not folded');
         }
+        await fanOutWindows(redis, keys, scripts, hunt);
+        ms.fanOut = performance.now() - doneAt;
         log.debug({ hunt, start, end, events: events.length, prizes: prizes.length, newPrizes: res.newPrizes, ms }, 'window closed');
       } else if (res.status === 'stale') {
         metrics.staleCommit();
         log.info({ hunt, start }, 'stale window commit rejected: another worker closed the window first');
       } else if (++retries > MAX_COMMIT_RETRIES) {
-        log.warn({ hunt, start, status: res.status }, 'server registry or pending events keep changing during commit; retrying on the next pass');
+        log.warn({ hunt, start, status: res.status }, 'pending events keep changing during commit; retrying on the next pass');
         return;
       }
     }

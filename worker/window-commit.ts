@@ -1,7 +1,8 @@
 /**
  * The one write that moves a hunt forward: a closed window's state, players' finds and
- * prizes, committed by lua/commit-window.lua (its header has the contract). The stored
- * format it writes is hunt/hunt-store.ts's.
+ * prizes, committed by lua/commit-window.lua in the hunt's hash slot (its header has the
+ * contract). The stored format it writes is hunt/hunt-store.ts's. The prizes reach the
+ * servers' streams in a second step, window-fan-out.ts.
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../backend/redis/keys.js';
@@ -9,15 +10,13 @@ import type { CommitArgs, WorkerScripts } from './scripts.js';
 
 export type { CommitArgs } from './scripts.js';
 
-export type CommitStatus = 'committed' | 'resent' | 'stale' | 'servers-changed' | 'pending-changed';
+export type CommitStatus = 'committed' | 'resent' | 'stale' | 'pending-changed';
 
-const STATUS: Record<number, CommitStatus> = { 1: 'committed', 2: 'resent', 0: 'stale', [-1]: 'servers-changed', [-2]: 'pending-changed' };
+const STATUS: Record<number, CommitStatus> = { 1: 'committed', 2: 'resent', 0: 'stale', [-2]: 'pending-changed' };
 
-/** Runs lua/commit-window.lua once, writing to every registered server's prize stream and each prize's. */
+/** Runs lua/commit-window.lua once. */
 export async function commitWindow(redis: Redis, keys: RedisKeys, scripts: WorkerScripts, a: CommitArgs): Promise<{ status: CommitStatus; newPrizes: number }> {
-  const servers = new Set(await redis.hkeys(keys.servers()));
-  for (const p of a.prizes) servers.add(p.server);
-  const { code, newPrizes } = await scripts.commitWindow(redis, keys, a, [...servers]);
+  const { code, newPrizes } = await scripts.commitWindow(redis, keys, a);
   const status = STATUS[code];
   if (status === undefined) throw new Error(`commit-window.lua: unknown status ${code}`);
   return { status, newPrizes };

@@ -35,14 +35,15 @@ export async function readFrontier(
   const entries = Object.entries(servers).sort(([a], [b]) => (a < b ? -1 : 1));
   const epochs = new Map(entries.map(([s, e]) => [s, Number(e)]));
   if (!entries.length) return { wm: undefined, silent: [], epochs };
-  const p = redis.pipeline();
-  p.time();
-  for (const [server, epoch] of entries) p.hmget(keys.watermark(server, Number(epoch)), 'wm', 'at');
-  const res = (await p.exec()) ?? [];
-  for (const [err] of res) if (err) throw err;
-  const now = redisTimeMs(res[0]![1]);
+  // Separate commands, not one pipeline: on a Redis Cluster the watermarks live in their
+  // servers' slots. ioredis still writes them to each connection back to back.
+  const [time, ...marks] = await Promise.all([
+    redis.time(),
+    ...entries.map(([server, epoch]) => redis.hmget(keys.watermark(server, Number(epoch)), 'wm', 'at')),
+  ]);
+  const now = redisTimeMs(time);
   const all = entries.map(([server], i) => {
-    const [wm, at] = res[i + 1]![1] as [string | null, string | null];
+    const [wm, at] = marks[i] as (string | null)[];
     const since = at !== null ? Number(at) : firstSeen(server, now);
     return { server, wm: wm === null ? undefined : Number(wm), silent: silentMs > 0 && now - since > silentMs };
   });

@@ -6,7 +6,7 @@
  *
  *   shard-leases.ts   which worker reads which shard; fencing tokens; balancing
  *   shard-reader.ts   GetRecords loop of one shard, checkpoints
- *   record-ingest.ts  one record -> pending events + batch watermark (lua/ingest-record.lua)
+ *   record-ingest.ts  one record -> pending events + batch watermark (lua/part-seen-3, ingest-hunt-4, mark-part-3)
  *   window-frontier.ts the lowest watermark over active servers (silent ones left out)
  *   window-closer.ts  windows ready to close: read, fold, commit
  *   window-commit.ts  the one atomic write per window (lua/commit-window.lua)

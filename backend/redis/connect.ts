@@ -1,7 +1,7 @@
 /**
  * Connecting to Redis. Starting one when none answers is embedded-server.ts.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { logger } from '../../common/log.js';
 
 const log = logger('redis');
@@ -38,4 +38,43 @@ export async function connectRedis(url: string, extra: RedisOptions = {}): Promi
   r.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await r.connect();
   return r;
+}
+
+/** `host:port,host:port,...` (CAIRN_REDIS_CLUSTER) as ioredis' seed nodes. */
+export function clusterSeeds(list: string): { host: string; port: number }[] {
+  return list.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+  });
+}
+
+/**
+ * A Redis Cluster through ioredis' Cluster client, from seed nodes. Every key Cairn uses
+ * carries a hash tag and every script touches one slot (keys.ts), so the gateway and the
+ * worker run on it unchanged: the client is typed as `Redis`, whose commands Cluster
+ * implements with the same signatures (pipelines and MULTI stay within one slot).
+ *
+ * Measured on loopback (docs/operations.md): a killed master's replica takes over after
+ * about 3.5 s, and on default settings ioredis failed about 4% of writes meanwhile with
+ * "Too many Cluster redirections". Hence the longer redirection budget and retry delays
+ * here, and lua-script.ts retries our (idempotent) scripts on CLUSTERDOWN and TRYAGAIN.
+ */
+export async function connectRedisCluster(seeds: string, extra: ClusterOptions = {}): Promise<Redis> {
+  const c = new Cluster(clusterSeeds(seeds), {
+    redisOptions: redisOptions(),
+    lazyConnect: true,
+    enableReadyCheck: true,
+    maxRedirections: 64,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnFailover: 200,
+    retryDelayOnTryAgain: 200,
+    // Refresh the slot map soon after a failover is seen, not only on MOVED.
+    slotsRefreshTimeout: 2000,
+    clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+    ...extra,
+  });
+  c.on('error', (err) => log.warn({ err }, 'redis cluster error'));
+  c.on('node error', (err, node) => log.warn({ err, node }, 'redis cluster node error'));
+  await c.connect();
+  return c as unknown as Redis;
 }

@@ -2,6 +2,16 @@
  * Every Redis key Cairn uses, in one place. All keys start with the deployment's
  * prefix (CAIRN_REDIS_PREFIX, default "cairn"), so concurrent runs and tests never
  * see each other's data.
+ *
+ * Hash tags (`{...}`) decide where a key lives on a Redis Cluster, and every Lua script
+ * touches keys of one tag only (a script over two slots answers CROSSSLOT):
+ *   {hunt}    everything a hunt's window commit and its ingest read and write
+ *   {server}  a server's epoch fence, durable seqs, watermarks, batch parts and prize
+ *             stream: everything its hello, its acks, its records' marks and its
+ *             delivery touch
+ *   {shard}   a Kinesis shard's lease, fencing token and checkpoint
+ * The three untagged keys (servers, hunts, workers) are each read or written alone.
+ * README "Redis Cluster" says how this spreads.
  */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
@@ -9,6 +19,8 @@ export class RedisKeys {
   // --- gateway: servers, epochs, durable batches ---
   /** HASH server id -> newest epoch that said hello (the registry of active servers) */
   servers() { return `${this.prefix}:servers`; }
+  /** STRING newest epoch of a server that said hello: the fence of stale plugin instances (the registry above is its copy for the frontier) */
+  epoch(server: string) { return `${this.prefix}:epoch:{${server}}`; }
   /** STRING highest durable batch seq of (server, epoch) */
   durable(server: string, epoch: number) { return `${this.prefix}:durable:{${server}}:${epoch}`; }
 
@@ -21,6 +33,8 @@ export class RedisKeys {
   // --- delivery ---
   /** STREAM of prizes and window-closed entries for one server (backend/prize-stream.ts) */
   prizeStream(server: string) { return `${this.prefix}:prizes:{${server}}`; }
+  /** HASH hunt -> end of the last window whose prizes and closed entry are on the server's prize stream (lua/fan-out-window-2.lua) */
+  fannedOut(server: string) { return `${this.prefix}:fanned:{${server}}`; }
 
   // --- worker: watermarks ---
   /** SET of part indexes received for one batch (deleted when the batch is complete) */
@@ -47,16 +61,20 @@ export class RedisKeys {
   prizes(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:prizes`; }
   /** SET of events that arrived after their window closed */
   late(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:late`; }
+  /** ZSET window end -> JSON of a committed window still to fan out to the servers' prize streams (worker/window-fan-out.ts) */
+  fanOut(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:fan-out`; }
 
   // --- worker: shards ---
   /** ZSET worker id -> heartbeat deadline (ms): live workers for shard balancing */
   workers() { return `${this.prefix}:workers`; }
   /** STRING owner of a shard lease (SET NX PX) */
-  lease(shard: string) { return `${this.prefix}:lease:${shard}`; }
+  lease(shard: string) { return `${this.prefix}:lease:{${shard}}`; }
   /** STRING fencing token counter of a shard (only grows) */
-  leaseToken(shard: string) { return `${this.prefix}:lease-token:${shard}`; }
+  leaseToken(shard: string) { return `${this.prefix}:lease-token:{${shard}}`; }
   /** HASH {token, seq}: the shard's checkpoint and the token that wrote it */
-  checkpoint(shard: string) { return `${this.prefix}:ckpt:${shard}`; }
+  checkpoint(shard: string) { return `${this.prefix}:ckpt:{${shard}}`; }
+  /** HASH the checkpoint as versions without the {shard} tag stored it: read once when checkpoint() is missing */
+  legacyCheckpoint(shard: string) { return `${this.prefix}:ckpt:${shard}`; }
 }
 
 /** Consumer group the gateway reads prize streams with. */

@@ -3,7 +3,8 @@
  * style: `name-N.lua` where N is the number of KEYS; a script whose KEYS count varies
  * with its input has no suffix (`commit-window.lua`), and its header says how the count
  * is made up. Loaded once, called by SHA, reloaded if the server lost its script cache
- * (NOSCRIPT after a restart).
+ * (NOSCRIPT after a restart, or on the promoted replica after a Redis Cluster failover,
+ * or on another node: EVAL then loads it there).
  *
  * Shared Lua lives in `lua/includes/` and is pulled in by a line of its own,
  *   --- @include "includes/redis-time-ms"
@@ -55,7 +56,18 @@ export class LuaScript<Result = unknown, Keys extends readonly string[] = readon
   }
 
   async run(redis: Redis, keys: Keys, args: Args): Promise<Result> {
-    const raw = keys.length + args.length > SPREAD_LIMIT ? await this.runLarge(redis, keys, args) : await this.runSpread(redis, keys, args);
+    let raw: unknown;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        raw = keys.length + args.length > SPREAD_LIMIT ? await this.runLarge(redis, keys, args) : await this.runSpread(redis, keys, args);
+        break;
+      } catch (err) {
+        // Every Cairn script may run twice (its header says what a repeat does), so a call
+        // a Redis Cluster refused during a failover is sent again.
+        if (!isClusterChurn(err) || attempt >= CLUSTER_RETRIES) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1000)));
+      }
+    }
     const out = this.parse(raw);
     if (out === undefined) throw new LuaReplyInvalid(this.file, raw);
     return out;
@@ -87,6 +99,16 @@ export class LuaScript<Result = unknown, Keys extends readonly string[] = readon
 }
 
 const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.includes('NOSCRIPT');
+
+/** Tries of a script call refused by a cluster in churn: about 20 s, past the 3.5 s a replica took to replace a killed master here. */
+const CLUSTER_RETRIES = 25;
+
+/**
+ * Refusals of a Redis Cluster that is moving slots or electing a master. A script that
+ * met one was not applied, or is safe to apply again.
+ */
+export const isClusterChurn = (err: unknown): boolean =>
+  err instanceof Error && /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING|READONLY)|Too many Cluster redirections|Connection is closed/.test(err.message);
 
 /** Resolves a script file next to the calling module: `luaFile(import.meta.url, 'lua/commit-window.lua')`. */
 export function luaFile(moduleUrl: string, relative: string): string {

@@ -44,30 +44,24 @@ export function eventTap(redis: Redis, keys: RedisKeys, registry: Registry): Bat
     (registry.getSingleMetric(name) as Counter | undefined) ??
     new Counter({ name, help: 'Batches whose joins, leaves or entries the live page could not record in Redis.', registers: [registry] });
   return (server, epoch, events) => {
-    let pipe: ReturnType<Redis['pipeline']> | undefined;
+    // Separate commands, not one pipeline: on a Redis Cluster the server's and the hunts' keys live in different slots.
+    const writes: Promise<unknown>[] = [];
     let online: string | undefined;
     const hunts = new Set<string>();
     for (const ev of events) {
       if (ev.k === 'join' || ev.k === 'leave') {
         online ??= keys.online(server, epoch);
-        pipe ??= redis.pipeline();
-        if (ev.k === 'join') pipe.sadd(online, ev.p);
-        else pipe.srem(online, ev.p);
+        writes.push(ev.k === 'join' ? redis.sadd(online, ev.p) : redis.srem(online, ev.p));
       } else if (ev.k === 'enter') {
         const entry: TappedEntry = { t: ev.t, player: ev.p, server, treasure: ev.tr, region: ev.region, at: ev.at, suspect: ev.sus === 1 };
-        (pipe ??= redis.pipeline()).lpush(keys.entries(ev.hunt), JSON.stringify(entry));
+        writes.push(redis.lpush(keys.entries(ev.hunt), JSON.stringify(entry)));
         hunts.add(ev.hunt);
       }
     }
-    if (!pipe) return;
-    if (online) pipe.expire(online, ONLINE_TTL_S);
-    for (const hunt of hunts) pipe.ltrim(keys.entries(hunt), 0, ENTRIES_KEPT - 1);
-    pipe.exec().then(
-      (res) => {
-        const failed = res?.find(([err]) => err);
-        if (failed) throw failed[0];
-      },
-    ).catch((err: unknown) => {
+    if (!writes.length) return;
+    if (online) writes.push(redis.expire(online, ONLINE_TTL_S));
+    for (const hunt of hunts) writes.push(redis.ltrim(keys.entries(hunt), 0, ENTRIES_KEPT - 1));
+    Promise.all(writes).catch((err: unknown) => {
       errors.inc();
       log.warn({ err, server, epoch }, 'live page: could not record a batch\'s joins, leaves or entries');
     });

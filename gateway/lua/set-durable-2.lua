@@ -7,17 +7,17 @@
 
   Input:
     KEYS[1] durable   STRING highest durable batch seq of (ARGV[2], ARGV[3])
-    KEYS[2] servers   HASH server id -> newest epoch that said hello
+    KEYS[2] epoch     STRING newest epoch of the server that said hello
     ARGV[1] seq (positive integer)
-    ARGV[2] server id
+    ARGV[2] server id (unused: kept so gateways of two versions can run side by side)
     ARGV[3] epoch (decimal integer)
     ARGV[4] time to live of the durable key in ms (refreshed on every call)
 
   Output:
     the durable seq after the call (>= ARGV[1]), or
-    -1 when servers[server] > epoch (fenced; nothing changed)
+    -1 when the server's newest epoch > ARGV[3] (fenced; nothing changed)
 ]]
-local newest = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '-1')
+local newest = tonumber(redis.call('GET', KEYS[2]) or '-1')
 if newest > tonumber(ARGV[3]) then
   return -1
 end

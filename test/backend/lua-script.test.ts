@@ -46,7 +46,7 @@ describe('LuaScript', () => {
 
   it('the worker scripts that stamp Redis time carry the shared include, expanded', () => {
     const { lua } = workerScripts();
-    for (const s of [lua.commitWindow, lua.ingestRecord]) {
+    for (const s of [lua.fanOutWindow, lua.markPart]) {
       expect(s.source).not.toContain('@include');
       expect(s.source).toContain('local function redisTimeMs()');
       expect(s.source).toContain('redisTimeMs()');

@@ -3,9 +3,15 @@ import { loadEnvConfig } from '../../backend/config.js';
 import { startStack, type Stack } from '../../cli/stack.js';
 import { deletePrefix, TEST_REDIS_URL } from './redis.js';
 
-export async function testStack(opts: { workers?: number; graceMs?: number; shards?: number; pagePort?: number } = {}): Promise<Stack & { cleanup(): Promise<void> }> {
+/**
+ * With `redisCluster` (seed nodes of a test's own cluster, test/support/redis-cluster.ts)
+ * the stack runs on it; CAIRN_REDIS_URL then points at a dead port, so a stack that fell
+ * back to the single-node Redis would fail instead of passing on the wrong Redis.
+ */
+export async function testStack(opts: { workers?: number; graceMs?: number; shards?: number; pagePort?: number; redisCluster?: string } = {}): Promise<Stack & { cleanup(): Promise<void> }> {
   const config = loadEnvConfig({
-    CAIRN_REDIS_URL: TEST_REDIS_URL,
+    CAIRN_REDIS_URL: opts.redisCluster === undefined ? TEST_REDIS_URL : 'redis://127.0.0.1:9',
+    ...(opts.redisCluster === undefined ? {} : { CAIRN_REDIS_CLUSTER: opts.redisCluster }),
     CAIRN_REDIS_PREFIX: 'cairn-test',
     CAIRN_WINDOW_GRACE_MS: String(opts.graceMs ?? 0),
     CAIRN_KINESIS_SHARDS: String(opts.shards ?? 2),
@@ -15,7 +21,8 @@ export async function testStack(opts: { workers?: number; graceMs?: number; shar
     async cleanup() {
       const prefix = stack.keys.prefix;
       const redis = stack.redis;
-      await deletePrefix(redis, prefix);
+      // A test's own cluster is flushed or stopped by the test.
+      if (opts.redisCluster === undefined) await deletePrefix(redis, prefix);
       await stack.stop();
     },
   });

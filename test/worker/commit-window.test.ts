@@ -10,6 +10,7 @@ import { encodePendingEvent } from '../../worker/pending-events.js';
 import { workerScripts } from '../../worker/scripts.js';
 import { readDecidedPrizes, WindowCloser } from '../../worker/window-closer.js';
 import { commitWindow, type CommitArgs } from '../../worker/window-commit.js';
+import { fanOutWindows, parseFanOutEntry } from '../../worker/window-fan-out.js';
 import { CLOSED_ENTRY_FIELDS, parsePrizeStreamEntry, PRIZE_ENTRY_FIELDS } from '../../backend/prize-stream.js';
 import { changedBuckets, loadPlayers, playerBucket, readHuntState } from '../../hunt/hunt-store.js';
 import { ingestRecord } from '../../worker/record-ingest.js';
@@ -47,11 +48,17 @@ function args(over: Partial<CommitArgs> = {}): CommitArgs {
   };
 }
 let commits = 0;
+/** Both steps of a window commit, as the closer runs them. */
+async function commit(a: CommitArgs) {
+  const res = await commitWindow(redis, keys, scripts, a);
+  await fanOutWindows(redis, keys, scripts, a.hunt);
+  return res;
+}
 const kinds = async (server: string) => (await readStream(redis, keys, server)).map((e) => (e.kind === 'prize' ? `prize ${e.reason}` : `closed ${e.start - T0}-${e.end - T0}`));
 
 describe('commit-window.lua', () => {
   it('writes prize stream entries with exactly the fields backend/prize-stream.ts names, in its order', async () => {
-    await commitWindow(redis, keys, scripts, args());
+    await commit(args());
     const entries = (await redis.xrange(keys.prizeStream('srv-a'), '-', '+')) as [string, string[]][];
     const names = (fields: string[]) => fields.filter((_, i) => i % 2 === 0);
     expect(entries.map(([, f]) => names(f))).toEqual([[...PRIZE_ENTRY_FIELDS], [...CLOSED_ENTRY_FIELDS]]);
@@ -61,7 +68,7 @@ describe('commit-window.lua', () => {
   it('two workers committing the same window at once: one commits, the other is stale; the prize is set and appended once', async () => {
     const members = [encodePendingEvent(ev(1, T0 + 1)), encodePendingEvent(ev(2, T0 + 2))];
     await redis.zadd(keys.pending(H), T0 + 1, members[0]!, T0 + 2, members[1]!);
-    const res = await Promise.all([commitWindow(redis, keys, scripts, args({ read: 2 })), commitWindow(redis, keys, scripts, args({ read: 2 }))]);
+    const res = await Promise.all([commit(args({ read: 2 })), commit(args({ read: 2 }))]);
     expect(res.map((x) => x.status).sort()).toEqual(['committed', 'stale']);
     expect(res.map((x) => x.newPrizes).sort()).toEqual([0, 1]);
     expect(await redis.get(keys.closed(H))).toBe(String(T0 + 10_000));
@@ -76,10 +83,10 @@ describe('commit-window.lua', () => {
     const member = encodePendingEvent(ev(1, T0 + 25_000));
     await redis.zadd(keys.pending(H), T0 + 25_000, member);
     // A worker that was paused computed [T0+10s, T0+20s) from an old `closed`.
-    const res = await commitWindow(redis, keys, scripts, args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, read: 0 }));
+    const res = await commit(args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, read: 0 }));
     expect(res).toEqual({ status: 'stale', newPrizes: 0 });
     // A first-window commit (closed must be missing) is stale too once closed exists.
-    expect((await commitWindow(redis, keys, scripts, args())).status).toBe('stale');
+    expect((await commit(args())).status).toBe('stale');
     expect(await redis.get(keys.closed(H))).toBe(String(T0 + 20_000));
     expect(await redis.exists(keys.prizes(H), keys.state(H), keys.prizeStream('srv-a'), keys.prizeStream('srv-b'))).toBe(0);
     expect(await redis.zrange(keys.pending(H), 0, '-1')).toEqual([member]);
@@ -88,7 +95,7 @@ describe('commit-window.lua', () => {
   it('a prize (hunt, reason) already decided is never set or appended again', async () => {
     const first = JSON.stringify(prize('treasure:rock:1', 'first'));
     await redis.hset(keys.prizes(H), 'treasure:rock:1', first);
-    const res = await commitWindow(redis, keys, scripts, args({ prizes: [prize('treasure:rock:1', 'second'), prize('treasure:rock:2', 'p2', 'srv-b')] }));
+    const res = await commit(args({ prizes: [prize('treasure:rock:1', 'second'), prize('treasure:rock:2', 'p2', 'srv-b')] }));
     expect(res).toEqual({ status: 'committed', newPrizes: 1 });
     expect(await redis.hget(keys.prizes(H), 'treasure:rock:1')).toBe(first);
     expect(await kinds('srv-a')).toEqual(['closed 0-10000']);
@@ -96,22 +103,34 @@ describe('commit-window.lua', () => {
   });
 
   it('a prize for a server not in the registry still reaches that server, followed by its closed entry', async () => {
-    const res = await commitWindow(redis, keys, scripts, args({ prizes: [prize('treasure:rock:1', 'p1', 'srv-gone')] }));
+    const res = await commit(args({ prizes: [prize('treasure:rock:1', 'p1', 'srv-gone')] }));
     expect(res.status).toBe('committed');
     expect(await kinds('srv-gone')).toEqual(['prize treasure:rock:1', 'closed 0-10000']);
   });
 
-  it('refuses when a registered server has no stream key in the call (registry changed under it)', async () => {
-    const k = [keys.closed(H), keys.state(H), keys.prizes(H), keys.pending(H), keys.late(H), keys.servers(), keys.players(H), keys.prizeStream('srv-a')];
-    const argv = ['', H, String(T0), String(T0 + 10_000), '{}', 1000, 0, 1, 'srv-a', 0, 0, 0];
-    expect(await scripts.lua.commitWindow.run(redis, k, argv)).toEqual({ code: -1, newPrizes: 0 });
-    expect(await redis.exists(keys.closed(H), keys.prizeStream('srv-a'))).toBe(0);
+  it('the fan-out step resumes after a crash between the steps: every prize once, windows in order', async () => {
+    // Two windows committed, the worker gone before either was fanned out.
+    expect((await commitWindow(redis, keys, scripts, args({ prizes: [prize('treasure:rock:1', 'p1'), prize('treasure:rock:2', 'p2', 'srv-b')] }))).status).toBe('committed');
+    expect((await commitWindow(redis, keys, scripts, args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, prizes: [prize('treasure:rock:3', 'p3')] }))).status).toBe('committed');
+    expect(await redis.exists(keys.prizeStream('srv-a'), keys.prizeStream('srv-b'))).toBe(0);
+    expect(await redis.zcard(keys.fanOut(H))).toBe(2);
+    // A fan-out that reached srv-a with the first window only, then died before removing its entry.
+    const [first] = await redis.zrange(keys.fanOut(H), '0', '0');
+    expect(await scripts.fanOutWindow(redis, keys, 'srv-a', parseFanOutEntry(H, first!))).toBe(true);
+    // Two workers resume at once.
+    await Promise.all([fanOutWindows(redis, keys, scripts, H), fanOutWindows(redis, keys, scripts, H)]);
+    expect(await kinds('srv-a')).toEqual(['prize treasure:rock:1', 'closed 0-10000', 'prize treasure:rock:3', 'closed 10000-20000']);
+    expect(await kinds('srv-b')).toEqual(['prize treasure:rock:2', 'closed 0-10000', 'closed 10000-20000']);
+    expect(await redis.zcard(keys.fanOut(H))).toBe(0);
+    // An old fan-out entry replayed (a paused worker waking up) appends nothing.
+    expect(await scripts.fanOutWindow(redis, keys, 'srv-a', parseFanOutEntry(H, first!))).toBe(false);
+    expect((await kinds('srv-a')).length).toBe(4);
   });
 
   it('refuses when the pending events below the window end are not the ones read (one arrived since): nothing written', async () => {
     await redis.zadd(keys.pending(H), T0 + 1, encodePendingEvent(ev(1, T0 + 1)), T0 + 2, encodePendingEvent(ev(2, T0 + 2)));
     // Read when only the first was there.
-    const res = await commitWindow(redis, keys, scripts, args({ read: 1 }));
+    const res = await commit(args({ read: 1 }));
     expect(res).toEqual({ status: 'pending-changed', newPrizes: 0 });
     expect(await redis.exists(keys.closed(H), keys.state(H), keys.prizes(H), keys.prizeStream('srv-a'))).toBe(0);
     expect(await redis.zcard(keys.pending(H))).toBe(2);
@@ -119,12 +138,12 @@ describe('commit-window.lua', () => {
 
   it('the same commit applied twice (a resend after its reply was lost) is recognised, not counted stale, and writes nothing more', async () => {
     const a = args({ prizes: [prize('treasure:rock:1', 'p1'), prize('treasure:rock:2', 'p2')] });
-    expect(await commitWindow(redis, keys, scripts, a)).toEqual({ status: 'committed', newPrizes: 2 });
+    expect(await commit(a)).toEqual({ status: 'committed', newPrizes: 2 });
     const streamA = await kinds('srv-a');
-    expect(await commitWindow(redis, keys, scripts, a)).toEqual({ status: 'resent', newPrizes: 2 });
+    expect(await commit(a)).toEqual({ status: 'resent', newPrizes: 2 });
     expect(await kinds('srv-a')).toEqual(streamA);
     // Another commit of the same window (same content, another worker) is stale, not "resent".
-    expect((await commitWindow(redis, keys, scripts, { ...a, commitId: 'other' })).status).toBe('stale');
+    expect((await commit({ ...a, commitId: 'other' })).status).toBe('stale');
   });
 
   it('removes every pending member below the window end, marks late ids, and writes the changed players\' buckets', async () => {
@@ -136,7 +155,7 @@ describe('commit-window.lua', () => {
     const state = emptyHuntState(H);
     state.players = { p1: { f: { rock: T0 + 1 }, lt: T0 + 1, ls: 'srv-a' }, 'p"2': { f: { rock: T0 + 2, hill: T0 + 3 }, lt: T0 + 3, ls: 'srv-b' } };
     const loaded = await loadPlayers(redis, keys, emptyHuntState(H), Object.keys(state.players));
-    const res = await commitWindow(redis, keys, scripts, args({ prizes: [], state, players: changedBuckets(state, Object.keys(state.players), loaded), read: 1801, late: ['srv-a/1/5000'] }));
+    const res = await commit(args({ prizes: [], state, players: changedBuckets(state, Object.keys(state.players), loaded), read: 1801, late: ['srv-a/1/5000'] }));
     expect(res.status).toBe('committed');
     expect(await redis.zrange(keys.pending(H), 0, '-1')).toEqual([keep]);
     expect(await redis.smembers(keys.late(H))).toEqual(['srv-a/1/5000']);
@@ -154,7 +173,7 @@ describe('commit-window.lua', () => {
     while (playerBucket(`mate-${mate}`) !== playerBucket('old-0')) mate++;
     before.players[`mate-${mate}`] = { f: { rock: T0 + 5 }, lt: T0 + 5, ls: 'srv-c' };
     let loaded = await loadPlayers(redis, keys, emptyHuntState(H), Object.keys(before.players));
-    await commitWindow(redis, keys, scripts, args({ prizes: [], state: before, players: changedBuckets(before, Object.keys(before.players), loaded) }));
+    await commit(args({ prizes: [], state: before, players: changedBuckets(before, Object.keys(before.players), loaded) }));
     // The next window, loaded the way the closer does: only the named players' buckets.
     const next = JSON.parse((await redis.get(keys.state(H)))!) as ReturnType<typeof emptyHuntState>;
     next.players = {};
@@ -162,7 +181,7 @@ describe('commit-window.lua', () => {
     expect(Object.keys(next.players).sort()).toEqual([`mate-${mate}`, 'old-0']);
     next.players.newcomer = { f: { rock: T0 + 10_001 }, lt: T0 + 10_001, ls: 'srv-b' };
     next.players['old-0']!.f.hill = T0 + 10_002;
-    await commitWindow(redis, keys, scripts, args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, prizes: [], state: next, players: changedBuckets(next, ['newcomer', 'old-0'], loaded) }));
+    await commit(args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, prizes: [], state: next, players: changedBuckets(next, ['newcomer', 'old-0'], loaded) }));
     const back = await readHuntState(redis, keys, H);
     expect(Object.keys(back!.players).length).toBe(Object.keys(before.players).length + 1);
     expect(back!.players['old-0']!.f).toEqual({ rock: T0, hill: T0 + 10_002 });
@@ -193,7 +212,7 @@ describe('commit-window.lua', () => {
   });
 });
 
-describe('ingest-record.lua', () => {
+describe('record ingest (part seen, per hunt, part marked)', () => {
   it('groups a record\'s entries into one pending member per window, and finds them late or pending as a whole', async () => {
     const a = new EventMaker('srv-a');
     await ingestRecord(redis, keys, scripts, rec('srv-a', 1, T0, [a.rulesEv(T0)]));

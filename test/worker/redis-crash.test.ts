@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import { emptyHuntState, type DecidedPrize } from '../../hunt/hunt-fold.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { ingestRecord } from '../../worker/record-ingest.js';
+import { fanOutWindows } from '../../worker/window-fan-out.js';
 import { workerScripts } from '../../worker/scripts.js';
 import { readDecidedPrizes, WindowCloser } from '../../worker/window-closer.js';
 import { commitWindow } from '../../worker/window-commit.js';
@@ -132,7 +133,7 @@ describe('a write resent after a real connection drop', () => {
     const b = new EventMaker('srv-b');
     await registerServers(redis, keys, { 'srv-a': 1, 'srv-b': 1 });
     await ingestRecord(redis, keys, scripts, rec('srv-a', 1, T0, [a.rulesEv(T0), a.start(T0)]));
-    p.dropReplyTo(scripts.lua.ingestRecord.sha);
+    p.dropReplyTo(scripts.lua.markPart.sha);
     const res = await ingestRecord(redis, keys, scripts, rec('srv-a', 2, T0 + 12_000, [a.enter(T0 + 100, 'x'), a.enter(T0 + 200, 'y'), a.enter(T0 + 11_000, 'z')]));
     expect(p.dropped).toBe(2);
     expect(res.applied).toBe(false); // what the resend saw: the part already there
@@ -157,6 +158,8 @@ describe('a write resent after a real connection drop', () => {
     const args = { hunt: 'other', expected: undefined, start: T0, end: T0 + 10_000, state: emptyHuntState('other'), commitId: 'once', prizes: [prize], players: [], read: 0, late: [] };
     p.dropReplyTo(scripts.lua.commitWindow.sha);
     expect(await commitWindow(redis, keys, scripts, args)).toEqual({ status: 'resent', newPrizes: 1 });
+    p.dropReplyTo(scripts.lua.fanOutWindow.sha);
+    await fanOutWindows(redis, keys, scripts, 'other');
     expect((await readStream(redis, keys, 'srv-a')).filter((x) => x.kind === 'prize' && x.hunt === 'other').length).toBe(1);
 
     // Leases and checkpoints.
@@ -178,6 +181,6 @@ describe('a write resent after a real connection drop', () => {
     // The resend finds the lease already gone (the first run deleted it), so it answers false.
     expect(await scripts.releaseLease(redis, keys, shard, 'thief', stolen)).toBe(false);
     expect(await redis.exists(keys.lease(shard))).toBe(0);
-    expect(p.dropped).toBe(9);
+    expect(p.dropped).toBe(10);
   });
 });

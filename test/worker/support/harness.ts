@@ -110,8 +110,14 @@ export async function readStream(redis: Redis, keys: RedisKeys, server: string):
 }
 
 /** The hunt's closed-through time, or undefined. */
+/** How far the hunt's windows are closed and fanned out to the servers' prize streams (undefined: none yet). */
 export async function closedThrough(redis: Redis, keys: RedisKeys, hunt: string): Promise<number | undefined> {
-  const v = await redis.get(keys.closed(hunt));
+  // A window is committed first, then fanned out (worker/window-fan-out.ts): it counts once both are done.
+  const [v, waiting] = await Promise.all([redis.get(keys.closed(hunt)), redis.zrange(keys.fanOut(hunt), '0', '0', 'WITHSCORES')]);
+  if (waiting[1] !== undefined) {
+    const closed = Number(waiting[0] && JSON.parse(waiting[0])[0]);
+    return Number.isFinite(closed) && closed > 0 ? closed : undefined;
+  }
   return v === null ? undefined : Number(v);
 }
 

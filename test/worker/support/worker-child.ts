@@ -35,7 +35,7 @@ export async function killWorkerChildren(): Promise<void> {
   }
 }
 
-export async function spawnWorker(e: Env, kinesisEndpoint: string, id: string, opts: { leaseMs: number; commitHooks?: boolean }): Promise<WorkerChild> {
+export async function spawnWorker(e: Pick<Env, 'keys' | 'stream'>, kinesisEndpoint: string, id: string, opts: { leaseMs: number; commitHooks?: boolean; env?: Record<string, string> }): Promise<WorkerChild> {
   const file = new URL('./worker-process.ts', import.meta.url).pathname;
   const proc = spawn(process.execPath, ['--import', 'tsx', file], {
     env: {
@@ -47,6 +47,7 @@ export async function spawnWorker(e: Env, kinesisEndpoint: string, id: string, o
       CAIRN_TEST_WORKER_ID: id,
       CAIRN_TEST_LEASE_MS: String(opts.leaseMs),
       ...(opts.commitHooks ? { CAIRN_TEST_COMMIT_HOOKS: '1' } : {}),
+      ...opts.env,
     },
     stdio: [opts.commitHooks ? 'pipe' : 'ignore', 'pipe', 'inherit'],
   });

@@ -11,7 +11,7 @@
  */
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { connectRedis } from '../../../backend/redis/connect.js';
+import { connectRedis, connectRedisCluster } from '../../../backend/redis/connect.js';
 import { makeKinesisClient } from '../../../backend/kinesis/client.js';
 import { RedisKeys } from '../../../backend/redis/keys.js';
 import { startWorker, type CommitHooks } from '../../../worker/worker.js';
@@ -42,7 +42,19 @@ if (process.env.CAIRN_TEST_COMMIT_HOOKS === '1') {
   };
 }
 
-const redis = await connectRedis(env('CAIRN_TEST_REDIS_URL'));
+if (process.env.CAIRN_TEST_EXIT_AFTER_COMMIT === '1') {
+  hooks = {
+    ...hooks,
+    afterCommit(w) {
+      if (w.status !== 'committed' || w.newPrizes === 0) return;
+      writeSync(1, `exiting ${w.hunt} ${w.start}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
+  };
+}
+
+const cluster = process.env.CAIRN_TEST_REDIS_CLUSTER;
+const redis = cluster ? await connectRedisCluster(cluster) : await connectRedis(env('CAIRN_TEST_REDIS_URL'));
 const kinesis = makeKinesisClient(env('CAIRN_TEST_KINESIS_ENDPOINT'));
 const worker = await startWorker({
   redis,

@@ -248,7 +248,7 @@ interface Env {
 async function withGateway<T>(env: Env, sink: PutRecordsSink, fn: (gw: Gateway) => Promise<T>, extra: { putLingerMs?: number } = {}): Promise<T> {
   const keys = new RedisKeys(`cairn-bench:gw-${randomBytes(4).toString('hex')}`);
   const client = makeKinesisClient('http://127.0.0.1:9', 'us-east-1'); // never called: `sink` replaces it
-  const gw = await startGateway({ port: 0, host: '127.0.0.1', token: TOKEN, redis: env.redis, keys, kinesis: client, stream: 'bench', registry: new Registry(), sink, partitionBuckets: 4, ...(process.env.BENCH_LINGER ? { putLingerMs: Number(process.env.BENCH_LINGER) } : {}), ...extra });
+  const gw = await startGateway({ port: 0, host: '127.0.0.1', token: TOKEN, redis: env.redis, keys, kinesis: client, stream: 'bench', registry: new Registry(), sink, shardCount: 4, ...(process.env.BENCH_LINGER ? { putLingerMs: Number(process.env.BENCH_LINGER) } : {}), ...extra });
   try {
     return await fn(gw);
   } finally {

@@ -33,7 +33,8 @@ export interface ReplayOptions {
   batchMaxEvents?: number;
   /** how long to wait for one window to close before giving up */
   windowTimeoutMs?: number;
-  onProgress?: (p: { t: number; lines: number; windows: number }) => void;
+  /** Called after each window closes; the replay goes on once what it returns settles (a test reshards the stream here). */
+  onProgress?: (p: { t: number; lines: number; windows: number }) => unknown;
   /** Sees each server's host as it is made: a test counts what the game gave (ReplayHost.given). */
   onHost?: (host: ReplayHost) => void;
 }
@@ -118,7 +119,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
           'is a worker running against the same Redis and stream?',
       );
       windowsClosed += due.length;
-      opts.onProgress?.({ t: end, lines, windows: windowsClosed });
+      await opts.onProgress?.({ t: end, lines, windows: windowsClosed });
     };
 
     let nextFlush = summary.firstT + flushMs;

@@ -10,15 +10,16 @@ export const USAGE = `usage: cairn <command> [options]
 
 commands:
   demo [--duration 60s] [--bots 24]        a simulated hunt end to end on embedded defaults (npm start)
-  replay --rules FILE --trace FILE [--json] [--gateway ws://HOST:PORT]
+  replay --rules FILE --trace FILE [--json] [--gateway ws://HOST:PORT[,ws://HOST:PORT...]]
                                            run a trace through the whole pipeline and print the prizes
+                                           (several gateways: the servers are spread over them)
   gateway                                  run the event gateway (CAIRN_GATEWAY_PORT, CAIRN_TOKEN, ...)
   worker                                   run a batch worker (several may run at once)
   check-rules FILE...                      validate hunt rules files; exit 1 when any is invalid
   schema [--out FILE]                      write the hunt rules JSON Schema (default schema/hunt-rules.schema.json)
 
 environment: CAIRN_REDIS_URL, CAIRN_REDIS_PREFIX, CAIRN_KINESIS_ENDPOINT, CAIRN_KINESIS_STREAM,
-  CAIRN_KINESIS_SHARDS, CAIRN_GATEWAY_PORT, CAIRN_TOKEN, CAIRN_WINDOW_GRACE_MS, CAIRN_LOG_LEVEL (see README.md)`;
+  CAIRN_KINESIS_SHARDS, CAIRN_GATEWAY_PORT, CAIRN_GATEWAY_URL, CAIRN_TOKEN, CAIRN_WINDOW_GRACE_MS, CAIRN_LOG_LEVEL (see README.md)`;
 
 export class UsageError extends Error {}
 

@@ -1,10 +1,11 @@
-/** `cairn replay --rules FILE --trace FILE [--json] [--gateway URL]` */
+/** `cairn replay --rules FILE --trace FILE [--json] [--gateway URL[,URL...]]` (or CAIRN_GATEWAY_URL) */
 import { loadRulesFile } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { loadEnvConfig } from '../backend/config.js';
 import { parse, UsageError } from './main.js';
 import { summarizeTrace } from '../plugin/hosts/trace.js';
 import { replay, type ReplayResult } from './replay.js';
+import { gatewayUrls } from '../plugin/link.js';
 import { startStack } from './stack.js';
 
 const log = logger('replay');
@@ -21,6 +22,15 @@ export async function replayCommand(args: string[]): Promise<number> {
   if (!values.rules?.length) throw new UsageError('replay needs --rules FILE');
   if (!values.trace) throw new UsageError('replay needs --trace FILE');
   const hunts = values.rules.map((f) => loadRulesFile(f));
+  // Several gateways, comma-separated: the replayed servers are spread over them.
+  const gateway = values.gateway ?? (process.env.CAIRN_GATEWAY_URL || undefined);
+  if (gateway !== undefined) {
+    try {
+      gatewayUrls(gateway);
+    } catch (err) {
+      throw new UsageError(`--gateway: ${(err as Error).message}`);
+    }
+  }
   const config = loadEnvConfig();
   const num = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
@@ -32,14 +42,14 @@ export async function replayCommand(args: string[]): Promise<number> {
   const batchMaxEvents = num('batch-events', values['batch-events']);
   // Validate the whole trace before starting anything: a bad line fails fast.
   const summary = await summarizeTrace(values.trace);
-  const stack = values.gateway ? undefined : await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
+  const stack = gateway ? undefined : await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
   let result: ReplayResult;
   try {
     result = await replay({
       hunts,
       traceFile: values.trace,
       summary,
-      gatewayUrl: values.gateway ?? stack!.gateway!.url,
+      gatewayUrl: gateway ?? stack!.gateway!.url,
       token: config.token,
       graceMs: config.graceMs,
       ...(flushIntervalMs ? { flushIntervalMs } : {}),

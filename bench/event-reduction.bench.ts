@@ -36,8 +36,7 @@ import { decodePluginMessage, encode, KINESIS_PUT_PAYLOAD_UNIT_BYTES, Op, type E
 import { loadRulesFile } from '../plugin/rules-file.js';
 import { batchToRecords } from '../gateway/batch-records.js';
 import { AggregateBuilder } from '../backend/kinesis/kpl-aggregation.js';
-import { PartitionScheme } from '../backend/kinesis/partition-keys.js';
-import { DEFAULT_PARTITION_BUCKETS } from '../gateway/kinesis-writer/options.js';
+import { PARTITION_SCHEME } from '../backend/kinesis/partition-keys.js';
 import { CairnPlugin } from '../plugin/cairn-plugin.js';
 import type { Sample } from '../plugin/host.js';
 import { SimHost } from '../plugin/hosts/sim-host.js';
@@ -121,7 +120,7 @@ function addRecord(l: KinesisLoad, bytes: number): void {
  * batch per server every 250 ms).
  */
 function kinesisLoad(frames: Buffer[], server: string[], acrossBatches: boolean): KinesisLoad {
-  const scheme = new PartitionScheme(DEFAULT_PARTITION_BUCKETS);
+  const scheme = PARTITION_SCHEME;
   const load = newLoad();
   const open = new Map<number, AggregateBuilder>();
   const close = (bucket: number) => {

@@ -11,8 +11,9 @@ export const USAGE = `usage: cairn <command> [options]
 
 commands:
   demo [--duration 60s] [--bots 24]        a simulated hunt end to end on embedded defaults (npm start)
-  replay --rules FILE --trace FILE [--json] [--gateway ws://HOST:PORT] [--compare OLD_RULES_FILE]
+  replay --rules FILE --trace FILE [--json] [--gateway ws://HOST:PORT[,ws://HOST:PORT...]] [--compare OLD_RULES_FILE]
                                            run a trace through the whole pipeline and print the prizes
+                                           (several gateways: the servers are spread over them)
   gateway                                  run the event gateway (CAIRN_GATEWAY_PORT, CAIRN_TOKEN, ...)
   worker                                   run a batch worker (several may run at once)
   check-rules FILE...                      validate hunt rules files; exit 1 when any is invalid

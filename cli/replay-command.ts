@@ -1,10 +1,13 @@
 /**
- * `cairn replay --rules FILE --trace FILE [--json] [--gateway URL] [--compare OLD_RULES]`
+ * `cairn replay --rules FILE --trace FILE [--json] [--gateway URL[,URL...]] [--compare OLD_RULES]`
  *
  * With `--compare`, the trace is replayed twice, under the old rules (`--compare`) and the
  * new (`--rules`), each on a stack of its own, and what the change does to the prizes is
  * printed (cli/prize-diff.ts). `--json` then adds a `diff` key to the usual document (the
  * new rules' prizes and stats), which is otherwise unchanged.
+ *
+ * `--gateway` (or CAIRN_GATEWAY_URL) takes several gateways, comma-separated: the replayed
+ * servers are spread over them.
  */
 import { loadRulesFile } from '../plugin/rules-file.js';
 import { logger } from '../common/log.js';
@@ -13,6 +16,7 @@ import { parse, UsageError } from './main.js';
 import { summarizeTrace } from '../plugin/hosts/trace.js';
 import { diffPrizes, renderDiff, type PrizeDiff } from './prize-diff.js';
 import { replay, type ReplayResult } from './replay.js';
+import { gatewayUrls } from '../plugin/link.js';
 import { startStack } from './stack.js';
 
 const log = logger('replay');
@@ -31,7 +35,16 @@ export async function replayCommand(args: string[]): Promise<number> {
   if (!values.trace) throw new UsageError('replay needs --trace FILE');
   const hunts = values.rules.map((f) => loadRulesFile(f));
   const oldHunts = values.compare?.map((f) => loadRulesFile(f));
-  if (oldHunts && values.gateway) throw new UsageError('--compare runs its own stacks; drop --gateway');
+  // Several gateways, comma-separated: the replayed servers are spread over them.
+  const gateway = values.gateway ?? (process.env.CAIRN_GATEWAY_URL || undefined);
+  if (gateway !== undefined) {
+    try {
+      gatewayUrls(gateway);
+    } catch (err) {
+      throw new UsageError(`--gateway: ${(err as Error).message}`);
+    }
+  }
+  if (oldHunts && gateway) throw new UsageError('--compare runs its own stacks; drop --gateway (and CAIRN_GATEWAY_URL)');
   const config = loadEnvConfig();
   const num = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
@@ -44,13 +57,13 @@ export async function replayCommand(args: string[]): Promise<number> {
   // Validate the whole trace before starting anything: a bad line fails fast.
   const summary = await summarizeTrace(values.trace);
   const run = async (rules: typeof hunts): Promise<ReplayResult> => {
-    const stack = values.gateway ? undefined : await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
+    const stack = gateway ? undefined : await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
     try {
       return await replay({
         hunts: rules,
         traceFile: values.trace!,
         summary,
-        gatewayUrl: values.gateway ?? stack!.gateway!.url,
+        gatewayUrl: gateway ?? stack!.gateway!.url,
         token: config.token,
         graceMs: config.graceMs,
         ...(flushIntervalMs ? { flushIntervalMs } : {}),

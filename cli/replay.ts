@@ -15,6 +15,7 @@ import { logger } from '../common/log.js';
 import { raceTimeout, TIMED_OUT } from '../common/async.js';
 import { CairnPlugin, type PrizeView } from '../plugin/cairn-plugin.js';
 import { ReplayHost } from '../plugin/hosts/replay-host.js';
+import { gatewayUrls } from '../plugin/link.js';
 import { readTraceChunks, summarizeTrace, type TraceSummary } from '../plugin/hosts/trace.js';
 
 const log = logger('replay');
@@ -27,14 +28,19 @@ export interface ReplayOptions {
   traceFile: string;
   /** the trace's summary when the caller already validated it */
   summary?: TraceSummary;
-  gatewayUrl: string;
+  /**
+   * The gateway, or several (a list or comma-separated): server k of the trace starts on
+   * gateway k mod n and moves on through the others in turn when its gateway is down.
+   */
+  gatewayUrl: string | readonly string[];
   token: string;
   graceMs: number;
   flushIntervalMs?: number;
   batchMaxEvents?: number;
   /** how long to wait for one window to close before giving up */
   windowTimeoutMs?: number;
-  onProgress?: (p: { t: number; lines: number; windows: number }) => void;
+  /** Called after each window closes; the replay goes on once what it returns settles (a test reshards the stream here). */
+  onProgress?: (p: { t: number; lines: number; windows: number }) => unknown;
   /** Sees each server's host as it is made: a test counts what the game gave (ReplayHost.given). */
   onHost?: (host: ReplayHost) => void;
 }
@@ -72,19 +78,21 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const flushMs = opts.flushIntervalMs ?? 250;
   const windowTimeout = opts.windowTimeoutMs ?? 60_000;
   const hunts = opts.hunts.map((h) => ({ id: h.id, len: windowMs(h) }));
+  const urls = gatewayUrls(opts.gatewayUrl);
   const dataRoot = mkdtempSync(join(tmpdir(), 'cairn-replay-'));
   const hosts = new Map<string, ReplayHost>();
   const plugins = new Map<string, CairnPlugin>();
   try {
-    for (const server of summary.servers) {
+    for (const [k, server] of summary.servers.entries()) {
       const host = new ReplayHost(server, summary.firstT);
+      const first = k % urls.length;
       hosts.set(server, host);
       opts.onHost?.(host);
       const plugin = await CairnPlugin.start({
         host,
         hunts: opts.hunts,
         dataDir: join(dataRoot, server),
-        gatewayUrl: opts.gatewayUrl,
+        gatewayUrl: [...urls.slice(first), ...urls.slice(0, first)],
         token: opts.token,
         autoFlush: false,
         flushIntervalMs: flushMs,
@@ -92,7 +100,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       });
       plugins.set(server, plugin);
     }
-    log.info({ servers: summary.servers, lines: summary.lines, spanMs: summary.lastT - summary.firstT }, 'replaying');
+    log.info({ servers: summary.servers, gateways: urls, lines: summary.lines, spanMs: summary.lastT - summary.firstT }, 'replaying');
 
     const allPlugins = [...plugins.values()];
     const allHosts = [...hosts.values()];
@@ -115,7 +123,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
           'is a worker running against the same Redis and stream?',
       );
       windowsClosed += due.length;
-      opts.onProgress?.({ t: end, lines, windows: windowsClosed });
+      await opts.onProgress?.({ t: end, lines, windows: windowsClosed });
     };
 
     let nextFlush = summary.firstT + flushMs;

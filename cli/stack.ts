@@ -84,7 +84,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const pagePort = opts.gateway ? (opts.pagePort ?? config.pagePort) : undefined;
     if (opts.gateway) {
       const tap = pagePort !== undefined ? { tap: eventTap(redis, keys, registry) } : {};
-      gateway = await startGateway({ port: opts.port ?? config.gatewayPort, token: config.token, redis, keys, kinesis: k.client, stream, registry, shardCount: config.kinesisShards, recordTargetBytes: config.recordBytes, putLingerMs: config.putLingerMs, ...tap });
+      gateway = await startGateway({ port: opts.port ?? config.gatewayPort, token: config.token, redis, keys, kinesis: k.client, stream, registry, recordTargetBytes: config.recordBytes, putLingerMs: config.putLingerMs, ...tap });
       stops.push(() => gateway!.close());
     }
     if (pagePort !== undefined) {

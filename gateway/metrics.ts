@@ -49,6 +49,10 @@ export interface GatewayStats {
   staleEpochs: number;
   /** Hellos refused for a bad token. */
   authFailures: number;
+  /** Open shards in the writer's view of the stream (0 until known). */
+  openShards: number;
+  /** Times the writer's view of the open shards changed (a split, a merge, a new count). */
+  reshards: number;
 }
 
 export function emptyStats(): GatewayStats {
@@ -71,6 +75,8 @@ export function emptyStats(): GatewayStats {
     badFrames: 0,
     staleEpochs: 0,
     authFailures: 0,
+    openShards: 0,
+    reshards: 0,
   };
 }
 
@@ -80,6 +86,8 @@ export class GatewayMetrics {
 
   private readonly connectionsGauge: Gauge;
   private readonly pausedGauge: Gauge;
+  private readonly openShardsGauge: Gauge;
+  private readonly reshardsTotal: Counter;
   private readonly batchesTotal: Counter;
   private readonly duplicatesTotal: Counter;
   private readonly seqGapsTotal: Counter;
@@ -104,6 +112,8 @@ export class GatewayMetrics {
     this.registry = registry;
     const registers = [registry];
     this.connectionsGauge = new Gauge({ name: 'cairn_gateway_connections', help: 'Open WebSocket connections.', registers });
+    this.openShardsGauge = new Gauge({ name: 'cairn_gateway_kinesis_open_shards', help: "Open shards in the Kinesis writer's view of the stream (ListShards).", registers });
+    this.reshardsTotal = new Counter({ name: 'cairn_gateway_kinesis_reshards_total', help: "Changes of the writer's view of the open shards (split, merge, UpdateShardCount).", registers });
     this.pausedGauge = new Gauge({ name: 'cairn_gateway_paused_connections', help: 'Connections not being read because their unacked bytes reached the cap.', registers });
     this.batchesTotal = new Counter({ name: 'cairn_gateway_batches_total', help: 'Batches received (fresh and duplicate).', registers });
     this.duplicatesTotal = new Counter({ name: 'cairn_gateway_duplicate_batches_total', help: 'Resent batches acked without writing (seq already durable).', registers });
@@ -191,6 +201,16 @@ export class GatewayMetrics {
   acked(seconds: number): void {
     this.ackLatency.observe(seconds);
   }
+  /** The writer's view of the open shards is now `n` shards; `changed` when it replaced another. */
+  shardsViewed(n: number, changed: boolean): void {
+    this.stats.openShards = n;
+    this.openShardsGauge.set(n);
+    if (changed) {
+      this.stats.reshards++;
+      this.reshardsTotal.inc();
+    }
+  }
+
   recordsAccepted(n: number, userRecords: number): void {
     this.stats.records += n;
     this.recordsTotal.inc(n);

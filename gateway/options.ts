@@ -8,7 +8,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CairnError, ErrorCode } from '../protocol/index.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
-import { MAX_PARTITION_BUCKETS } from '../backend/kinesis/partition-keys.js';
+import { DEFAULT_SHARD_REFRESH_MS } from './kinesis-writer/options.js';
 import { MIN_RECORD_TARGET_BYTES } from './batch-records.js';
 
 const ms = (description: string, def: number) => Type.Optional(Type.Integer({ minimum: 1, default: def, description: `${description} (ms)` }));
@@ -27,14 +27,6 @@ export const GatewaySettingsSchema = Type.Object(
         description: 'Target size of an aggregated Kinesis record, data plus partition key (default one 25 KiB PUT payload unit).',
       }),
     ),
-    partitionBuckets: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        maximum: MAX_PARTITION_BUCKETS,
-        description:
-          'Partition buckets (backend/kinesis/partition-keys.ts); every gateway writing to a stream must use the same value (and recordTargetBytes), so a resent batch splits into the same parts wherever it lands. Default: shardCount, else 4.',
-      }),
-    ),
     maxPutsInFlight: Type.Optional(Type.Integer({ minimum: 1, default: 4, description: 'PutRecords calls in flight at once.' })),
     deliveryBlockMs: ms("How long a delivery's XREADGROUP blocks; bounds how long stopping a delivery takes", 1000),
     maxUnackedBytes: Type.Optional(Type.Integer({ minimum: 1, default: 8 * 1024 * 1024, description: 'Bytes of received, unacked batches per connection before its socket is no longer read.' })),
@@ -46,7 +38,14 @@ export const GatewaySettingsSchema = Type.Object(
     closeGraceMs: ms('After the gateway closes a connection, how long the peer has to answer the close frame before the socket is destroyed', 2000),
     pingIntervalMs: ms('Ping interval; a connection that has not answered the previous ping is terminated', 15_000),
     shutdownWaitMs: ms('How long close() waits for in-flight batches to be acked', 10_000),
-    shardCount: Type.Optional(Type.Integer({ minimum: 1, description: 'Shards of the stream, when known: puts are paced under the per-shard write quotas.' })),
+    shardCount: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          "A fixed layout of this many equal shards to pack and pace by, instead of the stream's own (ListShards every shardRefreshMs); for tests and benchmarks whose sink is not the stream.",
+      }),
+    ),
+    shardRefreshMs: ms("How often the gateway lists the stream's open shards, so packing and pacing follow a reshard", DEFAULT_SHARD_REFRESH_MS),
     putLingerMs: Type.Optional(Type.Number({ minimum: 0, description: 'How long queued records wait for others to share a PutRecords call (KinesisWriterOptions.lingerMs; default 10).' })),
     putBaseDelayMs: Type.Optional(Type.Number({ minimum: 0, description: "First retry delay of the Kinesis writer, before jitter (default 50)." })),
     putMaxDelayMs: Type.Optional(Type.Number({ minimum: 0, description: 'Longest retry or throttle delay of the Kinesis writer (default 5000).' })),
@@ -58,17 +57,23 @@ export const GatewaySettingsSchema = Type.Object(
 /** The settings as given: every option with a default may be left out. */
 export type GatewaySettings = Static<typeof GatewaySettingsSchema>;
 
-type Defaulted = 'recordTargetBytes' | 'maxPutsInFlight' | 'deliveryBlockMs' | 'maxUnackedBytes' | 'upgradeTimeoutMs' | 'helloTimeoutMs' | 'closeGraceMs' | 'pingIntervalMs' | 'shutdownWaitMs';
+type Defaulted = 'recordTargetBytes' | 'maxPutsInFlight' | 'shardRefreshMs' | 'deliveryBlockMs' | 'maxUnackedBytes' | 'upgradeTimeoutMs' | 'helloTimeoutMs' | 'closeGraceMs' | 'pingIntervalMs' | 'shutdownWaitMs';
 /** The settings after validation: defaults filled in, frozen. */
 export type ResolvedGatewaySettings = Readonly<GatewaySettings & Required<Pick<GatewaySettings, Defaulted>>>;
 
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false });
 const validate = ajv.compile(GatewaySettingsSchema);
 
+/** Options that existed once, and what a caller should do instead. */
+const REMOVED: Record<string, string> = {
+  partitionBuckets:
+    'removed: each part of a batch is placed by its own idempotency key over the whole hash key space (backend/kinesis/partition-keys.ts), so parts no longer depend on a setting; leave it out',
+};
+
 function describe(e: ErrorObject, given: Record<string, unknown>): string {
   if (e.keyword === 'additionalProperties') {
     const name = String((e.params as { additionalProperty: string }).additionalProperty);
-    return `gateway option ${name}: not a gateway option`;
+    return `gateway option ${name}: ${REMOVED[name] ?? 'not a gateway option'}`;
   }
   const name = e.instancePath.replace(/^\//, '') || String((e.params as { missingProperty?: string }).missingProperty ?? '');
   const value = name in given ? `=${JSON.stringify(given[name])}` : '';

@@ -19,13 +19,11 @@ import { Connection, type ConnectionContext } from './connection.js';
 import { answerQuery } from './queries.js';
 import { Delivery } from './delivery.js';
 import { DurableSeqs } from './durable-seqs.js';
-import { DEFAULT_PARTITION_BUCKETS } from './kinesis-writer/options.js';
-import { kinesisSink, type PutRecordsSink } from './kinesis-writer/sink.js';
+import { kinesisSink, listOpenShards, type PutRecordsSink } from './kinesis-writer/sink.js';
 import { KinesisWriter } from './kinesis-writer/writer.js';
 import { GatewayMetrics, type GatewayStats } from './metrics.js';
 import type { BatchTap } from './live-page/event-tap.js';
 import { resolveGatewaySettings, type GatewaySettings } from './options.js';
-import { PartitionScheme } from '../backend/kinesis/partition-keys.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
 
 export type { GatewayStats } from './metrics.js';
@@ -77,16 +75,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (!kinesis && !sink) throw new CairnError(ErrorCode.ConfigInvalid, 'gateway option kinesis: a Kinesis client (or a sink) is required');
   const { recordTargetBytes, maxUnackedBytes, helloTimeoutMs, closeGraceMs, pingIntervalMs, shutdownWaitMs, deliveryBlockMs, upgradeTimeoutMs } = settings;
 
-  const scheme = configured(() => new PartitionScheme(settings.partitionBuckets ?? settings.shardCount ?? DEFAULT_PARTITION_BUCKETS));
   const metrics = new GatewayMetrics(registry);
   const writer = configured(() => new KinesisWriter({
     sink: sink ?? kinesisSink(kinesis),
     stream: settings.stream,
     metrics,
-    scheme,
     recordTargetBytes,
     maxPutsInFlight: settings.maxPutsInFlight,
-    ...(settings.shardCount !== undefined ? { shardCount: settings.shardCount } : {}),
+    // A fixed shard count stands in for the stream's own listing (tests, benchmarks with a sink).
+    ...(settings.shardCount !== undefined ? { shardCount: settings.shardCount } : kinesis ? { listShards: () => listOpenShards(kinesis, settings.stream), shardRefreshMs: settings.shardRefreshMs } : {}),
     ...(settings.putLingerMs !== undefined ? { lingerMs: settings.putLingerMs } : {}),
     ...(settings.putBaseDelayMs !== undefined ? { baseDelayMs: settings.putBaseDelayMs } : {}),
     ...(settings.putMaxDelayMs !== undefined ? { maxDelayMs: settings.putMaxDelayMs } : {}),
@@ -249,6 +246,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         await Promise.all([...connections].map((c) => c.shutdown(shutdownWaitMs)));
         // Puts of connections that gave up waiting: bounded too, a hung call must not hang close().
         await raceTimeout(writer.drain(), shutdownWaitMs);
+        writer.close();
         wss.close();
         http.closeAllConnections();
         await httpClosed;

@@ -5,6 +5,13 @@
  * removes every batch <= seq. Prize and WindowClosed messages are handed to the plugin as
  * events; the plugin answers them with `sendPrizeAck`.
  *
+ * Several gateways: the link talks to one at a time and, when that one closes or cannot be
+ * reached, moves to the next in its list at once, keeping its epoch, its outbox and its
+ * seqs. Durable seqs live in Redis, shared by every gateway of a stream, so the new
+ * gateway's welcome names what the old one made durable and a batch resent to it is acked
+ * without a second write. Only once every gateway of the list has failed in a row does it
+ * back off.
+ *
  * Reconnects back off exponentially with jitter (capped, ~5 s). A close for a reason a retry
  * cannot fix (bad token, protocol version, stale epoch) is reported with an 'error' event
  * and retried at the cap, never in a hot loop, so an operator can fix the gateway side.
@@ -42,7 +49,8 @@ import type { Outbox } from './outbox.js';
 const log = logger('plugin');
 
 export interface LinkOptions {
-  url: string;
+  /** The gateway, or several (a list, or a comma-separated string): used in order, one at a time, moving on when one is down. */
+  url: string | readonly string[];
   serverId: string;
   epoch: number;
   token: string;
@@ -76,11 +84,28 @@ export interface LinkStats {
   bytesSent: number;
   acks: number;
   welcomes: number;
+  /** times the link moved on to another gateway of its list */
+  gatewayMoves: number;
+}
+
+/** The gateway URLs of a list or a comma-separated string; a RangeError names what is not a ws:// or wss:// URL. */
+export function gatewayUrls(given: string | readonly string[]): string[] {
+  const urls = (typeof given === 'string' ? given.split(',') : [...given]).map((u) => u.trim()).filter((u) => u.length > 0);
+  if (urls.length === 0) throw new RangeError('gateway URL: none given');
+  for (const u of urls) {
+    if (!/^wss?:\/\/[^\s,]+$/.test(u)) throw new RangeError(`gateway URL ${JSON.stringify(u)}: must start with ws:// or wss://`);
+  }
+  return urls;
 }
 
 export class Link extends EventEmitter {
-  readonly stats: LinkStats = { reconnects: 0, batchesSent: 0, bytesSent: 0, acks: 0, welcomes: 0 };
-  private readonly opts: Required<Omit<LinkOptions, 'outbox'>> & { outbox: Outbox };
+  readonly stats: LinkStats = { reconnects: 0, batchesSent: 0, bytesSent: 0, acks: 0, welcomes: 0, gatewayMoves: 0 };
+  private readonly opts: Required<Omit<LinkOptions, 'outbox' | 'url'>> & { outbox: Outbox };
+  private readonly urls: readonly string[];
+  /** Index in `urls` of the gateway used now. */
+  private at = 0;
+  /** Connections closed without a welcome since the last welcome. */
+  private failedInRow = 0;
   private ws: WebSocket | undefined;
   private welcomed = false;
   private attempt = 0;
@@ -99,6 +124,7 @@ export class Link extends EventEmitter {
 
   constructor(opts: LinkOptions) {
     super();
+    this.urls = gatewayUrls(opts.url);
     this.opts = {
       backoffBaseMs: 100,
       backoffCapMs: 5000,
@@ -114,6 +140,11 @@ export class Link extends EventEmitter {
     });
     // Nobody may be awaiting it yet; an unhandled rejection must not crash the host.
     this.firstWelcomePromise.catch(() => undefined);
+  }
+
+  /** The gateway the link uses now (or tries next). */
+  get url(): string {
+    return this.urls[this.at]!;
   }
 
   /** True between a welcome and the connection's close. */
@@ -215,7 +246,7 @@ export class Link extends EventEmitter {
     if (this.closing) return;
     if (this.connections++ > 0) this.stats.reconnects++;
     this.lastError = undefined;
-    const ws = new WebSocket(this.opts.url, { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    const ws = new WebSocket(this.url, { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
     this.ws = ws;
     ws.binaryType = 'nodebuffer';
     ws.on('open', () => this.onOpen(ws));
@@ -233,14 +264,14 @@ export class Link extends EventEmitter {
     const hello: Hello = { op: Op.Hello, v: PROTOCOL_VERSION, server: this.opts.serverId, epoch: this.opts.epoch, token: this.opts.token };
     ws.send(encode(hello), { binary: true });
     this.welcomeTimer = setTimeout(() => {
-      log.warn({ url: this.opts.url, ms: this.opts.welcomeTimeoutMs }, 'no welcome from the gateway; reconnecting');
+      log.warn({ url: this.url, ms: this.opts.welcomeTimeoutMs }, 'no welcome from the gateway; reconnecting');
       ws.terminate();
     }, this.opts.welcomeTimeoutMs);
     (ws as WebSocket & { cairnAlive?: boolean }).cairnAlive = true;
     this.pingTimer = setInterval(() => {
       const w = ws as WebSocket & { cairnAlive?: boolean };
       if (!w.cairnAlive) {
-        log.warn({ url: this.opts.url }, 'gateway missed a ping; reconnecting');
+        log.warn({ url: this.url }, 'gateway missed a ping; reconnecting');
         ws.terminate();
         return;
       }
@@ -294,11 +325,12 @@ export class Link extends EventEmitter {
     this.welcomeTimer = undefined;
     this.welcomed = true;
     this.attempt = 0;
+    this.failedInRow = 0;
     this.stats.welcomes++;
     const outbox = this.opts.outbox;
     outbox.rewind();
     if (durable > 0) outbox.ack(durable);
-    log.info({ durable, unacked: outbox.size, reconnects: this.stats.reconnects }, 'gateway welcomed the link');
+    log.info({ url: this.url, durable, unacked: outbox.size, reconnects: this.stats.reconnects }, 'gateway welcomed the link');
     this.emit('welcome', durable);
     this.settleFirst();
     this.pump();
@@ -308,22 +340,37 @@ export class Link extends EventEmitter {
     if (ws !== this.ws) return;
     this.failQueries('connection to the gateway lost');
     this.clearTimers();
+    const wasWelcomed = this.welcomed;
     this.welcomed = false;
     this.ws = undefined;
     if (this.closing) return;
+    if (!wasWelcomed) this.failedInRow++;
     const fatal = FATAL_CLOSE.get(code);
-    const why = { code, reason, error: this.lastError, unacked: this.opts.outbox.size };
+    const why = { url: this.url, code, reason, error: this.lastError, unacked: this.opts.outbox.size };
     this.emit('disconnect', { code, reason });
     let delay: number;
     if (fatal !== undefined) {
-      const err = new CairnError(fatal, `gateway ${this.opts.url} refused server ${this.opts.serverId} (epoch ${this.opts.epoch}): ${this.lastError?.message ?? reason ?? `close code ${code}`}`);
+      const err = new CairnError(fatal, `gateway ${this.url} refused server ${this.opts.serverId} (epoch ${this.opts.epoch}): ${this.lastError?.message ?? reason ?? `close code ${code}`}`);
       log.error(why, 'gateway closed the link for a reason a retry cannot fix; retrying slowly');
       if (!this.settleFirst(err) && this.listenerCount('error') > 0) this.emit('error', err);
       delay = this.opts.backoffCapMs;
+    } else if (code === CloseCode.Replaced) {
+      // A replaced connection means another one for this server is live: do not fight it.
+      log.warn(why, 'link replaced by a newer connection; reconnecting slowly');
+      delay = this.opts.backoffCapMs;
+    } else if (this.urls.length > 1 && this.failedInRow < this.urls.length) {
+      // Another gateway may well be up: go there now (a little jitter, so the servers of a
+      // dead gateway do not all arrive in the same millisecond), and back off only once
+      // every gateway of the list has failed in a row.
+      delay = Math.round(this.opts.backoffBaseMs * this.opts.random());
+      log.warn({ ...why, next: this.urls[(this.at + 1) % this.urls.length] }, 'link closed; moving to the next gateway');
     } else {
       log.warn(why, 'link closed; reconnecting');
-      // A replaced connection means another one for this server is live: do not fight it.
-      delay = code === CloseCode.Replaced ? this.opts.backoffCapMs : this.backoff();
+      delay = this.backoff();
+    }
+    if (this.urls.length > 1 && code !== CloseCode.Replaced) {
+      this.at = (this.at + 1) % this.urls.length;
+      this.stats.gatewayMoves++;
     }
     if (this.closing) return;
     this.retryTimer = setTimeout(() => {

@@ -45,8 +45,18 @@ export const PluginOptionsSchema = Type.Object(
     huntsDir: Type.Optional(Type.String({ minLength: 1 })),
     /** Folder for the epoch, the prize ledger and the spill file; one per server. Created when missing. (required, no default) */
     dataDir: Type.String({ minLength: 1 }),
-    /** The gateway, e.g. ws://127.0.0.1:7070. (required, no default) */
-    gatewayUrl: Type.String({ pattern: '^wss?://' }),
+    /**
+     * The gateway, e.g. ws://127.0.0.1:7070, or several, as a list or comma-separated
+     * (ws://a:7070,ws://b:7070): the plugin uses the first and moves to the next when the
+     * one it uses is down, keeping its epoch and seqs (plugin/link.ts). (required, no default)
+     */
+    gatewayUrl: Type.Union(
+      [
+        Type.String({ pattern: '^\\s*wss?://[^,\\s]+(\\s*,\\s*wss?://[^,\\s]+)*\\s*$' }),
+        Type.Array(Type.String({ pattern: '^wss?://[^,\\s]+$' }), { minItems: 1 }),
+      ],
+      { description: 'a ws:// or wss:// URL, or several (a list, or comma-separated)' },
+    ),
     /** The shared secret the gateway checks in hello. (required, no default) */
     token: Type.String(),
     /** How often the timer flushes (ms). @default 250 */
@@ -154,7 +164,10 @@ export function resolveOptions(options: PluginOptions): ResolvedOptions {
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) copy[key] = Object.freeze({ ...v });
   }
   if (!validate(copy)) {
-    const problems = (validate.errors ?? []).map(describe);
+    const errors = validate.errors ?? [];
+    // A union names what it wants once: its branches' own complaints would only repeat it.
+    const unions = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath);
+    const problems = errors.filter((e) => e.keyword === 'anyOf' || !unions.some((u) => e.instancePath === u || e.instancePath.startsWith(`${u}/`))).map(describe);
     throw new CairnError(ErrorCode.ConfigInvalid, `plugin options: ${[...new Set(problems)].join('; ')}`);
   }
   return Object.freeze(copy) as unknown as ResolvedOptions;
@@ -168,7 +181,8 @@ function describe(e: ErrorObject): string {
     return `${path ? `${path}.` : ''}${name}: unknown option`;
   }
   if (e.keyword === 'required') return `${path ? `${path}.` : ''}${(e.params as { missingProperty: string }).missingProperty}: required`;
-  const what = e.keyword === 'typeof' ? `must be ${(e.parentSchema as { description?: string }).description ?? String(e.schema)}` : e.message;
+  const described = (e.parentSchema as { description?: string }).description;
+  const what = e.keyword === 'typeof' ? `must be ${described ?? String(e.schema)}` : e.keyword === 'anyOf' && described ? `must be ${described}` : e.message;
   return `${path || 'options'}: ${what}, got ${preview(e.data)}`;
 }
 

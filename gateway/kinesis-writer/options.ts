@@ -4,7 +4,7 @@
  * ConfigInvalid error).
  */
 import { KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS_PER_PUT, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../../protocol/limits.js';
-import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { ShardLayout, type ShardRange } from '../../backend/kinesis/partition-keys.js';
 import { checkRecordTarget } from '../batch-records.js';
 import { GatewayMetrics } from '../metrics.js';
 import type { PutRecordsSink } from './sink.js';
@@ -13,13 +13,11 @@ export interface KinesisWriterOptions {
   sink: PutRecordsSink;
   stream: string;
   metrics?: GatewayMetrics;
-  /** Partition buckets: user records of one bucket share aggregated records. @default one bucket per shard (shardCount), else 4 */
-  scheme?: PartitionScheme;
   /** Target size of an aggregated record, data plus partition key, 1 KiB to 1 MiB. @default 25 KiB (one PUT payload unit) */
   recordTargetBytes?: number;
   /**
-   * How long the oldest queued record waits for others to share its call (unless a full
-   * record is ready); 0 puts whatever is queued whenever a call slot is free.
+   * Longest wait of a shard's records behind a call already in flight for that shard
+   * (packing.ts, adaptive linger); with no call in flight they go at once. 0 never waits.
    * @default 10 (DEFAULT_LINGER_MS)
    */
   lingerMs?: number;
@@ -38,9 +36,18 @@ export interface KinesisWriterOptions {
   /** Random source for jitter, in [0, 1). @default Math.random */
   random?: () => number;
   /**
-   * Shards of the stream, when known: puts are then paced to stay under the per-shard
-   * write limits times this many shards (partition keys spread records evenly).
-   * @default undefined (no pacing; throttling still slows the writer down)
+   * The stream's open shards (ListShards without the closed ones), asked at start and
+   * every `shardRefreshMs`: records are packed per shard and puts paced under the
+   * per-shard write limits times the open shard count, and both follow a reshard.
+   * @default undefined (shardCount, else one range over the whole key space and no pacing)
+   */
+  listShards?: () => Promise<ShardRange[]>;
+  /** How often listShards is asked. @default 2000 (DEFAULT_SHARD_REFRESH_MS) */
+  shardRefreshMs?: number;
+  /**
+   * Without listShards: a fixed layout of this many equal shards (as CreateStream makes
+   * them), to pack and pace by.
+   * @default undefined
    */
   shardCount?: number;
   /** Per-shard record rate used with shardCount. @default 1000 (Kinesis quota) */
@@ -55,26 +62,31 @@ export const KINESIS_SHARD_RECORDS_PER_SEC = 1000;
 export const KINESIS_SHARD_BYTES_PER_SEC = 1024 * 1024;
 
 /**
- * How long the oldest queued record waits for company. Records are split by player
- * bucket, so without waiting each batch becomes one small Kinesis record per bucket;
- * 10 ms gathers the plugins' flushes arriving meanwhile. At the seed's 70 k events/s
- * (20 servers, 4 shards; bench/aggregation.bench.ts) that is 250-275 events per record,
- * against about 115 with no wait, 380 with 20 ms, and 300 for the pre-aggregation layout
- * of one unbucketed record per batch. It is small next to a PutRecords call (10-30 ms on
- * AWS) and to any hunt window (>= 1 s), but it is gateway latency: set 0-2 ms where ack
- * latency matters more than PUT cost.
+ * The bound on the adaptive linger: how long a shard's records may wait behind a call in
+ * flight for that shard. Records wait only then (an idle pipeline sends at once), so this
+ * bounds the gateway latency that aggregation adds, about one PutRecords call (10-30 ms
+ * on AWS), small next to any hunt window (>= 1 s).
  */
 export const DEFAULT_LINGER_MS = 10;
 
-/** Default partition buckets when the shard count is not known. */
-export const DEFAULT_PARTITION_BUCKETS = 4;
+/**
+ * How often the writer asks for the open shards. ListShards allows 1,000 calls/s per
+ * stream (AWS Kinesis API reference, ListShards); every 2 s follows a reshard within
+ * seconds at a negligible share of that.
+ */
+export const DEFAULT_SHARD_REFRESH_MS = 2000;
 
 /** The options with every default filled in and every limit checked. */
 export interface ResolvedWriterOptions {
   sink: PutRecordsSink;
   stream: string;
   metrics: GatewayMetrics;
-  scheme: PartitionScheme;
+  /** The layout to start with: shardCount's, else one range (listShards replaces it). */
+  layout: ShardLayout;
+  /** Whether `layout` is the stream's (shardCount) and puts are paced by it from the start. */
+  layoutKnown: boolean;
+  listShards: (() => Promise<ShardRange[]>) | undefined;
+  shardRefreshMs: number;
   recordTargetBytes: number;
   lingerMs: number;
   maxPutsInFlight: number;
@@ -84,8 +96,8 @@ export interface ResolvedWriterOptions {
   maxDelayMs: number;
   maxAttempts: number;
   random: () => number;
-  /** Stream-wide write rates when the shard count is known. */
-  rates: { recordsPerSec: number; bytesPerSec: number } | undefined;
+  /** One shard's write quota, times the open shards once their count is known. */
+  perShard: { recordsPerSec: number; bytesPerSec: number };
 }
 
 export function resolveWriterOptions(opts: KinesisWriterOptions): ResolvedWriterOptions {
@@ -98,19 +110,17 @@ export function resolveWriterOptions(opts: KinesisWriterOptions): ResolvedWriter
   if (maxRecordsPerPut < 1 || maxBytesPerPut < KINESIS_MAX_RECORD_BYTES) {
     throw new RangeError(`maxRecordsPerPut must be >= 1 and maxBytesPerPut >= ${KINESIS_MAX_RECORD_BYTES} (one full record)`);
   }
-  let rates: ResolvedWriterOptions['rates'];
-  if (opts.shardCount !== undefined) {
-    if (!Number.isInteger(opts.shardCount) || opts.shardCount < 1) throw new RangeError(`shardCount=${opts.shardCount}: must be a positive integer`);
-    rates = {
-      recordsPerSec: opts.shardCount * (opts.perShardRecordsPerSec ?? KINESIS_SHARD_RECORDS_PER_SEC),
-      bytesPerSec: opts.shardCount * (opts.perShardBytesPerSec ?? KINESIS_SHARD_BYTES_PER_SEC),
-    };
-  }
+  const shardRefreshMs = opts.shardRefreshMs ?? DEFAULT_SHARD_REFRESH_MS;
+  if (!(shardRefreshMs >= 10)) throw new RangeError(`shardRefreshMs=${shardRefreshMs}: must be >= 10`);
+  const layout = opts.shardCount !== undefined ? ShardLayout.uniform(opts.shardCount) : ShardLayout.whole();
   return {
     sink: opts.sink,
     stream: opts.stream,
     metrics: opts.metrics ?? new GatewayMetrics(),
-    scheme: opts.scheme ?? new PartitionScheme(opts.shardCount ?? DEFAULT_PARTITION_BUCKETS),
+    layout,
+    layoutKnown: opts.shardCount !== undefined,
+    listShards: opts.listShards,
+    shardRefreshMs,
     recordTargetBytes: checkRecordTarget(opts.recordTargetBytes ?? KINESIS_PUT_PAYLOAD_UNIT_BYTES),
     lingerMs,
     maxPutsInFlight,
@@ -120,6 +130,6 @@ export function resolveWriterOptions(opts: KinesisWriterOptions): ResolvedWriter
     maxDelayMs: opts.maxDelayMs ?? 5000,
     maxAttempts: opts.maxAttempts ?? 20,
     random: opts.random ?? Math.random,
-    rates,
+    perShard: { recordsPerSec: opts.perShardRecordsPerSec ?? KINESIS_SHARD_RECORDS_PER_SEC, bytesPerSec: opts.perShardBytesPerSec ?? KINESIS_SHARD_BYTES_PER_SEC },
   };
 }

@@ -1,30 +1,46 @@
 /**
  * When the next PutRecords call may go: under the stream's write quota when the shard
- * count is known (1,000 records/s and 1 MiB/s per shard), and after a shared slow-down
+ * count is known (1,000 records/s and 1 MiB/s per open shard; the writer updates the
+ * count when the stream is resharded), and after a shared slow-down
  * once Kinesis throttles (a delay that doubles on each throttle and halves on each clean
  * call, so every call in flight backs off together instead of each retrying alone).
  */
 import { sleep } from '../../common/async.js';
 import { TokenBucket } from '../rate-limiter.js';
 
+/** One shard's write quota. */
+export interface ShardRates {
+  recordsPerSec: number;
+  bytesPerSec: number;
+}
+
 export class Pacer {
-  private readonly recordRate: TokenBucket | undefined;
-  private readonly byteRate: TokenBucket | undefined;
+  private recordRate: TokenBucket | undefined;
+  private byteRate: TokenBucket | undefined;
+  private shards = 0;
   private throttleDelayMs = 0;
   /** Date.now() before which no call starts. */
   private nextPutAt = 0;
 
   constructor(
-    rates: { recordsPerSec: number; bytesPerSec: number } | undefined,
-    maxBytesPerCall: number,
+    private readonly perShard: ShardRates,
+    private readonly maxBytesPerCall: number,
     private readonly baseDelayMs: number,
     private readonly maxDelayMs: number,
-  ) {
-    if (rates) {
-      this.recordRate = new TokenBucket(rates.recordsPerSec);
-      // A burst of at least one full call, so a 5 MiB call is paced rather than never allowed.
-      this.byteRate = new TokenBucket(rates.bytesPerSec, Math.max(rates.bytesPerSec, maxBytesPerCall));
+  ) {}
+
+  /** Paces under the quota of `shards` open shards (0: the count is unknown, no pacing). */
+  setShards(shards: number): void {
+    if (shards === this.shards) return;
+    this.shards = shards;
+    if (shards <= 0) {
+      this.recordRate = this.byteRate = undefined;
+      return;
     }
+    const bytesPerSec = shards * this.perShard.bytesPerSec;
+    this.recordRate = new TokenBucket(shards * this.perShard.recordsPerSec);
+    // A burst of at least one full call, so a 5 MiB call is paced rather than never allowed.
+    this.byteRate = new TokenBucket(bytesPerSec, Math.max(bytesPerSec, this.maxBytesPerCall));
   }
 
   /** Waits out the throttle slow-down. */

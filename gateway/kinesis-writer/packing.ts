@@ -1,135 +1,205 @@
 /**
- * The queue of user records waiting for a PutRecords call, and how a call is packed.
+ * The queues of user records waiting for a PutRecords call, one per open shard of the
+ * writer's view of the stream, and how a call is packed.
  *
- * - Aggregation happens when a call starts: it takes the queued user records (from many
- *   connections and pipelined batches) and packs those of each partition bucket, in
- *   queue order, into aggregated records of up to `recordTargetBytes` (data + partition
- *   key). A record holds one bucket only, so its user records and its ExplicitHashKey
- *   always agree on the shard (a KCL consumer drops user records whose hash key is
- *   outside its shard).
- * - A call may start once the oldest queued record has waited `lingerMs` (Kafka's
- *   linger.ms), or at once when a bucket has a full record's worth queued.
+ * - A user record goes to the shard its hash key falls in (backend/kinesis/partition-keys.ts:
+ *   each part is placed by its own idempotency key). When the view changes (a split, a
+ *   merge), what is queued is filed again under the new shards.
+ * - Adaptive linger (Nagle's algorithm, RFC 896, per shard): a shard's records go as soon
+ *   as no call carrying records of that shard is in flight, so an idle pipeline sends at
+ *   once. While one is in flight they wait for it to come back, and gather what arrives
+ *   meanwhile into fuller aggregates, unless a full record's worth is queued or the
+ *   oldest has waited `lingerMs` (the bound on the wait; 0 never waits).
+ * - Aggregation happens when a call starts: it takes the queued user records of every
+ *   shard that may go, in queue order, into aggregated records of up to
+ *   `recordTargetBytes` (data + partition key). A record holds the user records of one
+ *   shard of the view, each under the record's own partition and hash key (those of its
+ *   first part), so a KCL consumer, which drops user records whose hash key lies outside
+ *   its shard, never drops one.
  * - Kinesis's call limits hold here (kinesalite does not enforce them all): 500 records
  *   and 5 MiB, partition keys included, per call.
  */
 import { AggregateBuilder } from '../../backend/kinesis/kpl-aggregation.js';
-import type { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { bucketHashKey, bucketPartitionKey, ShardLayout } from '../../backend/kinesis/partition-keys.js';
 import type { UserRecord } from '../batch-records.js';
 
-/** A queued user record; `at` is performance.now() when it was queued. */
+/** A queued user record; `at` is performance.now() when it was queued, `vb` its virtual bucket (partBucket of its key). */
 export interface Queued {
   rec: UserRecord;
   at: number;
+  vb: number;
 }
 
-/** One Kinesis record of a call: an aggregate of user records of one bucket. */
+/** One Kinesis record of a call: an aggregate of user records of one shard. */
 export interface Put<E extends Queued> {
-  bucket: number;
+  partitionKey: string;
+  explicitHashKey: string;
   entries: E[];
   builder: AggregateBuilder;
   /** Built when the call is made; a retry resends the same bytes. */
   data: Buffer | undefined;
 }
 
+/** What one call took: its records, and the shards it keeps busy until done(). */
+export interface Call<E extends Queued> {
+  puts: Put<E>[];
+  shards: number[];
+  generation: number;
+}
+
+interface ShardQueue<E> {
+  entries: E[];
+  bytes: number;
+  inFlight: number;
+}
+
 export class RecordPacker<E extends Queued> {
-  private pending: E[] = [];
-  /** Per bucket: data bytes of its queued user records. */
-  private readonly queuedBytes: Float64Array;
-  /** Buckets with a full record's worth queued. */
-  private full = 0;
+  private layout: ShardLayout;
+  private queues: ShardQueue<E>[];
+  /** Bumped by relayout(): calls of an older layout no longer mark shards busy. */
+  private generation = 0;
+  private queued = 0;
 
   constructor(
-    readonly scheme: PartitionScheme,
+    layout: ShardLayout,
     private readonly recordTargetBytes: number,
     private readonly maxRecords: number,
     private readonly maxBytes: number,
   ) {
-    this.queuedBytes = new Float64Array(scheme.buckets);
+    this.layout = layout;
+    this.queues = this.emptyQueues();
   }
 
   get size(): number {
-    return this.pending.length;
+    return this.queued;
+  }
+
+  get shardCount(): number {
+    return this.layout.count;
   }
 
   push(e: E): void {
-    this.pending.push(e);
-    this.track(e.rec, 1);
+    const q = this.queues[this.layout.shardOf(e.vb)]!;
+    q.entries.push(e);
+    q.bytes += e.rec.data.length;
+    this.queued++;
   }
 
-  /** Milliseconds until a call should take what is queued: 0 now, Infinity when nothing is queued. */
-  lingerLeft(lingerMs: number, now: number): number {
-    if (this.pending.length === 0) return Infinity;
-    if (this.full > 0) return 0;
-    return Math.max(0, this.pending[0]!.at + lingerMs - now);
+  /** The stream's open shards changed: what is queued is filed under the new ones. Returns false when nothing changed. */
+  relayout(layout: ShardLayout): boolean {
+    if (layout.equals(this.layout)) return false;
+    const all = this.queues.flatMap((q) => q.entries).sort((a, b) => a.at - b.at);
+    this.layout = layout;
+    this.queues = this.emptyQueues();
+    this.generation++;
+    this.queued = 0;
+    for (const e of all) this.push(e);
+    return true;
+  }
+
+  /** Milliseconds until some shard's records may go: 0 now, Infinity when nothing is queued. */
+  readyIn(lingerMs: number, now: number, draining: boolean): number {
+    let wait = Infinity;
+    for (const q of this.queues) {
+      if (q.entries.length === 0) continue;
+      const w = this.waitOf(q, lingerMs, now, draining);
+      if (w <= 0) return 0;
+      if (w < wait) wait = w;
+    }
+    return wait;
+  }
+
+  private waitOf(q: ShardQueue<E>, lingerMs: number, now: number, draining: boolean): number {
+    if (draining || q.inFlight === 0 || q.bytes >= this.recordTargetBytes) return 0;
+    return q.entries[0]!.at + lingerMs - now;
   }
 
   /** What `r` alone makes as a Kinesis record: data plus partition key. */
-  aloneSize(r: UserRecord): number {
+  aloneSize(r: Queued): number {
     const alone = new AggregateBuilder();
-    return alone.size + alone.growth(this.userRecord(r)) + this.pkBytes(r.bucket);
+    const pk = bucketPartitionKey(r.vb);
+    return alone.size + alone.growth({ partitionKey: pk, explicitHashKey: bucketHashKey(r.vb), data: r.rec.data }) + pk.length;
   }
 
-  /** What a Kinesis record counts against the record and call limits: data + partition key. */
+  /** What a Kinesis record counts against the record and call limits: data + partition key (ASCII). */
   putSize(p: Put<E>): number {
-    return p.builder.size + this.pkBytes(p.bucket);
+    return p.builder.size + p.partitionKey.length;
   }
 
   /**
-   * Takes queued user records, in order, into the Kinesis records of one call: each
-   * bucket's records fill one aggregate up to the target, then the next. Stops at the
-   * call limits; what is left waits for the next call.
+   * Takes the queued user records of every shard that may go, oldest shard first, into
+   * the Kinesis records of one call: each shard's records fill one aggregate up to the
+   * target, then the next. Stops at the call limits; what is left waits for the next
+   * call. The shards taken from are busy until done(call).
    */
-  take(): Put<E>[] {
-    const pending = this.pending;
-    const open = new Map<number, Put<E>>();
+  take(lingerMs: number, now: number, draining: boolean): Call<E> {
+    const ready: number[] = [];
+    this.queues.forEach((q, s) => {
+      if (q.entries.length > 0 && this.waitOf(q, lingerMs, now, draining) <= 0) ready.push(s);
+    });
+    ready.sort((a, b) => this.queues[a]!.entries[0]!.at - this.queues[b]!.entries[0]!.at);
     const puts: Put<E>[] = [];
+    const shards: number[] = [];
     let bytes = 0;
-    let i = 0;
-    for (; i < pending.length; i++) {
-      const e = pending[i]!;
-      const b = e.rec.bucket;
-      const ur = this.userRecord(e.rec);
-      let p = open.get(b);
-      if (p) {
-        const grow = p.builder.growth(ur);
-        if (this.putSize(p) + grow <= this.recordTargetBytes) {
-          if (bytes + grow > this.maxBytes) break;
-          p.builder.add(ur, grow);
-          p.entries.push(e);
-          bytes += grow;
-          this.track(e.rec, -1);
-          continue;
+    let limit = false;
+    for (const s of ready) {
+      const q = this.queues[s]!;
+      let p: Put<E> | undefined;
+      let i = 0;
+      for (; i < q.entries.length; i++) {
+        const e = q.entries[i]!;
+        if (p) {
+          const grow = p.builder.growth(this.userRecord(p, e));
+          if (this.putSize(p) + grow <= this.recordTargetBytes) {
+            if (bytes + grow > this.maxBytes) {
+              limit = true;
+              break;
+            }
+            p.builder.add(this.userRecord(p, e), grow);
+            p.entries.push(e);
+            bytes += grow;
+            continue;
+          }
         }
-        open.delete(b); // full: later records of this bucket start a new aggregate
+        if (puts.length >= this.maxRecords) {
+          limit = true;
+          break;
+        }
+        const builder = new AggregateBuilder();
+        const next: Put<E> = { partitionKey: bucketPartitionKey(e.vb), explicitHashKey: bucketHashKey(e.vb), entries: [e], builder, data: undefined };
+        builder.add(this.userRecord(next, e));
+        const size = this.putSize(next);
+        if (puts.length > 0 && bytes + size > this.maxBytes) {
+          limit = true;
+          break;
+        }
+        puts.push(next);
+        p = next;
+        bytes += size;
       }
-      if (puts.length >= this.maxRecords) break;
-      const builder = new AggregateBuilder();
-      builder.add(ur);
-      p = { bucket: b, entries: [e], builder, data: undefined };
-      const size = this.putSize(p);
-      if (puts.length > 0 && bytes + size > this.maxBytes) break;
-      puts.push(p);
-      open.set(b, p);
-      bytes += size;
-      this.track(e.rec, -1);
+      if (i > 0) {
+        for (let j = 0; j < i; j++) q.bytes -= q.entries[j]!.rec.data.length;
+        q.entries = q.entries.slice(i);
+        this.queued -= i;
+        q.inFlight++;
+        shards.push(s);
+      }
+      if (limit) break;
     }
-    this.pending = pending.slice(i);
-    return puts;
+    return { puts, shards, generation: this.generation };
   }
 
-  private track(rec: UserRecord, sign: 1 | -1): void {
-    const b = rec.bucket;
-    const wasFull = this.queuedBytes[b]! >= this.recordTargetBytes;
-    this.queuedBytes[b]! += sign * rec.data.length;
-    const isFull = this.queuedBytes[b]! >= this.recordTargetBytes;
-    if (isFull !== wasFull) this.full += isFull ? 1 : -1;
+  /** A call came back (accepted, failed or given up): its shards may send again. */
+  done(call: Call<E>): void {
+    if (call.generation !== this.generation) return;
+    for (const s of call.shards) this.queues[s]!.inFlight--;
   }
 
-  private userRecord(r: UserRecord): { partitionKey: string; explicitHashKey: string; data: Buffer } {
-    return { partitionKey: this.scheme.keys[r.bucket]!, explicitHashKey: this.scheme.hashKeys[r.bucket]!, data: r.data };
+  private userRecord(p: Put<E>, e: E): { partitionKey: string; explicitHashKey: string; data: Buffer } {
+    return { partitionKey: p.partitionKey, explicitHashKey: p.explicitHashKey, data: e.rec.data };
   }
 
-  private pkBytes(bucket: number): number {
-    return this.scheme.keys[bucket]!.length; // bucket keys are ASCII
+  private emptyQueues(): ShardQueue<E>[] {
+    return Array.from({ length: this.layout.count }, () => ({ entries: [], bytes: 0, inFlight: 0 }));
   }
 }

@@ -13,7 +13,6 @@
  */
 import { sleep } from '../../common/async.js';
 import { logger } from '../../common/log.js';
-import type { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { FATAL_CODES, KinesisWriteError, THROTTLE_CODES, errorCode } from './errors.js';
 import type { Pacer } from './pacing.js';
@@ -37,7 +36,6 @@ export interface Entry extends Queued {
 export interface RetryOptions {
   sink: PutRecordsSink;
   stream: string;
-  scheme: PartitionScheme;
   metrics: GatewayMetrics;
   pacer: Pacer;
   /** What a Kinesis record counts against the call limits (packing.ts). */
@@ -57,7 +55,7 @@ export class PutRetrier {
   }
 
   async put(chunk: Put<Entry>[]): Promise<void> {
-    const { metrics, pacer, scheme } = this.o;
+    const { metrics, pacer } = this.o;
     // A record whose every write has failed already (elsewhere) is not sent.
     const live = (p: Put<Entry>) => p.entries.some((e) => !e.job.settled);
     let puts = chunk.filter(live);
@@ -72,7 +70,7 @@ export class PutRetrier {
       try {
         result = await this.o.sink.putRecords({
           StreamName: this.o.stream,
-          Records: puts.map((p) => ({ Data: p.data!, PartitionKey: scheme.keys[p.bucket]!, ExplicitHashKey: scheme.hashKeys[p.bucket]! })),
+          Records: puts.map((p) => ({ Data: p.data!, PartitionKey: p.partitionKey, ExplicitHashKey: p.explicitHashKey })),
         });
       } catch (err) {
         metrics.putCall((performance.now() - started) / 1000, attempt > 0);

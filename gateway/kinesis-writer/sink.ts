@@ -3,7 +3,8 @@
  * wrapper in tests or a counting null sink in benchmarks all fit behind PutRecordsSink.
  */
 import type { KinesisClient, PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import type { ShardRange } from '../../backend/kinesis/partition-keys.js';
 
 export interface PutRecordsSink {
   putRecords(input: { StreamName: string; Records: PutEntry[] }): Promise<PutRecordsResult>;
@@ -27,4 +28,24 @@ export function kinesisSink(client: KinesisClient): PutRecordsSink {
   return {
     putRecords: async (input) => (await client.send(new PutRecordsCommand(input as PutRecordsCommandInput))) as PutRecordsResult,
   };
+}
+
+/**
+ * The stream's open shards: ListShards, page by page, without the closed ones (a parent
+ * of a split or merge keeps its listing, with an ending sequence number, until its
+ * records expire). Filtered here rather than with ShardFilter, which kinesalite ignores.
+ */
+export async function listOpenShards(client: KinesisClient, stream: string): Promise<ShardRange[]> {
+  const open: ShardRange[] = [];
+  let next: string | undefined;
+  do {
+    const res = await client.send(new ListShardsCommand(next ? { NextToken: next } : { StreamName: stream }));
+    for (const s of res.Shards ?? []) {
+      if (s.SequenceNumberRange?.EndingSequenceNumber !== undefined) continue;
+      if (!s.ShardId || !s.HashKeyRange?.StartingHashKey || !s.HashKeyRange.EndingHashKey) continue;
+      open.push({ shardId: s.ShardId, start: s.HashKeyRange.StartingHashKey, end: s.HashKeyRange.EndingHashKey });
+    }
+    next = res.NextToken;
+  } while (next);
+  return open;
 }

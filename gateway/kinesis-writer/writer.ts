@@ -6,17 +6,15 @@
  * The concerns live beside this file: the sink (sink.ts), options and defaults
  * (options.ts), the queue and how a call is packed, linger included (packing.ts), quota
  * pacing and the throttle slow-down (pacing.ts), retries and settlement (retries.ts),
- * error classes (errors.ts). This file schedules calls: at most `maxPutsInFlight` at
- * once (p-queue), one waiting for a slot once records may go.
- *
- * Splitting by player bucket cuts each batch into one user record per bucket; the linger
- * lets the batches a plugin sends together (a flush above 500 events is several
- * batches), and those of other servers arriving meanwhile, share aggregates instead of
- * each taking a record per bucket.
+ * error classes (errors.ts). This file schedules calls (at most `maxPutsInFlight` at
+ * once, p-queue, one waiting for a slot once records may go) and keeps the view of the
+ * stream's open shards fresh (listShards every shardRefreshMs), so packing and pacing
+ * follow a split, a merge or UpdateShardCount within seconds, with no restart.
  */
 import PQueue from 'p-queue';
+import { logger } from '../../common/log.js';
 import { KINESIS_MAX_RECORD_BYTES } from '../../protocol/limits.js';
-import type { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { PARTITION_SCHEME, partBucket, ShardLayout, type PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import type { UserRecord } from '../batch-records.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { KinesisWriteError } from './errors.js';
@@ -25,39 +23,101 @@ import { Pacer } from './pacing.js';
 import { RecordPacker } from './packing.js';
 import { PutRetrier, type Entry, type Job } from './retries.js';
 
+const log = logger('gateway');
+
 export class KinesisWriter {
   readonly metrics: GatewayMetrics;
-  readonly scheme: PartitionScheme;
+  /** How batches split into parts: the same on every gateway (partition-keys.ts). */
+  readonly scheme: PartitionScheme = PARTITION_SCHEME;
   readonly recordTargetBytes: number;
   private readonly queue: PQueue;
   private readonly packer: RecordPacker<Entry>;
+  private readonly pacer: Pacer;
   private readonly retrier: PutRetrier;
   private readonly lingerMs: number;
   private lingerTimer: NodeJS.Timeout | undefined;
   /** drain() calls in progress: while any is, nothing lingers. */
   private draining = 0;
+  private readonly listShards: KinesisWriterOptions['listShards'];
+  private readonly shardRefreshMs: number;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private closed = false;
+  private listed = false;
+  private view: ShardLayout;
 
   constructor(options: KinesisWriterOptions) {
     const o = resolveWriterOptions(options);
     this.metrics = o.metrics;
-    this.scheme = o.scheme;
     this.recordTargetBytes = o.recordTargetBytes;
     this.lingerMs = o.lingerMs;
     this.queue = new PQueue({ concurrency: o.maxPutsInFlight });
-    const packer = new RecordPacker<Entry>(o.scheme, o.recordTargetBytes, o.maxRecordsPerPut, o.maxBytesPerPut);
+    this.view = o.layout;
+    const packer = new RecordPacker<Entry>(o.layout, o.recordTargetBytes, o.maxRecordsPerPut, o.maxBytesPerPut);
     this.packer = packer;
+    this.pacer = new Pacer(o.perShard, o.maxBytesPerPut, o.baseDelayMs, o.maxDelayMs);
+    if (o.layoutKnown) {
+      this.pacer.setShards(o.layout.count);
+      this.metrics.shardsViewed(o.layout.count, false);
+    }
     this.retrier = new PutRetrier({
       sink: o.sink,
       stream: o.stream,
-      scheme: o.scheme,
       metrics: o.metrics,
-      pacer: new Pacer(o.rates, o.maxBytesPerPut, o.baseDelayMs, o.maxDelayMs),
+      pacer: this.pacer,
       putSize: (p) => packer.putSize(p),
       baseDelayMs: o.baseDelayMs,
       maxDelayMs: o.maxDelayMs,
       maxAttempts: o.maxAttempts,
       random: o.random,
     });
+    this.listShards = o.listShards;
+    this.shardRefreshMs = o.shardRefreshMs;
+    if (this.listShards) void this.refreshShards();
+  }
+
+  /** The writer's current view of the stream's open shards. */
+  get shards(): ShardLayout {
+    return this.view;
+  }
+
+  /**
+   * Asks for the open shards now and files what is queued under them; a failed ask keeps
+   * the old view (and says so). Then asks again every shardRefreshMs until close().
+   */
+  refreshShards(): Promise<void> {
+    if (!this.listShards || this.closed) return Promise.resolve();
+    this.refreshing ??= (async () => {
+      clearTimeout(this.refreshTimer);
+      try {
+        const open = await this.listShards!();
+        if (this.closed) return;
+        const layout = new ShardLayout(open);
+        const first = !this.listed;
+        this.listed = true;
+        const changed = this.packer.relayout(layout);
+        if (changed && !first) log.info({ shards: layout.shards.map((s) => s.shardId) }, 'Kinesis open shards changed: packing and pacing follow');
+        this.metrics.shardsViewed(layout.count, changed && !first);
+        this.view = layout;
+        this.pacer.setShards(layout.count);
+        this.schedule();
+      } catch (err) {
+        log.warn({ err }, 'cannot list the Kinesis stream\'s shards; keeping the last known ones');
+      } finally {
+        this.refreshing = undefined;
+        if (!this.closed) {
+          this.refreshTimer = setTimeout(() => void this.refreshShards(), this.shardRefreshMs);
+          this.refreshTimer.unref();
+        }
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** Stops asking for the shards. Queued records are still written: drain() first to wait for them. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.refreshTimer);
   }
 
   /**
@@ -66,19 +126,17 @@ export class KinesisWriter {
    */
   write(records: readonly UserRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    for (const r of records) {
-      if (!(r.bucket >= 0 && r.bucket < this.scheme.buckets)) {
-        return Promise.reject(new RangeError(`user record ${r.key}: bucket ${r.bucket} outside 0..${this.scheme.buckets - 1} of this writer's partition scheme`));
-      }
-      const size = this.packer.aloneSize(r);
+    const at = performance.now();
+    const queued = records.map((rec) => ({ rec, at, vb: partBucket(rec.key) }));
+    for (const q of queued) {
+      const size = this.packer.aloneSize(q);
       if (size > KINESIS_MAX_RECORD_BYTES) {
-        return Promise.reject(new KinesisWriteError(`user record ${r.key} makes a Kinesis record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte limit`, 'RecordTooLarge'));
+        return Promise.reject(new KinesisWriteError(`user record ${q.rec.key} makes a Kinesis record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte limit`, 'RecordTooLarge'));
       }
     }
     return new Promise<void>((resolve, reject) => {
       const job: Job = { remaining: records.length, settled: false, resolve, reject };
-      const at = performance.now();
-      for (const rec of records) this.packer.push({ rec, job, at });
+      for (const q of queued) this.packer.push({ ...q, job });
       this.schedule();
     });
   }
@@ -103,18 +161,19 @@ export class KinesisWriter {
   }
 
   /**
-   * Keeps one call waiting for a slot once records may go (the oldest has lingered, or a
-   * full record is ready); it takes what is queued when it starts.
+   * Keeps one call waiting for a slot once records of some shard may go (packing.ts); it
+   * takes what may go when it starts.
    */
   private schedule(): void {
     if (this.packer.size === 0 || this.queue.size > 0) return;
-    const wait = this.draining > 0 ? 0 : this.packer.lingerLeft(this.lingerMs, performance.now());
+    const wait = this.packer.readyIn(this.lingerMs, performance.now(), this.draining > 0);
     if (wait <= 0) {
       if (this.lingerTimer) clearTimeout(this.lingerTimer);
       this.lingerTimer = undefined;
       void this.queue.add(() => this.runCall());
       return;
     }
+    if (wait === Infinity) return;
     this.lingerTimer ??= setTimeout(() => {
       this.lingerTimer = undefined;
       this.schedule();
@@ -122,9 +181,14 @@ export class KinesisWriter {
   }
 
   private async runCall(): Promise<void> {
-    const puts = this.packer.take();
+    const call = this.packer.take(this.lingerMs, performance.now(), this.draining > 0);
     this.schedule();
-    if (puts.length === 0) return;
-    await this.retrier.put(puts);
+    if (call.puts.length === 0) return;
+    try {
+      await this.retrier.put(call.puts);
+    } finally {
+      this.packer.done(call);
+      this.schedule();
+    }
   }
 }

@@ -3,10 +3,10 @@
  * durable seqs in REAL Redis: records, parts, resends, gaps, backpressure, failures.
  */
 import { describe, expect } from 'vitest';
-import { kinesisSink } from '../../gateway/kinesis-writer/sink.js';
+import { kinesisSink, listOpenShards } from '../../gateway/kinesis-writer/sink.js';
 import { isAggregated } from '../../backend/kinesis/kpl-aggregation.js';
-import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
-import { RECORD_FORMAT_VERSION } from '../../backend/kinesis/record-format.js';
+import { bucketHashKey, bucketPartitionKey, partBucket } from '../../backend/kinesis/partition-keys.js';
+import { recordKey, RECORD_FORMAT_VERSION } from '../../backend/kinesis/record-format.js';
 import { CloseCode, ErrorCode, Op, type WireEvent } from '../../protocol/index.js';
 import { RecordingSink } from './fault-sink.js';
 import { gatewayTest as it } from '../support/fixtures.js';
@@ -32,19 +32,15 @@ describe('batches into Kinesis', () => {
     ];
     client.sendBatch(1, ev, 1002);
     expect((await client.next(Op.Ack)).seq).toBe(1);
-    // The player's discrete events in the player's bucket, the moves block in the server's.
-    const scheme = new PartitionScheme(3);
+    // A small batch is one part, placed by its own idempotency key.
     const recs = await readEventRecords(kinesis.client, h.stream);
-    const byBucket = new Map<string, WireEvent[]>();
-    for (const [b, e] of [[scheme.ofPlayer('p1'), ev[0]!], [scheme.ofPlayer('p1'), ev[2]!], [scheme.ofServer('srv-a'), ev[1]!]] as const) {
-      byBucket.set(`b${b}`, [...(byBucket.get(`b${b}`) ?? []), e]);
-    }
-    expect(recs.length).toBe(byBucket.size);
-    for (const r of recs) {
-      expect(r).toMatchObject({ v: RECORD_FORMAT_VERSION, s: 'srv-a', e: 7, q: 1, np: recs.length, wm: 1002, ev: byBucket.get(r.partitionKey) });
-      expect(r.kinesisPartitionKey).toBe(r.partitionKey);
-      expect(r.explicitHashKey).toBe(scheme.hashKeys[Number(r.partitionKey.slice(1))]);
-    }
+    expect(recs).toHaveLength(1);
+    const [r] = recs;
+    expect(r).toMatchObject({ v: RECORD_FORMAT_VERSION, s: 'srv-a', e: 7, q: 1, pt: 0, np: 1, wm: 1002 });
+    const vb = partBucket(recordKey(r!));
+    expect(r!.kinesisPartitionKey).toBe(bucketPartitionKey(vb));
+    expect(r!.partitionKey).toBe(r!.kinesisPartitionKey);
+    expect(r!.explicitHashKey).toBe(bucketHashKey(vb));
     expect(canonical([...batchesDownstream(recs).values()][0]!.ev)).toEqual(canonical(ev));
     expect(await h.redis.get(h.keys.durable('srv-a', 7))).toBe('1');
     // events: the discrete ones (the delta rides in the moves block)
@@ -60,7 +56,7 @@ describe('batches into Kinesis', () => {
     expect(await readEventRecords(kinesis.client, h.stream)).toEqual([expect.objectContaining({ q: 1, pt: 0, np: 1, wm: 123_456, ev: [] })]);
   });
 
-  it('splits a large batch into parts under the record target, one bucket per shard, every shard used', async ({ kinesis, gateway }) => {
+  it('splits a large batch into parts under the record target, spread over every shard by their own keys', async ({ kinesis, gateway }) => {
     h = await gateway({ recordTargetBytes: 4096 }, 4);
     const { client } = await hello('srv-a');
     const ev = joins(2000);
@@ -76,11 +72,13 @@ describe('batches into Kinesis', () => {
     }
     const [batch] = batchesDownstream(recs).values();
     expect(canonical(batch!.ev)).toEqual(canonical(ev));
-    // Buckets are exact slices of the hash key space: with one per shard, each shard holds exactly one.
-    const bucketsByShard = new Map<string, Set<string>>();
-    for (const r of recs) bucketsByShard.set(r.shardId, (bucketsByShard.get(r.shardId) ?? new Set()).add(r.partitionKey));
-    expect(bucketsByShard.size).toBe(4);
-    for (const keys of bucketsByShard.values()) expect(keys.size).toBe(1);
+    // Parts land all over the key space: every shard holds some, each under a hash key of its own range.
+    const ranges = new Map((await listOpenShards(kinesis.client, h.stream)).map((s) => [s.shardId, s]));
+    expect(new Set(recs.map((r) => r.shardId)).size).toBe(4);
+    for (const r of recs) {
+      const range = ranges.get(r.shardId)!;
+      expect(BigInt(r.explicitHashKey!) >= BigInt(range.start) && BigInt(r.explicitHashKey!) <= BigInt(range.end)).toBe(true);
+    }
     // Every Kinesis record is KPL-aggregated and passes aws-kinesis-agg's checksum.
     for (const r of await readAll(kinesis.client, h.stream)) {
       expect(isAggregated(r.data)).toBe(true);

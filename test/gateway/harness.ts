@@ -40,8 +40,6 @@ export async function startHarness(kinesis: Kinesis, extra: Partial<GatewayOptio
     deliveryBlockMs: 200,
     putBaseDelayMs: 5,
     putMaxDelayMs: 50,
-    // One bucket per shard, as a gateway that knows the shard count has (without pacing, to keep tests quick).
-    partitionBuckets: shards,
   };
   const gw = await startGateway({ ...base, ...extra });
   const others: Gateway[] = [];

@@ -16,7 +16,7 @@ import {
   varintSize,
   type UserRecordIn,
 } from '../../backend/kinesis/kpl-aggregation.js';
-import { bucketer, PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { bucketer, bucketPartitionKey, PARTITION_SCHEME, PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { decodeRecord, encodeRecord, RECORD_FORMAT_VERSION } from '../../backend/kinesis/record-format.js';
 import { awsKinesisAgg, libDeaggregate } from './support.js';
 
@@ -157,12 +157,12 @@ describe('KPL aggregated records', () => {
   });
 });
 
-describe('partition buckets', () => {
-  it('split the 128-bit hash key space into equal slices and address each by its middle', () => {
+describe('partition groups', () => {
+  it('leave a part budget room for the widest partition and hash key a record can carry', () => {
     const s = new PartitionScheme(4);
-    const max = 1n << 128n;
-    expect(s.hashKeys.map((k) => BigInt(k))).toEqual([max / 8n, (3n * max) / 8n, (5n * max) / 8n, (7n * max) / 8n]);
-    expect(new PartitionScheme(1).hashKeys).toEqual([(max / 2n).toString()]);
+    expect(s.hashKeys.every((k) => k === ((1n << 128n) - 1n).toString())).toBe(true);
+    expect(s.keys.every((k) => k.length === bucketPartitionKey(0xffffffff).length)).toBe(true);
+    expect(PARTITION_SCHEME.buckets).toBe(1);
     expect(() => new PartitionScheme(0)).toThrow(RangeError);
   });
 

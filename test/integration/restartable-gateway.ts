@@ -37,7 +37,6 @@ export async function restartableStack(opts: { graceMs?: number; workers?: numbe
       keys: stack.keys,
       kinesis: stack.kinesis,
       stream: stack.stream,
-      shardCount: config.kinesisShards,
       shutdownWaitMs: 1,
       deliveryBlockMs: 100,
     });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CloseCode, ErrorCode, PROTOCOL_VERSION, type CairnError, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../../protocol/index.js';
-import { until } from './support/fake-gateway.js';
+import { FakeGateway, until } from './support/fake-gateway.js';
+import { gatewayUrls } from '../../plugin/link.js';
 import { harness, type Harness } from './support/harness.js';
 
 let h: Harness;
@@ -333,5 +334,47 @@ describe('plugin: samples and stop', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(p.stats().outboxBatches).toBe(1);
     await expect(p.drain()).rejects.toThrow(/stopped/);
+  });
+});
+
+describe('link: several gateways', () => {
+  it('moves to the next gateway when the one it uses goes down, with the same epoch, resending only what is not durable', async () => {
+    const other = await FakeGateway.start();
+    try {
+      const p = await h.start({ gatewayUrl: `${h.gw.url}, ${other.url}` });
+      h.gw.autoAck = false;
+      for (let k = 0; k < 3; k++) {
+        h.host.clock += 10;
+        p.accept({ type: 'join', t: h.host.clock, player: `p${k}` });
+        p.flush();
+      }
+      await until(() => h.gw.batches.length === 3, 'three batches on the first gateway');
+      h.gw.ack(1);
+      await until(() => p.stats().outboxBatches === 2, 'ack of 1');
+      // The first gateway made 2 durable too (Redis, shared) but died before acking it.
+      other.durableOverride = 2;
+      other.autoAck = false;
+      await h.gw.close();
+      await until(() => other.batches.length === 1, 'the resend on the second gateway');
+      expect(other.hellos.map((x) => [x.server, x.epoch])).toEqual([['srv-a', p.epoch]]);
+      expect(other.batches.map((b) => b.seq)).toEqual([3]);
+      expect(other.batches[0]!.bytes.equals(h.gw.batches[2]!.bytes)).toBe(true);
+      // New batches go on with the next seq, to the gateway now in use.
+      h.host.clock += 10;
+      p.accept({ type: 'join', t: h.host.clock, player: 'p9' });
+      p.flush();
+      await until(() => other.batches.length === 2, 'a new batch');
+      expect(other.batches[1]!.seq).toBe(4);
+      expect(p.stats()).toMatchObject({ reconnects: 1 });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('refuses a list with something that is not a ws:// URL, naming it', async () => {
+    await expect(h.start({ gatewayUrl: `${h.gw.url},http://nope` })).rejects.toThrow(/gatewayUrl/);
+    expect(() => gatewayUrls('ws://a:1, wss://b:2')).not.toThrow();
+    expect(gatewayUrls('ws://a:1, wss://b:2')).toEqual(['ws://a:1', 'wss://b:2']);
+    expect(() => gatewayUrls('ws://a:1,ftp://b')).toThrow(/"ftp:\/\/b"/);
   });
 });

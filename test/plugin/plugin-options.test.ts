@@ -53,7 +53,9 @@ describe('plugin options', () => {
 
   it('checks the server id, the gateway URL, the required options and the opaque ones', () => {
     expect(refusal({ ...base(), host: new FakeHost('bad id') }).message).toMatch(/host\.serverId: must match pattern/);
-    expect(refusal({ ...base(), gatewayUrl: 'http://x' }).message).toMatch(/gatewayUrl: must match pattern "\^wss\?:\/\/", got "http:\/\/x"/);
+    expect(refusal({ ...base(), gatewayUrl: 'http://x' }).message).toMatch(/gatewayUrl: must be a ws:\/\/ or wss:\/\/ URL, or several \(a list, or comma-separated\), got "http:\/\/x"$/);
+    expect(refusal({ ...base(), gatewayUrl: ['ws://a:1', 'http://x'] }).message).toMatch(/gatewayUrl: must be a ws:\/\/ or wss:\/\/ URL, or several/);
+    expect(() => resolveOptions({ ...base(), gatewayUrl: 'ws://a:1, wss://b:2' })).not.toThrow();
     const { token: _token, ...noToken } = base();
     expect(refusal(noToken).message).toMatch(/token: required/);
     expect(refusal({ ...base(), onFlushPause: 5 }).message).toMatch(/onFlushPause: must be a function \(ms\) => void, got 5/);

@@ -61,7 +61,7 @@ describe('worker on aggregated records', () => {
     // Small targets: batches split into several parts, several batches per aggregate.
     const target = 2048;
     const sink = new RecordingSink(kinesisSink(kinesis.client));
-    const writer = new KinesisWriter({ sink, stream: env.stream, scheme, recordTargetBytes: target, maxPutsInFlight: 2 });
+    const writer = new KinesisWriter({ sink, stream: env.stream, recordTargetBytes: target, maxPutsInFlight: 2 });
     const userRecords: UserRecord[][] = [];
     aggServers.forEach((s, k) => {
       for (const b of batchesOf(s.server, s.epoch, s.events, finalWm, 100 + k)) {

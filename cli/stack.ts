@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { logger } from '../common/log.js';
 import type { EnvConfig } from '../backend/config.js';
-import { connectRedis } from '../backend/redis/connect.js';
+import { connectRedis, connectRedisSentinel } from '../backend/redis/connect.js';
 import { resolveRedis } from '../backend/redis/embedded-server.js';
 import { ensureStream, resolveKinesis } from '../backend/kinesis/client.js';
 import { RedisKeys } from '../backend/redis/keys.js';
@@ -52,6 +52,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** CAIRN_REDIS_SENTINELS set: nothing to start; the URL-like name is what logs show. */
+function sentinelTarget(config: Readonly<EnvConfig>): { url: string; stop(): Promise<void> } {
+  const hosts = (config.redisSentinels ?? []).map((s) => `${s.host}:${s.port}`).join(',');
+  return { url: `sentinel://${hosts}/${config.redisMasterName}`, stop: async () => {} };
+}
+
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const { config } = opts;
   const stops: (() => Promise<void>)[] = [];
@@ -66,9 +72,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   try {
     const runId = randomBytes(4).toString('hex');
-    const r = await resolveRedis(config.redisUrl, opts.embedded);
+    const r = config.redisSentinels ? sentinelTarget(config) : await resolveRedis(config.redisUrl, opts.embedded);
     stops.push(() => r.stop());
-    const redis = await connectRedis(r.url);
+    const redis = config.redisSentinels ? await connectRedisSentinel(config.redisSentinels, config.redisMasterName) : await connectRedis(r.url);
     stops.push(async () => redis.disconnect());
     const prefix = opts.isolate ? `${config.redisPrefix}:run-${runId}` : config.redisPrefix;
     const keys = new RedisKeys(prefix);

@@ -98,6 +98,23 @@ export class ShardReader {
     return await scripts.checkpoint(redis, keys, this.shard, this.token, seq, ended);
   }
 
+  /**
+   * Replication is asynchronous: a replica promoted after a failover may lack the last
+   * writes, this reader's ingests and checkpoints among them. Reading on from memory
+   * would leave those records' events missing and their server's watermark stuck behind
+   * their seqs (it advances only over complete batches), so every window after them
+   * would wait forever. A stored checkpoint behind the one this reader wrote means Redis
+   * lost writes: returns it, to read again from there (ingest is idempotent); false
+   * when the checkpoint is where this reader left it.
+   */
+  private async lostCheckpoint(written: string | undefined): Promise<string | undefined | false> {
+    if (written === undefined) return false;
+    const { seq } = await readCheckpoint(this.ctx.redis, this.ctx.keys, this.shard);
+    if (seq !== undefined && (seq.length > written.length || (seq.length === written.length && seq >= written))) return false;
+    this.ctx.log.warn({ shard: this.shard, written, stored: seq ?? null }, 'shard checkpoint went back (Redis lost acknowledged writes, e.g. a failover to a lagging replica); reading again from the stored one');
+    return seq;
+  }
+
   private async loop(): Promise<ReaderEnd> {
     const { log } = this.ctx;
     const cp = await readCheckpoint(this.ctx.redis, this.ctx.keys, this.shard);
@@ -118,6 +135,12 @@ export class ShardReader {
         if (records.length) {
           await this.ingestAll(records);
           const seq = records[records.length - 1]!.SequenceNumber!;
+          const stored = await this.lostCheckpoint(last);
+          if (stored !== false) {
+            last = stored;
+            iter = undefined;
+            continue;
+          }
           if (!(await this.checkpoint(seq, false))) {
             log.warn({ shard: this.shard, token: this.token }, 'checkpoint refused: lease taken over; stopping this shard');
             return 'lost';

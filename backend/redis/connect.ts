@@ -16,7 +16,12 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export function redisOptions(extra: RedisOptions = {}): RedisOptions {
   // disconnectTimeout: how long disconnect() lets a socket end gracefully before destroying
   // it. ioredis's 2 s default kept a stopping process alive that long when Redis was down.
-  return { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, disconnectTimeout: 200, ...extra };
+  // socketTimeout: a connection with commands waiting and no byte from Redis for this long
+  // is destroyed, and ioredis reconnects and resends them. Without it a half-open
+  // connection (the peer gone without a FIN or RST: a NAT that forgot the flow, a host
+  // that vanished) left every command waiting for hours, until TCP keepalive gave up.
+  // Longer than any reply we wait for (the gateway's blocking XREADGROUP takes 1 s).
+  return { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, disconnectTimeout: 200, socketTimeout: 10_000, ...extra };
 }
 
 /** Resolves true when a Redis answers PING at `url` within `timeoutMs`. */

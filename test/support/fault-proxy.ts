@@ -36,11 +36,14 @@ export interface FaultProxy {
   /** Bytes per second per direction and connection; 0 = unlimited. */
   bandwidth(bytesPerSec: number): void;
   blackHole(): void;
-  /** The next chunk going `dir` ('up' = client to server) is cut in half and both sockets reset. */
-  resetMidFrame(dir?: Direction): Promise<void>;
+  /**
+   * The next chunk going `dir` ('up' = client to server) is cut in half and both sockets
+   * reset. Resolves true once done, false when `heal()` came first.
+   */
+  resetMidFrame(dir?: Direction): Promise<boolean>;
   /** Closes the server side of every open connection; the client side stays open and mute. */
   halfOpen(): number;
-  /** Every fault off: latency 0, no bandwidth cap, black hole lifted (held bytes go on). */
+  /** Every fault off: latency 0, no bandwidth cap, black hole lifted (held bytes go on), no reset armed. */
   heal(): void;
   readonly counts: FaultCounts;
   close(): Promise<void>;
@@ -59,7 +62,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   let holes = false;
   let healed: () => void = () => {};
   let healedP = Promise.resolve();
-  const resetArmed: Record<Direction, (() => void)[]> = { up: [], down: [] };
+  const resetArmed: Record<Direction, ((fired: boolean) => void)[]> = { up: [], down: [] };
   const counts: FaultCounts = { connections: 0, resets: 0, halfOpened: 0, bytesUp: 0, bytesDown: 0 };
   const pairs = new Set<{ client: Socket; upstream: Socket; mute(): void }>();
 
@@ -102,19 +105,20 @@ export async function startFaultProxy(target: { host: string; port: number }): P
             if (armed) {
               to.write(c.buf.subarray(0, Math.max(1, c.buf.length >> 1)), () => {
                 reset();
-                armed();
+                armed(true);
               });
               return;
             }
             if (dir === 'up') counts.bytesUp += c.buf.length;
             else counts.bytesDown += c.buf.length;
-            if (bytesPerSec > 0) {
+            const bps = bytesPerSec;
+            if (bps > 0) {
               // Slices of 1/20 s keep the rate smooth without a timer per byte.
-              const slice = Math.max(1, Math.floor(bytesPerSec / 20));
+              const slice = Math.max(1, Math.floor(bps / 20));
               for (let i = 0; i < c.buf.length; i += slice) {
                 const part = c.buf.subarray(i, i + slice);
-                if (!to.write(part)) await once(to, 'drain').catch(() => {});
-                await wait((part.length / bytesPerSec) * 1000);
+                if (!to.write(part)) await Promise.race([once(to, 'drain'), once(to, 'close')]).catch(() => {});
+                await wait((part.length / bps) * 1000);
                 if (to.destroyed) break;
               }
             } else if (!to.write(c.buf)) {
@@ -152,6 +156,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   const port = (server.address() as { port: number }).port;
 
   const heal = () => {
+    for (const dir of ['up', 'down'] as const) for (const f of resetArmed[dir].splice(0)) f(false);
     latencyMs = 0;
     bytesPerSec = 0;
     if (holes) {

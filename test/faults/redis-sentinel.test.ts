@@ -86,6 +86,7 @@ describe('Redis failover through Sentinel during a replay', () => {
       })();
     });
     const promotedMs = await failover!;
+    process.stderr.write(`sentinel failover: replica named primary ${promotedMs} ms after the SIGKILL\n`);
     expect(promotedMs).toBeLessThan(30_000);
     expect(await s.primaryNow()).toBe(s.replicaPort);
     // Cairn's connection is on the promoted replica now.
@@ -122,6 +123,7 @@ describe('Redis failover through Sentinel during a replay', () => {
       replica.disconnect();
     }
     const f = await failover!;
+    process.stderr.write(`lagging replica promoted: it had ${f.decidedOnReplica} decided prizes, the game had been given ${f.givenAtKill}\n`);
     // The replica really was behind: an acknowledged write is gone, and the game had been
     // given prizes that the promoted node had no record of deciding.
     expect(f.markerOnReplica).toBeNull();

@@ -39,6 +39,9 @@ export interface ReaderContext {
   onIngested(): void;
 }
 
+/** How often an idle reader checks that Redis still has the checkpoint it wrote. */
+const LOST_CHECK_IDLE_MS = 1000;
+
 export type ReaderEnd = 'stopped' | 'lost' | 'shard-end';
 
 export interface Checkpoint {
@@ -122,6 +125,7 @@ export class ShardReader {
     let last = cp.seq;
     let iter: string | undefined;
     let backoff = 0;
+    let checkedAt = Date.now();
     while (!this.stopped) {
       try {
         iter ??= await this.iterator(last);
@@ -136,6 +140,7 @@ export class ShardReader {
           await this.ingestAll(records);
           const seq = records[records.length - 1]!.SequenceNumber!;
           const stored = await this.lostCheckpoint(last);
+          checkedAt = Date.now();
           if (stored !== false) {
             last = stored;
             iter = undefined;
@@ -153,7 +158,20 @@ export class ShardReader {
           log.info({ shard: this.shard }, 'shard closed and read to its end');
           return (await this.checkpoint(last, true)) ? 'shard-end' : 'lost';
         }
-        if (!records.length) await this.pause(this.ctx.pollMs);
+        if (!records.length) {
+          // A shard that gets no new records after a failover must notice too: the lost
+          // records may be the ones holding a server's watermark back.
+          if (Date.now() - checkedAt >= LOST_CHECK_IDLE_MS) {
+            checkedAt = Date.now();
+            const stored = await this.lostCheckpoint(last);
+            if (stored !== false) {
+              last = stored;
+              iter = undefined;
+              continue;
+            }
+          }
+          await this.pause(this.ctx.pollMs);
+        }
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof ExpiredIteratorException) {

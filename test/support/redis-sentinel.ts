@@ -65,7 +65,7 @@ async function masterInfo(port: number): Promise<Record<string, string> | undefi
 
 /**
  * Starts the five processes and resolves once every Sentinel names the primary and sees
- * the replica and the two other Sentinels. `replicateVia(primaryPort)` returns the port
+ * the replica and the two other Sentinels, and the replica has finished its first sync. `replicateVia(primaryPort)` returns the port
  * the replica should replicate from (a proxy in front of the primary); default: direct.
  * A Sentinel "fixes" a replica that replicates from an address other than the primary's
  * (+fix-slave-config) once failover-timeout has passed since it found the replica: with
@@ -118,6 +118,19 @@ export async function startSentinelSetup(opts: { replicateVia?: (primaryPort: nu
       if (formed) break;
       if (Date.now() > deadline) throw new Error(`sentinels did not form within 30 s: ${JSON.stringify(infos)}`);
       await new Promise((r) => setTimeout(r, 200));
+    }
+    // Sentinels list a replica as soon as it connects, before its first sync is done; a
+    // test that holds replication back must not catch it with nothing copied yet.
+    const replicaClient = sentinelClient(replicaPort);
+    replicaClient.on('error', () => {});
+    try {
+      await replicaClient.connect();
+      while (!/master_link_status:up/.test(await replicaClient.info('replication'))) {
+        if (Date.now() > deadline) throw new Error('replica did not finish its first sync within 30 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      replicaClient.disconnect();
     }
     const sentinels = sentinelPorts.map((port) => ({ host: '127.0.0.1', port }));
     const primaryNow = async () => {

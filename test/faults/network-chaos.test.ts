@@ -94,7 +94,7 @@ describe('network chaos on every link during a 200-player replay', () => {
         { name: 'gateway-kinesis', proxy: proxies['gateway-kinesis'], resetDirs: ['up', 'down'] },
         { name: 'worker-redis', proxy: proxies['worker-redis'], resetDirs: ['down', 'up'] },
       ],
-      { holdMs: 600, gapMs: 1_000 },
+      { holdMs: 500, gapMs: 600 },
     );
     let runs: ChaosRuns | undefined;
     const hosts: ReplayHost[] = [];

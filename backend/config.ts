@@ -28,6 +28,11 @@ export const ENV_VARS: readonly EnvVar[] = [
     schema: Type.String({ pattern: '^[^,:\\s]+:[0-9]{1,5}(,[^,:\\s]+:[0-9]{1,5})*$', description: 'a comma-separated list of host:port' }),
   },
   {
+    name: 'CAIRN_REDIS_SENTINELS', default: undefined, description: 'Redis Sentinels as `host:port,host:port,...`; set: gateway and worker find the primary through them and follow a failover (`CAIRN_REDIS_URL` unused)',
+    schema: Type.String({ pattern: '^[^\\s,:]+:[0-9]{1,5}(,[^\\s,:]+:[0-9]{1,5})*$', description: 'host:port pairs separated by commas' }),
+  },
+  { name: 'CAIRN_REDIS_MASTER_NAME', default: 'mymaster', description: 'the primary\'s name in the Sentinels\' configuration (with `CAIRN_REDIS_SENTINELS`)', schema: Type.String({ default: 'mymaster', minLength: 1 }) },
+  {
     name: 'CAIRN_REDIS_PREFIX', default: 'cairn', description: 'prefix of every Redis key (replays and tests add a unique suffix)',
     schema: Type.String({ default: 'cairn', pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'use 1-64 of A-Z a-z 0-9 _ . : -' }),
   },
@@ -69,6 +74,10 @@ export interface EnvConfig {
   redisUrl: string;
   /** Seed nodes of a Redis Cluster (`host:port,...`); when set, redisUrl is not used. @default undefined */
   redisCluster: string | undefined;
+  /** Sentinels to find the primary through; undefined = connect to redisUrl. @default undefined */
+  redisSentinels: { host: string; port: number }[] | undefined;
+  /** The primary's name at the Sentinels. @default 'mymaster' */
+  redisMasterName: string;
   /** Key prefix for every Redis key. @default 'cairn' */
   redisPrefix: string;
   /** Kinesis endpoint; unset means embedded kinesalite, or AWS itself for standalone processes. */
@@ -118,6 +127,8 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): Readonly<En
   return Object.freeze({
     redisUrl: c.CAIRN_REDIS_URL as string,
     redisCluster: c.CAIRN_REDIS_CLUSTER as string | undefined,
+    redisSentinels: parseSentinels(c.CAIRN_REDIS_SENTINELS as string | undefined),
+    redisMasterName: c.CAIRN_REDIS_MASTER_NAME as string,
     redisPrefix: c.CAIRN_REDIS_PREFIX as string,
     kinesisEndpoint: c.CAIRN_KINESIS_ENDPOINT as string | undefined,
     kinesisStream: c.CAIRN_KINESIS_STREAM as string,
@@ -130,6 +141,16 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): Readonly<En
     putLingerMs: c.CAIRN_PUT_LINGER_MS as number,
     pagePort: c.CAIRN_PAGE_PORT as number | undefined,
     pageAdminToken: (c.CAIRN_PAGE_ADMIN_TOKEN ?? c.CAIRN_TOKEN) as string,
+  });
+}
+
+function parseSentinels(list: string | undefined): { host: string; port: number }[] | undefined {
+  if (list === undefined) return undefined;
+  return list.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    const port = Number(hp.slice(i + 1));
+    if (!(port >= 1 && port <= 65535)) throw new CairnError(ErrorCode.ConfigInvalid, `CAIRN_REDIS_SENTINELS: ${hp}: port must be 1-65535`);
+    return { host: hp.slice(0, i), port };
   });
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { windowMs, type HuntRules } from '../protocol/index.js';
 import { logger } from '../common/log.js';
 import { raceTimeout, TIMED_OUT } from '../common/async.js';
-import { CairnPlugin, type PrizeView } from '../plugin/cairn-plugin.js';
+import { CairnPlugin, type LinkTuning, type PrizeView } from '../plugin/cairn-plugin.js';
 import { ReplayHost } from '../plugin/hosts/replay-host.js';
 import { gatewayUrls } from '../plugin/link.js';
 import { readTraceChunks, summarizeTrace, type TraceSummary } from '../plugin/hosts/trace.js';
@@ -41,6 +41,8 @@ export interface ReplayOptions {
   windowTimeoutMs?: number;
   /** Called after each window closes; the replay goes on once what it returns settles (a test reshards the stream here). */
   onProgress?: (p: { t: number; lines: number; windows: number }) => unknown;
+  /** Each plugin's link tuning (a fault test shortens the ping period to notice a dead peer sooner). */
+  link?: LinkTuning;
   /** Sees each server's host as it is made: a test counts what the game gave (ReplayHost.given). */
   onHost?: (host: ReplayHost) => void;
 }
@@ -97,6 +99,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         autoFlush: false,
         flushIntervalMs: flushMs,
         ...(opts.batchMaxEvents !== undefined ? { batchMaxEvents: opts.batchMaxEvents } : {}),
+        ...(opts.link ? { link: opts.link } : {}),
       });
       plugins.set(server, plugin);
     }

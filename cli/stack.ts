@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { logger } from '../common/log.js';
 import type { EnvConfig } from '../backend/config.js';
-import { connectRedis, connectRedisCluster } from '../backend/redis/connect.js';
+import { connectRedis, connectRedisCluster, connectRedisSentinel } from '../backend/redis/connect.js';
 import { resolveRedis } from '../backend/redis/embedded-server.js';
 import { ensureStream, resolveKinesis } from '../backend/kinesis/client.js';
 import { RedisKeys } from '../backend/redis/keys.js';
@@ -51,6 +51,12 @@ export interface Stack {
   redisUrl: string;
   kinesisEndpoint: string | undefined;
   stop(): Promise<void>;
+}
+
+/** CAIRN_REDIS_SENTINELS set: nothing to start; the URL-like name is what logs show. */
+function sentinelTarget(config: Readonly<EnvConfig>): { url: string; stop(): Promise<void> } {
+  const hosts = (config.redisSentinels ?? []).map((s) => `${s.host}:${s.port}`).join(',');
+  return { url: `sentinel://${hosts}/${config.redisMasterName}`, stop: async () => {} };
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -119,6 +125,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
  * the Redis at CAIRN_REDIS_URL, started when `embedded` and none answers.
  */
 async function stackRedis(config: Readonly<EnvConfig>, embedded: boolean): Promise<{ redis: Redis; label: string; stop(): Promise<void> }> {
+  if (config.redisSentinels !== undefined) {
+    const t = sentinelTarget(config);
+    const redis = await connectRedisSentinel(config.redisSentinels, config.redisMasterName);
+    return { redis, label: t.url, stop: t.stop };
+  }
   if (config.redisCluster !== undefined) {
     const redis = await connectRedisCluster(config.redisCluster);
     return { redis, label: `cluster ${config.redisCluster}`, stop: async () => {} };

@@ -39,6 +39,9 @@ export interface ReaderContext {
   onIngested(): void;
 }
 
+/** How often an idle reader checks that Redis still has the checkpoint it wrote. */
+const LOST_CHECK_IDLE_MS = 1000;
+
 export type ReaderEnd = 'stopped' | 'lost' | 'shard-end';
 
 export interface Checkpoint {
@@ -100,6 +103,23 @@ export class ShardReader {
     return await scripts.checkpoint(redis, keys, this.shard, this.token, seq, ended);
   }
 
+  /**
+   * Replication is asynchronous: a replica promoted after a failover may lack the last
+   * writes, this reader's ingests and checkpoints among them. Reading on from memory
+   * would leave those records' events missing and their server's watermark stuck behind
+   * their seqs (it advances only over complete batches), so every window after them
+   * would wait forever. A stored checkpoint behind the one this reader wrote means Redis
+   * lost writes: returns it, to read again from there (ingest is idempotent); false
+   * when the checkpoint is where this reader left it.
+   */
+  private async lostCheckpoint(written: string | undefined): Promise<string | undefined | false> {
+    if (written === undefined) return false;
+    const { seq } = await readCheckpoint(this.ctx.redis, this.ctx.keys, this.shard);
+    if (seq !== undefined && (seq.length > written.length || (seq.length === written.length && seq >= written))) return false;
+    this.ctx.log.warn({ shard: this.shard, written, stored: seq ?? null }, 'shard checkpoint went back (Redis lost acknowledged writes, e.g. a failover to a lagging replica); reading again from the stored one');
+    return seq;
+  }
+
   private async loop(): Promise<ReaderEnd> {
     const { log } = this.ctx;
     const cp = await readCheckpoint(this.ctx.redis, this.ctx.keys, this.shard);
@@ -107,6 +127,7 @@ export class ShardReader {
     let last = cp.seq;
     let iter: string | undefined;
     let backoff = 0;
+    let checkedAt = Date.now();
     while (!this.stopped) {
       try {
         iter ??= await this.iterator(last);
@@ -120,6 +141,13 @@ export class ShardReader {
         if (records.length) {
           await this.ingestAll(records);
           const seq = records[records.length - 1]!.SequenceNumber!;
+          const stored = await this.lostCheckpoint(last);
+          checkedAt = Date.now();
+          if (stored !== false) {
+            last = stored;
+            iter = undefined;
+            continue;
+          }
           if (!(await this.checkpoint(seq, false))) {
             log.warn({ shard: this.shard, token: this.token }, 'checkpoint refused: lease taken over; stopping this shard');
             return 'lost';
@@ -132,7 +160,20 @@ export class ShardReader {
           log.info({ shard: this.shard }, 'shard closed and read to its end');
           return (await this.checkpoint(last, true)) ? 'shard-end' : 'lost';
         }
-        if (!records.length) await this.pause(this.ctx.pollMs);
+        if (!records.length) {
+          // A shard that gets no new records after a failover must notice too: the lost
+          // records may be the ones holding a server's watermark back.
+          if (Date.now() - checkedAt >= LOST_CHECK_IDLE_MS) {
+            checkedAt = Date.now();
+            const stored = await this.lostCheckpoint(last);
+            if (stored !== false) {
+              last = stored;
+              iter = undefined;
+              continue;
+            }
+          }
+          await this.pause(this.ctx.pollMs);
+        }
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof ExpiredIteratorException) {

@@ -161,6 +161,21 @@ export class WindowCloser {
     await Promise.all(expiring);
   }
 
+  /**
+   * The frontier read at the start of the pass, again, after the window's pending events
+   * were read. After a failover to a replica that lacked the last writes, a pass could
+   * read the frontier on the old primary and the pending events on the new one, which
+   * lacks some of them (and whose watermarks are behind as well): the commit's
+   * compare-and-set on `closed` would pass there, deciding the window without those
+   * events. Reading the frontier after the events, on the same connection (which only
+   * ever moves on to the newer primary), sees the regressed watermarks in that case.
+   * Returns the limit windows may close up to now.
+   */
+  private async freshLimit(): Promise<number> {
+    const f = await readFrontier(this.ctx.redis, this.ctx.keys, this.ctx.silentServerMs, (server, now) => this.noWatermarkSince.get(server) ?? now);
+    return f.wm === undefined ? -Infinity : f.wm - this.ctx.graceMs;
+  }
+
   private async closeHunt(hunt: string, frontier: number): Promise<void> {
     const { redis, keys, scripts, metrics, log } = this.ctx;
     const limit = frontier - this.ctx.graceMs;
@@ -186,6 +201,11 @@ export class WindowCloser {
 
       const began = performance.now();
       const members = await redis.zrangebyscore(keys.pending(hunt), '-inf', `(${start + L}`);
+      const fresh = await this.freshLimit();
+      if (fresh < start + L) {
+        log.info({ hunt, start, limit: fresh }, 'frontier went back while a window was being closed (a server or epoch newly registered, or Redis lost writes in a failover); trying again on the next pass');
+        return;
+      }
       const late: string[] = [];
       const events: HuntEvent[] = [];
       const suspects = new Set<string>();
@@ -217,7 +237,7 @@ export class WindowCloser {
       if (!events.length) {
         // Nothing in this window: close the run of empty windows up to the next pending event at once.
         const next = await redis.zrangebyscore(keys.pending(hunt), String(start + L), '+inf', 'WITHSCORES', 'LIMIT', 0, 1);
-        const lastReady = Math.floor(limit / L) * L;
+        const lastReady = Math.floor(Math.min(limit, fresh) / L) * L;
         end = next[1] === undefined ? lastReady : Math.min(lastReady, Math.floor(Number(next[1]) / L) * L);
         end = Math.max(end, start + L);
       }

@@ -31,7 +31,10 @@ export function makeKinesisClient(endpoint: string | undefined, region = process
     region,
     ...(endpoint ? { endpoint } : {}),
     // kinesalite speaks HTTP/1.1 only; the SDK's HTTP/2 handler cannot talk to it.
-    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }), requestTimeout: 30_000, connectionTimeout: 5_000 }),
+    // throwOnRequestTimeout: without it requestTimeout only logs a warning, and a put on a
+    // half-open connection (the peer gone without FIN or RST) waited forever, holding its
+    // batches unacked; with it the call fails and the writer retries it.
+    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }), requestTimeout: 30_000, throwOnRequestTimeout: true, connectionTimeout: 5_000 }),
     // kinesalite accepts any credentials; real AWS uses the default provider chain.
     ...(endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'cairn-local', secretAccessKey: 'cairn-local' } } : {}),
   });

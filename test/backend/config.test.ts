@@ -12,13 +12,17 @@ const documented = ENV_VARS.filter((v) => !v.testOnly);
 describe('environment configuration', () => {
   it('gives the documented defaults when nothing is set, and reads what is set', () => {
     expect(loadEnvConfig({})).toEqual({
-      redisUrl: 'redis://127.0.0.1:6379', redisPrefix: 'cairn', kinesisEndpoint: undefined, kinesisStream: 'cairn-events', kinesisShards: 2,
+      redisUrl: 'redis://127.0.0.1:6379', redisSentinels: undefined, redisMasterName: 'mymaster', redisPrefix: 'cairn', kinesisEndpoint: undefined, kinesisStream: 'cairn-events', kinesisShards: 2,
       gatewayPort: 7070, token: 'cairn-dev-token', graceMs: 0, silentServerMs: 300_000, recordBytes: 25_600, putLingerMs: 10,
       pagePort: undefined, pageAdminToken: 'cairn-dev-token',
     });
     const c = loadEnvConfig({ CAIRN_KINESIS_SHARDS: '4', CAIRN_KINESIS_ENDPOINT: 'http://127.0.0.1:4567', CAIRN_REDIS_PREFIX: 't:1', CAIRN_PUT_LINGER_MS: '' });
     expect(c).toMatchObject({ kinesisShards: 4, kinesisEndpoint: 'http://127.0.0.1:4567', redisPrefix: 't:1', putLingerMs: 10 });
     expect(Object.isFrozen(c)).toBe(true);
+    expect(loadEnvConfig({ CAIRN_REDIS_SENTINELS: '10.0.0.1:26379,sentinel-b:26380', CAIRN_REDIS_MASTER_NAME: 'cairn' })).toMatchObject({
+      redisSentinels: [{ host: '10.0.0.1', port: 26379 }, { host: 'sentinel-b', port: 26380 }],
+      redisMasterName: 'cairn',
+    });
   });
 
   it.each([
@@ -28,6 +32,8 @@ describe('environment configuration', () => {
     [{ CAIRN_REDIS_PREFIX: 'a b' }, 'CAIRN_REDIS_PREFIX="a b": use 1-64 of A-Z a-z 0-9 _ . : -'],
     [{ CAIRN_KINESIS_STREAM: 'a/b' }, 'CAIRN_KINESIS_STREAM="a/b": a Kinesis stream name is 1-128'],
     [{ CAIRN_REDIS_URL: 'localhost:6379' }, 'CAIRN_REDIS_URL="localhost:6379": a redis:// or rediss:// URL'],
+    [{ CAIRN_REDIS_SENTINELS: '10.0.0.1' }, 'CAIRN_REDIS_SENTINELS="10.0.0.1": host:port pairs separated by commas'],
+    [{ CAIRN_REDIS_SENTINELS: 'a:26379,b:99999' }, 'CAIRN_REDIS_SENTINELS: b:99999: port must be 1-65535'],
     [{ CAIRN_LOG_LEVEL: 'loud' }, 'CAIRN_LOG_LEVEL="loud"'],
     [{ CAIRN_REDIS_ULR: 'redis://x' }, 'CAIRN_REDIS_ULR: unknown variable'],
   ])('refuses %j naming the variable', (env, message) => {

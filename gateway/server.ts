@@ -193,7 +193,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A peer that resets during the handshake destroys `req` with ECONNRESET ("aborted"):
+    // unhandled, that error would end the whole gateway process.
     socket.on('error', () => {});
+    req.on('error', () => {});
     if (closing) {
       refuseUpgrade(socket, 503, 'Service Unavailable');
       return;

@@ -2,7 +2,7 @@
  * The Kinesis client: a real endpoint (CAIRN_KINESIS_ENDPOINT, or AWS's own when
  * unset and not embedded) or kinesalite started in-process on a free port.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { Agent } from 'node:http';
 import {
@@ -44,6 +44,17 @@ export function makeKinesisClient(endpoint: string | undefined, region = process
 export async function startKinesalite(): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const kinesalite = require('kinesalite') as (opts: object) => Server;
   const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  // kinesalite rethrows a request's error (its index.js: `req.on('error', err => { throw err })`),
+  // so a client that resets mid-request ("aborted", ECONNRESET) would end the whole process
+  // it is embedded in. Its handler gets a request whose 'error' listeners only log.
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const on = req.on.bind(req);
+    req.on = ((event: string, fn: (...args: unknown[]) => void) =>
+      event === 'error' ? on('error', (err: Error) => log.debug({ err }, 'kinesalite: request aborted by its client')) : on(event, fn)) as typeof req.on;
+    for (const h of handlers) h.call(server, req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

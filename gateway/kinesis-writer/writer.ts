@@ -102,7 +102,8 @@ export class KinesisWriter {
         this.pacer.setShards(layout.count);
         this.schedule();
       } catch (err) {
-        log.warn({ err }, 'cannot list the Kinesis stream\'s shards; keeping the last known ones');
+        // A call cut off by close() is no news.
+        if (!this.closed) log.warn({ err }, 'cannot list the Kinesis stream\'s shards; keeping the last known ones');
       } finally {
         this.refreshing = undefined;
         if (!this.closed) {

@@ -21,8 +21,8 @@
  * 'error' is emitted only when someone listens: a plugin must never crash its game server.
  *
  * Over ~300 lines: the connection's state machine (connect, welcome, resend, ping, close,
- * back-off) and the queries riding on it share every field; split, each half would reach
- * into the other's state.
+ * back-off, moving between gateways) is one piece; the queries riding on it are
+ * pending-queries.ts.
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
@@ -39,12 +39,12 @@ import {
   type Prize,
   type PrizeAck,
   type Query,
-  type Reply,
   type WindowClosed,
 } from '../protocol/index.js';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { logger } from '../common/log.js';
 import type { Outbox } from './outbox.js';
+import { PendingQueries } from './pending-queries.js';
 
 const log = logger('plugin');
 
@@ -116,8 +116,7 @@ export class Link extends EventEmitter {
   private pingTimer: NodeJS.Timeout | undefined;
   private lastError: { code: ErrorCode | string; message: string } | undefined;
   private firstWelcomeSettled = false;
-  private queryId = 0;
-  private readonly queries = new Map<number, { resolve(r: Reply): void; reject(err: Error): void }>();
+  private readonly queries = new PendingQueries();
   private readonly firstWelcomePromise: Promise<void>;
   private resolveFirst!: () => void;
   private rejectFirst!: (err: Error) => void;
@@ -195,36 +194,15 @@ export class Link extends EventEmitter {
   query(q: Omit<Query, 'op' | 'id'>, timeoutMs = 5000): Promise<Record<string, unknown>> {
     const ws = this.ws;
     if (!ws || !this.welcomed || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('not connected to the gateway'));
-    const id = ++this.queryId;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.queries.delete(id);
-        reject(new Error(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.queries.set(id, {
-        resolve: (r) => {
-          clearTimeout(timer);
-          if (r.ok) resolve(r.data ?? {});
-          else reject(new Error(r.error ?? 'query refused'));
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
-      ws.send(encode({ op: Op.Query, id, ...q } satisfies Query), { binary: true });
-    });
-  }
-
-  private failQueries(why: string): void {
-    for (const q of this.queries.values()) q.reject(new Error(why));
-    this.queries.clear();
+    const { id, answer } = this.queries.open(timeoutMs);
+    ws.send(encode({ op: Op.Query, id, ...q } satisfies Query), { binary: true });
+    return answer;
   }
 
   /** Closes the connection and stops reconnecting. */
   async close(): Promise<void> {
     this.closing = true;
-    this.failQueries('link closed');
+    this.queries.failAll('link closed');
     this.clearTimers();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -310,8 +288,7 @@ export class Link extends EventEmitter {
         this.emit('window-closed', msg satisfies WindowClosed);
         return;
       case Op.Reply:
-        this.queries.get(msg.id)?.resolve(msg);
-        this.queries.delete(msg.id);
+        this.queries.answer(msg);
         return;
       case Op.Error:
         this.lastError = { code: msg.code, message: msg.message };
@@ -338,7 +315,7 @@ export class Link extends EventEmitter {
 
   private onClose(ws: WebSocket, code: number, reason: string): void {
     if (ws !== this.ws) return;
-    this.failQueries('connection to the gateway lost');
+    this.queries.failAll('connection to the gateway lost');
     this.clearTimers();
     const wasWelcomed = this.welcomed;
     this.welcomed = false;

@@ -10,23 +10,24 @@
  *
  * Over ~300 lines: the connection's state machine (hello, journal replay, numbered lines,
  * acks, give answers, close) is one piece, like the link on the gateway side; the line
- * parser is bridge-protocol.ts and the journal bridge-journal.ts.
+ * parser is bridge-protocol.ts, the journal bridge-journal.ts, where it listens
+ * bridge-listen.ts.
  */
-import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { ErrorCode } from '../../protocol/index.js';
 import { logger } from '../../common/log.js';
 import type { CairnPlugin, WindowClosedInfo } from '../cairn-plugin.js';
 import { BridgeHost, type BridgeClock, type BridgeSink } from './bridge-host.js';
 import { GiveBook, SampleJournal } from './bridge-journal.js';
+import { describeAddress, listenOn, type ListenAddress } from './bridge-listen.js';
 import { MoveLineScanner } from './trace-fast-path.js';
 import { BRIDGE_PROTOCOL_VERSION, BridgeLineError, MAX_BRIDGE_LINE_BYTES, parseGameLine, type AnswerLine, type GameLine, type HelloLine, type SeqLine } from './bridge-protocol.js';
 
 const log = logger('sidecar');
 
-export type ListenAddress = { host: string; port: number } | { path: string };
+export type { ListenAddress } from './bridge-listen.js';
 
 export interface SidecarOptions {
   /** the game server's data folder: the plugin's files, and ours under bridge/ */
@@ -87,19 +88,13 @@ export class Sidecar implements BridgeSink {
     const server = createServer();
     const sidecar = new Sidecar(opts, server);
     server.on('connection', (s) => sidecar.onConnection(s));
-    if ('path' in opts.listen) {
-      await removeStaleSocket(opts.listen.path);
-      server.listen(opts.listen.path);
-    }
-    else server.listen(opts.listen.port, opts.listen.host);
-    await once(server, 'listening');
+    await listenOn(server, opts.listen);
     return sidecar;
   }
 
   /** host:port or the socket path. */
   get address(): string {
-    const a = this.server.address();
-    return typeof a === 'string' ? a : `${(a as AddressInfo).address}:${(a as AddressInfo).port}`;
+    return describeAddress(this.server);
   }
 
   get port(): number {
@@ -397,26 +392,4 @@ export class Sidecar implements BridgeSink {
     c.sock.end();
     if (this.conn === c) this.conn = undefined;
   }
-}
-
-/**
- * A sidecar killed with SIGKILL leaves its Unix socket file behind, and listening on it
- * again fails with EADDRINUSE: remove it when nothing answers on it (another live sidecar
- * on the same path keeps it, and the listen then fails as it should).
- */
-async function removeStaleSocket(path: string): Promise<void> {
-  try {
-    if (!lstatSync(path).isSocket()) return;
-  } catch {
-    return;
-  }
-  const alive = await new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-  if (!alive) rmSync(path, { force: true });
 }

@@ -5,7 +5,7 @@
  * acked, and the game (each replay host's record of what it gave) gets exactly the
  * expected prizes, none twice.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,8 +17,8 @@ import { startStack, type Stack } from '../../cli/stack.js';
 import type { ReplayHost } from '../../plugin/hosts/replay-host.js';
 import { deletePrefix, TEST_REDIS_URL } from '../support/redis.js';
 import { prizeKeys } from '../support/trace-builder.js';
+import { startGatewayProcess } from '../support/gateway-process.js';
 
-const BIN = new URL('../../bin/cairn.js', import.meta.url).pathname;
 const DIR = new URL('../fixtures/sample-hunt/', import.meta.url).pathname;
 const RULES = loadRulesFile(`${DIR}rules.json`);
 const TRACE = `${DIR}trace.ndjson`;
@@ -40,41 +40,6 @@ afterEach(async () => {
   stack = undefined;
 });
 
-/** Starts `cairn gateway` on `port` against the stack's Redis prefix and stream; resolves once it listens. */
-async function startGatewayProcess(s: Stack, port: number): Promise<ChildProcess> {
-  const child = spawn('node', [BIN, 'gateway'], {
-    env: {
-      ...process.env,
-      CAIRN_REDIS_URL: s.redisUrl,
-      CAIRN_REDIS_PREFIX: s.keys.prefix,
-      CAIRN_KINESIS_ENDPOINT: s.kinesisEndpoint,
-      CAIRN_KINESIS_STREAM: s.stream,
-      CAIRN_KINESIS_SHARDS: '2',
-      CAIRN_GATEWAY_PORT: String(port),
-      CAIRN_TOKEN: TOKEN,
-      CAIRN_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let seen = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway not listening within 60 s; output:\n${seen}`)), 60_000);
-    // Read stderr for as long as the process lives, so a full pipe never blocks it.
-    child.stderr!.on('data', (d: Buffer) => {
-      seen = (seen + d.toString()).slice(-20_000);
-      if (/cairn gateway listening/.test(seen)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited (${code ?? signal}) before listening; output:\n${seen}`));
-    });
-  });
-  return child;
-}
-
 const key = (g: { server: string; player: string; item: string; count: number }) => `${g.server}|${g.player}|${g.item}|${g.count}`;
 const tally = (keys: string[]) => keys.reduce((m, k) => m.set(k, (m.get(k) ?? 0) + 1), new Map<string, number>());
 
@@ -84,7 +49,7 @@ describe('replay while the gateway process is killed with SIGKILL', () => {
     // Redis, an embedded kinesalite and a worker in this process; only the gateway is a child.
     const s = (stack = await startStack({ config, embedded: true, gateway: false, workers: 1, isolate: true, pollMs: 20 }));
     const port = await freePort();
-    gateway = await startGatewayProcess(s, port);
+    gateway = await startGatewayProcess(s, port, TOKEN);
 
     const hosts: ReplayHost[] = [];
     let windows = 0;
@@ -111,7 +76,7 @@ describe('replay while the gateway process is killed with SIGKILL', () => {
         expect(signal).toBe('SIGKILL');
         kills++;
         windowsAtKill.push(windows);
-        gateway = await startGatewayProcess(s, port);
+        gateway = await startGatewayProcess(s, port, TOKEN);
       }
     })();
     let result;

@@ -211,6 +211,8 @@ export class ShardLeases {
     const target = Math.ceil(readable.length / Math.max(1, liveIds.size));
     // One GET per lease, not MGET: on a Redis Cluster the leases live in different slots.
     const owners = await Promise.all(readable.map((s) => redis.get(keys.lease(s))));
+    // A lease given back since acquireFree looked is free now: take it next tick rather than fence a live reader.
+    if (owners.some((o) => !o)) return;
     const byOwner = new Map<string, string[]>();
     readable.forEach((shard, i) => {
       const o = owners[i];

@@ -23,7 +23,8 @@ export interface Frontier {
  * for windows closed meanwhile will be late. A server that has sent nothing at all is
  * timed from `firstSeen(server, now)` (when the caller first saw it without a watermark),
  * so a server that said hello and died before its first record cannot hold every hunt
- * back forever. If every server is silent, all that have a watermark count.
+ * back forever. If every server is silent, those whose last record came within `silentMs`
+ * of the latest one count (the set that held windows back just before all went quiet).
  */
 export async function readFrontier(
   redis: Redis,
@@ -45,11 +46,18 @@ export async function readFrontier(
   const all = entries.map(([server], i) => {
     const [wm, at] = marks[i] as (string | null)[];
     const since = at !== null ? Number(at) : firstSeen(server, now);
-    return { server, wm: wm === null ? undefined : Number(wm), silent: silentMs > 0 && now - since > silentMs };
+    return { server, since, wm: wm === null ? undefined : Number(wm), silent: silentMs > 0 && now - since > silentMs };
   });
   const silent = all.filter((x) => x.silent).map((x) => x.server);
-  // When every server is silent (all quiet at once), the ones that ever sent still hold windows at their watermarks.
-  const holding = silent.length === all.length ? all.filter((x) => x.wm !== undefined) : all.filter((x) => !x.silent);
+  let holding = all.filter((x) => !x.silent);
+  if (!holding.length) {
+    // Every server is quiet (the pipeline stalled, or the last active one paused). Those
+    // that sent within silentMs of the latest record hold windows at their watermarks, as
+    // they did a moment ago; one that had already fallen silent before them does not come
+    // back and pull the frontier behind windows that closed without it.
+    const latest = Math.max(...all.filter((x) => x.wm !== undefined).map((x) => x.since));
+    holding = all.filter((x) => x.wm !== undefined && latest - x.since <= silentMs);
+  }
   let min = Infinity;
   for (const x of holding) {
     if (x.wm === undefined) return { wm: undefined, silent, epochs };

@@ -205,7 +205,8 @@ describe('worker crashes (separate processes)', () => {
     child.proc.kill('SIGSTOP');
     const tokensBefore = await Promise.all(shardIds(4).map(async (s) => Number(await env!.redis.get(env!.keys.leaseToken(s)))));
     await env.put(b.records.slice(half), 94);
-    const w = await env.start({ workerId: 'awake', leaseMs: 1000 });
+    // A TTL well above an event-loop stall of a loaded machine: only the sleeper's leases may expire here.
+    const w = await env.start({ workerId: 'awake', leaseMs: 5000 });
     await waitFor('awake holds all four', async () => w.shards().length === 4, 20_000);
     await waitClosedAt(env.redis, env.keys, 'oracle-hunt', b.end);
     await expectFixturePrizes(env, Object.keys(b.servers));

@@ -180,7 +180,16 @@ describe('worker windows', () => {
     await env.put([rec('srv-b', 1, T0 + 500, [])]);
     await waitFor('srv-b watermark', async () => (await wmOf(env!, 'srv-b')) === T0 + 500);
     await env.put([rec('srv-a', 1, T0 + 30_000, [a.rulesEv(T0), a.start(T0), a.enter(T0 + 3000, 'pa')])]);
-    await waitFor('windows closed without srv-b', async () => (await closedThrough(env!.redis, env!.keys, SMALL)) === T0 + 30_000, 10_000);
+    // srv-a stays active, as a plugin's heartbeats keep it: only srv-b falls silent.
+    let q = 2;
+    let beating = Promise.resolve();
+    const heartbeat = setInterval(() => (beating = beating.then(() => env.put([rec('srv-a', q++, T0 + 30_000, [])]))), 250);
+    try {
+      await waitFor('windows closed without srv-b', async () => (await closedThrough(env!.redis, env!.keys, SMALL)) === T0 + 30_000, 10_000);
+    } finally {
+      clearInterval(heartbeat);
+      await beating;
+    }
     expect(Date.now() - quietSince).toBeGreaterThanOrEqual(1000);
     await env.put([rec('srv-b', 2, T0 + 40_000, [b.enter(T0 + 2000, 'pb')])]);
     await waitFor('srv-b event late', async () => w.stats().lateEvents === 1);

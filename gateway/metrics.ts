@@ -221,9 +221,9 @@ export class GatewayMetrics {
     this.stats.failedEntries += n;
     this.failedEntriesTotal.inc({ code }, n);
   }
-  delivered(): void {
-    this.stats.prizesDelivered++;
-    this.deliveredTotal.inc();
+  delivered(n = 1): void {
+    this.stats.prizesDelivered += n;
+    this.deliveredTotal.inc(n);
   }
   prizeAcks(n: number): void {
     this.stats.prizeAcks += n;

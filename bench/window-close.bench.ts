@@ -58,15 +58,40 @@ interface PhaseResult {
   windows: number;
 }
 
-/** Runs one phase of bench/window-close-worker.ts in a process of its own. */
-async function workerPhase(phase: 'big' | 'next', url: string, prefix: string, epochs: Record<string, string>): Promise<PhaseResult> {
+/** A phase's figures, and the worker process that computed them, still up until released. */
+interface Phase extends PhaseResult {
+  /** Lets the worker process exit, and waits until it has. */
+  release(): Promise<void>;
+}
+
+/**
+ * Runs one phase of bench/window-close-worker.ts in a process of its own; resolves with its
+ * figures as soon as it prints them. The process then waits, idle, until released, so its
+ * exit is not on the machine while the prizes it fanned out are delivered.
+ */
+async function workerPhase(phase: 'big' | 'next', url: string, prefix: string, epochs: Record<string, string>): Promise<Phase> {
   const file = new URL('./window-close-worker.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', file, phase, url, prefix, JSON.stringify(epochs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', file, phase, url, prefix, JSON.stringify(epochs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit') as Promise<[number | null]>;
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`window-close worker (${phase}) exited with ${code}`);
-  return JSON.parse(out.trim().split('\n').pop()!) as PhaseResult;
+  const line = await new Promise<string | undefined>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    void exited.then(() => resolve(undefined));
+  });
+  const release = async () => {
+    child.stdin.end();
+    const [code] = await exited;
+    if (code !== 0) throw new Error(`window-close worker (${phase}) exited with ${code}`);
+  };
+  if (line === undefined) {
+    await release();
+    throw new Error(`window-close worker (${phase}) exited without its figures`);
+  }
+  return { ...(JSON.parse(line) as PhaseResult), release };
 }
 
 function benchHost(serverId: string): Host {
@@ -174,14 +199,21 @@ async function measure(target: Target): Promise<BenchResult & { closeMs: number;
     });
 
     const big = await workerPhase('big', target.workerUrl, keys.prefix, epochs);
+    // Nothing is printed until every prize is granted: formatting numbers (toLocaleString
+    // loads ICU data) blocked this process's event loop for ~50 ms in the middle of the grants.
+    try {
+      if (big.prizes !== expectedPrizes || big.windows !== 1) throw new Error(`expected ${expectedPrizes} prizes in 1 window, got ${big.prizes} in ${big.windows}`);
+      await allGranted(expectedPrizes);
+    } finally {
+      await big.release();
+    }
     const events = big.events;
     const closeMs = big.closeMs;
     console.log(`ingest: ${fmt(events)} finds in ${fmt(big.ingestMs)} ms (${fmt(events / (big.ingestMs / 1000))} events/s; not part of the close)`);
     console.log(`  close steps (ms): ${JSON.stringify(big.steps)}`);
-    if (big.prizes !== expectedPrizes || big.windows !== 1) throw new Error(`expected ${expectedPrizes} prizes in 1 window, got ${big.prizes} in ${big.windows}`);
-    await allGranted(expectedPrizes);
     delivered.push(...granted.splice(0));
     const next = await workerPhase('next', target.workerUrl, keys.prefix, epochs);
+    await next.release();
     const nextCloseMs = next.closeMs;
     if (next.windows !== 1 || next.events !== REGIONS * NEXT_PLAYERS_PER_REGION) throw new Error(`next window: ${next.events} events in ${next.windows} windows`);
 

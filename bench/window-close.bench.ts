@@ -45,17 +45,14 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { cpus, loadavg } from 'node:os';
-import type { Redis } from 'ioredis';
-import { connectRedis, connectRedisCluster, DEFAULT_REDIS_URL } from '../backend/redis/connect.js';
-import { resolveRedis } from '../backend/redis/embedded-server.js';
 import { RedisKeys } from '../backend/redis/keys.js';
 import { makeKinesisClient } from '../backend/kinesis/client.js';
 import { workerScripts } from '../worker/scripts.js';
 import { startGateway } from '../gateway/server.js';
 import { fmt, percentile, type BenchResult } from './run.js';
-import { startTestCluster } from '../test/support/redis-cluster.js';
 import { inProcessFleet, processFleet, type Fleet } from './window-close-plugins.js';
-import { benchRules, CLUSTER_URL, NEXT_PLAYERS_PER_REGION, pad, PLAYERS_PER_REGION, REGIONS } from './window-close-worker.js';
+import { redisCluster, singleRedis, type Target } from './window-close-targets.js';
+import { benchRules, NEXT_PLAYERS_PER_REGION, pad, PLAYERS_PER_REGION, REGIONS } from './window-close-worker.js';
 
 const SEED_CLOSE_MS = 9000;
 const GOAL_CLOSE_MS = 1000;
@@ -104,52 +101,6 @@ async function workerPhase(phase: 'big' | 'next', url: string, prefix: string, e
     throw new Error(`window-close worker (${phase}) exited without its figures`);
   }
   return { ...(JSON.parse(line) as PhaseResult), release };
-}
-
-/** Where one measurement runs: one Redis, or a Redis Cluster of 3 masters and 3 replicas. */
-interface Target {
-  label: string;
-  redis: Redis;
-  /** the <redis url> argument of bench/window-close-worker.ts */
-  workerUrl: string;
-  /** removes one measurement's keys */
-  clean(prefix: string): Promise<void>;
-  /** stops what was started */
-  stop(): Promise<void>;
-}
-
-async function singleRedis(): Promise<Target> {
-  const r = await resolveRedis(process.env.CAIRN_REDIS_URL ?? DEFAULT_REDIS_URL, true);
-  const redis = await connectRedis(r.url);
-  return {
-    label: 'one Redis', redis, workerUrl: r.url,
-    async clean(prefix) {
-      let cursor = '0';
-      do {
-        const [nextCursor, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = nextCursor;
-        if (found.length) await redis.del(...found);
-      } while (cursor !== '0');
-    },
-    async stop() {
-      redis.disconnect();
-      await r.stop();
-    },
-  };
-}
-
-async function redisCluster(): Promise<Target> {
-  const cluster = await startTestCluster();
-  const redis = await connectRedisCluster(cluster.seeds);
-  return {
-    label: 'Redis Cluster (3 masters, 3 replicas)', redis, workerUrl: `${CLUSTER_URL}${cluster.seeds}`,
-    // A new prefix per measurement; the cluster goes with its keys.
-    async clean() {},
-    async stop() {
-      redis.disconnect();
-      await cluster.stop();
-    },
-  };
 }
 
 /** What one measurement found. */

@@ -17,8 +17,10 @@
  */
 import type { WebSocket } from 'ws';
 import {
+  Cap,
   CloseCode,
   ErrorCode,
+  MAX_PRIZES_PER_FRAME,
   Op,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -90,6 +92,8 @@ export class Connection {
   epoch = -1;
   /** Set by the liveness check; cleared when a pong or a message arrives. */
   awaitingPong = false;
+  /** The peer takes several deliveries in one frame (its hello named Cap.Prizes). */
+  private batchedDeliveries = false;
 
   private state: State = 'hello';
   private early: Buffer[] = [];
@@ -158,9 +162,19 @@ export class Connection {
     await this.delivery?.stop();
   }
 
-  /** Sends a prize or window-closed; false when this connection can no longer take it. */
-  deliver(msg: Prize | WindowClosed): boolean {
-    return this.state === 'ready' && this.send(msg);
+  /**
+   * Sends deliveries (prizes, window-closed), in order: in Prizes frames of up to
+   * MAX_PRIZES_PER_FRAME to a plugin that takes them, else one frame each. False when this
+   * connection can no longer take them (then none was sent).
+   */
+  deliver(msgs: readonly (Prize | WindowClosed)[]): boolean {
+    if (this.state !== 'ready' || this.ws.readyState !== this.ws.OPEN) return false;
+    if (this.batchedDeliveries) {
+      for (let i = 0; i < msgs.length; i += MAX_PRIZES_PER_FRAME) this.send({ op: Op.Prizes, items: msgs.slice(i, i + MAX_PRIZES_PER_FRAME) });
+    } else {
+      for (const msg of msgs) this.send(msg);
+    }
+    return true;
   }
 
   /** True while so much is queued on the socket that deliveries should wait. */
@@ -272,6 +286,7 @@ export class Connection {
     this.pauses.pause('hello');
     this.server = msg.server;
     this.epoch = msg.epoch;
+    this.batchedDeliveries = msg.caps?.includes(Cap.Prizes) ?? false;
     try {
       const { newer } = await this.ctx.claim(this);
       const res = newer === undefined ? await this.ctx.durable.hello(msg.server, msg.epoch) : { ok: false as const, newestEpoch: newer };

@@ -2,9 +2,11 @@
  * Delivery of one connected server's prizes: tails its prize stream in Redis
  * (RedisKeys.prizeStream) with the consumer group DELIVERY_GROUP and the server id as
  * consumer name, and pushes each entry down the connection as Prize / WindowClosed, in
- * stream order. An entry stays pending in the group until the server acks it
- * (PrizeAck -> XACK), so after a reconnect the server's own pending entries are read
- * again first (XREADGROUP ... 0), then new ones (XREADGROUP ... >).
+ * stream order: what one read returns goes down in one call (Connection.deliver), as
+ * Prizes frames to a plugin that takes them, so a window's prizes for a server cost one
+ * frame and one socket write instead of one per prize. An entry stays pending in the
+ * group until the server acks it (PrizeAck -> XACK), so after a reconnect the server's own
+ * pending entries are read again first (XREADGROUP ... 0), then new ones (XREADGROUP ... >).
  *
  * An entry can also be left pending on a reader that is still running while its server is
  * connected elsewhere (a half-open connection on another gateway instance claimed it after
@@ -40,13 +42,20 @@ export interface DeliveryOptions {
   keys: RedisKeys;
   server: string;
   metrics: GatewayMetrics;
-  /** Sends a message down the connection; false when it cannot be sent (connection closing). */
-  send(msg: Prize | WindowClosed): boolean;
+  /**
+   * Sends what one read returned down the connection, in order (Connection.deliver: in as
+   * few frames as the plugin takes); false when none of it can be sent (connection closing).
+   */
+  send(msgs: readonly (Prize | WindowClosed)[]): boolean;
   /** True while the connection's send buffer is too full to take more deliveries. */
   congested?(): boolean;
   /** How long one XREADGROUP blocks: the longest a stop can wait for it. @default 1000 */
   blockMs?: number;
-  /** Entries per read. @default 100 */
+  /**
+   * Entries per read. A window's entries for one server (its prizes and the window-closed)
+   * should come in one read, so they reach the plugin in one frame and one group commit of
+   * its ledger. @default 1000
+   */
   count?: number;
   /**
    * Entries pending in the group for longer than this are taken over and delivered
@@ -111,7 +120,7 @@ export class Delivery {
   constructor(private readonly opts: DeliveryOptions) {
     this.key = opts.keys.prizeStream(opts.server);
     this.blockMs = opts.blockMs ?? 1000;
-    this.count = opts.count ?? 100;
+    this.count = opts.count ?? 1000;
     this.reclaimIdleMs = opts.reclaimIdleMs ?? 30_000;
   }
 
@@ -235,6 +244,7 @@ export class Delivery {
 
   private async deliver(entries: StreamEntries): Promise<void> {
     const dead: string[] = [];
+    const msgs: Array<Prize | WindowClosed> = [];
     for (const [id, fields] of entries) {
       // A pending entry trimmed from the stream (24 h retention) comes back without fields.
       if (fields === null) {
@@ -248,15 +258,17 @@ export class Delivery {
         dead.push(id);
         continue;
       }
-      // Once stopped, the rest stays pending for the next reader of this server.
-      if (this.stopped) break;
-      const msg: Prize | WindowClosed =
+      msgs.push(
         entry.kind === 'prize'
           ? { op: Op.Prize, id, hunt: entry.hunt, reason: entry.reason, player: entry.player, item: entry.item, count: entry.count }
-          : { op: Op.WindowClosed, id, hunt: entry.hunt, start: entry.start, end: entry.end };
-      if (!this.opts.send(msg)) break;
-      if (this.unacked.size < 100_000) this.unacked.set(id, entry.kind);
-      this.opts.metrics.delivered();
+          : { op: Op.WindowClosed, id, hunt: entry.hunt, start: entry.start, end: entry.end },
+      );
+    }
+    // Once stopped, or when the connection cannot take them, they stay pending for the next
+    // reader of this server.
+    if (msgs.length > 0 && !this.stopped && this.opts.send(msgs)) {
+      for (const m of msgs) if (this.unacked.size < 100_000) this.unacked.set(m.id, m.op === Op.Prize ? 'prize' : 'closed');
+      this.opts.metrics.delivered(msgs.length);
     }
     if (dead.length > 0) await this.opts.redis.call('XACK', this.key, DELIVERY_GROUP, ...dead);
   }

@@ -126,7 +126,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         server: conn.server!,
         metrics,
         blockMs: deliveryBlockMs,
-        send: (msg) => conn.deliver(msg),
+        send: (msgs) => conn.deliver(msgs),
         congested: () => conn.congested,
       });
       d.start();

@@ -69,7 +69,8 @@ export class Announcer {
   windowClosed(hunt: string): void {
     const list = this.winners.get(hunt);
     this.winners.delete(hunt);
-    if (!list?.length) return;
+    // Nobody to tell: the text is not built (a window's winners are a string per prize).
+    if (!list?.length || this.online.size === 0) return;
     const texts = this.texts(hunt);
     if (!texts) return;
     const one = list.map((p) => {

@@ -3,7 +3,8 @@
  * Welcome {durable}, drop outbox batches with seq <= durable, (re)send the rest in order,
  * then send new batches as they are formed, up to an in-flight byte bound. Ack {seq}
  * removes every batch <= seq. Prize and WindowClosed messages are handed to the plugin as
- * events; the plugin answers them with `sendPrizeAck`.
+ * events, one per delivery also when several came in one Prizes frame (the hello asks for
+ * those: Cap.Prizes); the plugin answers them with `sendPrizeAck`.
  *
  * Several gateways: the link talks to one at a time and, when that one closes or cannot be
  * reached, moves to the next in its list at once, keeping its epoch, its outbox and its
@@ -27,6 +28,7 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import {
+  Cap,
   CairnError,
   CloseCode,
   decodeGatewayMessage,
@@ -239,7 +241,7 @@ export class Link extends EventEmitter {
 
   private onOpen(ws: WebSocket): void {
     if (ws !== this.ws) return;
-    const hello: Hello = { op: Op.Hello, v: PROTOCOL_VERSION, server: this.opts.serverId, epoch: this.opts.epoch, token: this.opts.token };
+    const hello: Hello = { op: Op.Hello, v: PROTOCOL_VERSION, server: this.opts.serverId, epoch: this.opts.epoch, token: this.opts.token, caps: [Cap.Prizes] };
     ws.send(encode(hello), { binary: true });
     this.welcomeTimer = setTimeout(() => {
       log.warn({ url: this.url, ms: this.opts.welcomeTimeoutMs }, 'no welcome from the gateway; reconnecting');
@@ -286,6 +288,13 @@ export class Link extends EventEmitter {
       case Op.WindowClosed:
         if (!this.welcomed) return;
         this.emit('window-closed', msg satisfies WindowClosed);
+        return;
+      case Op.Prizes:
+        if (!this.welcomed) return;
+        for (const item of msg.items) {
+          if (item.op === Op.Prize) this.emit('prize', item satisfies Prize);
+          else this.emit('window-closed', item satisfies WindowClosed);
+        }
         return;
       case Op.Reply:
         this.queries.answer(msg);

@@ -15,10 +15,11 @@
  * With any other host the prize is held as 'uncertain': never given automatically, listed by
  * `/hunt prizes --uncertain`, and resolved by an admin with `/hunt grant` (given / give).
  *
- * Group commit: prize work that arrives together (a gateway read delivers up to 100 entries
- * in one burst) is decided in memory as one `PrizeGroup` and recorded with two appends and
- * two fdatasyncs for the whole group (intents and holds; then outcomes), not two per prize.
- * One fsync per prize serialised a window's prizes behind the disk (bench/prize-ledger).
+ * Group commit: prize work that arrives together (what one gateway read returns, up to 1000
+ * entries, comes in one burst of frames) is decided in memory as one `PrizeGroup` and
+ * recorded with two appends and two fdatasyncs for the whole group (intents and holds;
+ * then outcomes), not two per prize. One fsync per prize serialised a window's prizes
+ * behind the disk (bench/prize-ledger).
  * The caller acks a group's deliveries only after its commit resolved, i.e. after every
  * record of it (and of every earlier group) is durable.
  *

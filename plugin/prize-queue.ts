@@ -13,7 +13,7 @@ const log = logger('plugin');
 
 /**
  * Most prize messages (prizes, window-closed, joins with held prizes) in one group commit.
- * The gateway pushes up to 100 entries per read (gateway/delivery.ts); the cap bounds one
+ * The gateway pushes up to 1000 entries per read (gateway/delivery.ts); the cap bounds one
  * append (~200 bytes a record) and one PrizeAck frame (~25 bytes an id, MAX_FRAME_BYTES 1 MiB).
  */
 export const MAX_PRIZE_GROUP = 1024;

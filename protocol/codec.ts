@@ -5,7 +5,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { CloseCode, ErrorCode, ProtocolError } from './errors.js';
-import { HUNT_ID_RE, MAX_FRAME_BYTES } from './limits.js';
+import { HUNT_ID_RE, MAX_CAP_CHARS, MAX_FRAME_BYTES, MAX_HELLO_CAPS, MAX_PRIZES_PER_FRAME } from './limits.js';
 import { binBounds, MsgpackScanError, scanMap, scanMsgpack, type MapLayout } from './msgpack-scan.js';
 import { Op, type Batch, type GatewayMessage, type Message, type PluginMessage } from './messages.js';
 import type { DiscreteEvent, WireEvent } from './events.js';
@@ -136,6 +136,9 @@ export function decodePluginMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES):
       if (!isStr(m.server, 64) || !/^[A-Za-z0-9_.:-]+$/.test(m.server)) bad('hello.server: must be 1-64 characters of A-Z a-z 0-9 _ . : -');
       if (!isInt(m.epoch) || m.epoch < 0) bad('hello.epoch: must be a non-negative integer');
       if (typeof m.token !== 'string') bad('hello.token: must be a string');
+      if (m.caps !== undefined && !(Array.isArray(m.caps) && m.caps.length <= MAX_HELLO_CAPS && m.caps.every((c) => isStr(c, MAX_CAP_CHARS)))) {
+        bad(`hello.caps: must be a list of at most ${MAX_HELLO_CAPS} feature names (1-${MAX_CAP_CHARS} characters each)`);
+      }
       return m as unknown as PluginMessage;
     case Op.Batch: {
       if (!isInt(m.seq) || m.seq < 1) bad('batch.seq: must be a positive integer');
@@ -169,6 +172,17 @@ export function decodePluginMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES):
   }
 }
 
+/** Checks a Prize or WindowClosed (alone, or an item of a Prizes frame); `where` names it in the error. */
+function checkDelivery(m: Record<string, unknown>, where: string): void {
+  if (m.op === Op.Prize) {
+    if (!isStr(m.id) || !isStr(m.hunt) || !isStr(m.reason) || !isStr(m.player) || !isStr(m.item) || !isInt(m.count)) {
+      bad(`${where}: a prize needs id, hunt, reason, player, item, count`);
+    }
+  } else if (!isStr(m.id) || !isStr(m.hunt) || !isNum(m.start) || !isNum(m.end)) {
+    bad(`${where}: a window-closed needs id, hunt, start, end`);
+  }
+}
+
 /** Decodes and validates a message sent by the gateway (the plugin's side). */
 export function decodeGatewayMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES): GatewayMessage {
   const m = decodeRaw(bytes, limit);
@@ -181,12 +195,15 @@ export function decodeGatewayMessage(bytes: Uint8Array, limit = MAX_FRAME_BYTES)
       if (!isInt(m.seq)) bad('ack.seq: must be an integer');
       break;
     case Op.Prize:
-      if (!isStr(m.id) || !isStr(m.hunt) || !isStr(m.reason) || !isStr(m.player) || !isStr(m.item) || !isInt(m.count)) {
-        bad('prize: needs id, hunt, reason, player, item, count');
-      }
-      break;
     case Op.WindowClosed:
-      if (!isStr(m.id) || !isStr(m.hunt) || !isNum(m.start) || !isNum(m.end)) bad('window-closed: needs id, hunt, start, end');
+      checkDelivery(m, m.op === Op.Prize ? 'prize' : 'window-closed');
+      break;
+    case Op.Prizes:
+      if (!Array.isArray(m.items) || m.items.length === 0 || m.items.length > MAX_PRIZES_PER_FRAME) bad(`prizes.items: must be a list of 1 to ${MAX_PRIZES_PER_FRAME} deliveries`);
+      m.items.forEach((item, i) => {
+        if (!isObj(item) || (item.op !== Op.Prize && item.op !== Op.WindowClosed)) bad(`prizes.items[${i}]: must be a prize (op ${Op.Prize}) or a window-closed (op ${Op.WindowClosed})`);
+        checkDelivery(item, `prizes.items[${i}]`);
+      });
       break;
     case Op.Error:
       if (typeof m.code !== 'string' || typeof m.message !== 'string') bad('error: needs code and message');

@@ -8,6 +8,17 @@ export const PROTOCOL_VERSION = 2;
 /** Largest WebSocket frame either side accepts (checked before decoding; the gateway's ws `maxPayload`). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
+/**
+ * Most deliveries in one `Prizes` frame. A delivery's strings are at most 256 UTF-16 units
+ * each (what a plugin accepts), so at most ~4 KiB of UTF-8 with its keys: 128 of them stay
+ * well under MAX_FRAME_BYTES. A window's prizes for one server usually fit in one frame.
+ */
+export const MAX_PRIZES_PER_FRAME = 128;
+
+/** Most optional features a hello may name (`caps`), and the longest name. */
+export const MAX_HELLO_CAPS = 16;
+export const MAX_CAP_CHARS = 32;
+
 /** Largest number of events a plugin puts in one batch. */
 export const MAX_BATCH_EVENTS = 2000;
 

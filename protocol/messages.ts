@@ -16,11 +16,23 @@ export const Op = {
   Error: 8,
   Query: 9,
   Reply: 10,
+  Prizes: 11,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
+/**
+ * Optional features a plugin names in its hello (`caps`). A gateway uses only those it
+ * knows and ignores the rest, and an older gateway ignores the field: either side can be
+ * upgraded first.
+ */
+export const Cap = {
+  /** the plugin takes several deliveries in one frame (`Prizes`, op 11) */
+  Prizes: 'prizes',
+} as const;
+export type Cap = (typeof Cap)[keyof typeof Cap];
+
 /** plugin -> gateway, first message on every connection. */
-export interface Hello { op: typeof Op.Hello; v: number; server: string; epoch: number; token: string }
+export interface Hello { op: typeof Op.Hello; v: number; server: string; epoch: number; token: string; caps?: string[] }
 /** gateway -> plugin: accepted; `durable` is the highest seq of this (server, epoch) already durable. */
 export interface Welcome { op: typeof Op.Welcome; durable: number }
 /**
@@ -39,6 +51,13 @@ export interface Prize extends PrizeGift {
 export interface PrizeAck { op: typeof Op.PrizeAck; ids: string[] }
 /** gateway -> plugin: every prize of `hunt` for events with start <= t < end has been delivered before this. */
 export interface WindowClosed { op: typeof Op.WindowClosed; id: string; hunt: string; start: number; end: number }
+/**
+ * gateway -> plugin, to a plugin whose hello named `Cap.Prizes`: several deliveries in one
+ * frame, in stream order, each exactly the Prize or WindowClosed message it stands for.
+ * One frame for what one read of the prize stream returned saves a frame (and a socket
+ * write, and a decode) per prize.
+ */
+export interface Prizes { op: typeof Op.Prizes; items: Array<Prize | WindowClosed> }
 /** either way: what went wrong; the gateway closes the connection after sending it. */
 export interface ErrorMessage { op: typeof Op.Error; code: ErrorCode; message: string }
 
@@ -50,5 +69,5 @@ export interface Query { op: typeof Op.Query; id: number; q: QueryKind; hunt: st
 export interface Reply { op: typeof Op.Reply; id: number; ok: boolean; data?: Record<string, unknown>; error?: string }
 
 export type PluginMessage = Hello | Batch | PrizeAck | Query;
-export type GatewayMessage = Welcome | Ack | Prize | WindowClosed | ErrorMessage | Reply;
+export type GatewayMessage = Welcome | Ack | Prize | WindowClosed | Prizes | ErrorMessage | Reply;
 export type Message = PluginMessage | GatewayMessage;

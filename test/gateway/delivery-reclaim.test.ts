@@ -38,7 +38,7 @@ async function eventually(what: string, check: () => boolean | Promise<boolean>,
 
 function start(server: string, metrics: GatewayMetrics, reclaimIdleMs: number): { got: (Prize | WindowClosed)[]; d: Delivery } {
   const got: (Prize | WindowClosed)[] = [];
-  const d = new Delivery({ redis, keys, server, metrics, blockMs: 100, reclaimIdleMs, send: (m) => (got.push(m), true) });
+  const d = new Delivery({ redis, keys, server, metrics, blockMs: 100, reclaimIdleMs, send: (m) => (got.push(...m), true) });
   deliveries.push(d);
   d.start();
   return { got, d };

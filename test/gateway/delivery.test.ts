@@ -5,7 +5,7 @@
 import { beforeEach, describe, expect } from 'vitest';
 import { ensureDeliveryGroup } from '../../gateway/delivery.js';
 import { DELIVERY_GROUP } from '../../backend/redis/keys.js';
-import { Op, type GatewayMessage } from '../../protocol/index.js';
+import { Cap, MAX_PRIZES_PER_FRAME, Op, type GatewayMessage } from '../../protocol/index.js';
 import { gatewayTest as it, type GatewayFixtures } from '../support/fixtures.js';
 import type { Harness } from './harness.js';
 import { eventually, TestClient } from './support.js';
@@ -75,6 +75,26 @@ describe('delivery', () => {
     expect(await deliveries(c, 1)).toMatchObject([{ op: Op.Prize, id: marker }]);
     expect(c.messages.filter((m) => m.op === Op.Prize)).toEqual([]); // srv-b's prize is not ours
     expect(h.gw.stats().prizesDelivered).toBe(5);
+  });
+
+  it('to a plugin that takes Prizes frames: what one read returns in as few frames as the cap allows, in stream order; acked the same way', async () => {
+    const n = MAX_PRIZES_PER_FRAME + 5;
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(await addPrize('srv-a', `treasure:oak:${i + 1}`, `p${i}`));
+    ids.push(await addClosed('srv-a', 0, 60_000));
+    const { client: c } = await TestClient.hello(h.gw.url, 'srv-a', 1, undefined, [Cap.Prizes, 'some-later-feature']);
+    h.clients.push(c);
+    await eventually(() => c.messages.filter((m) => m.op === Op.Prizes).reduce((k, m) => k + (m.op === Op.Prizes ? m.items.length : 0), 0) === n + 1, 10_000, 'every entry');
+    const frames = c.messages.filter((m) => m.op === Op.Prizes);
+    expect(frames.map((f) => (f.op === Op.Prizes ? f.items.length : 0))).toEqual([MAX_PRIZES_PER_FRAME, 6]);
+    const items = frames.flatMap((f) => (f.op === Op.Prizes ? f.items : []));
+    expect(items.map((m) => m.id)).toEqual(ids);
+    expect(items[0]).toEqual({ op: Op.Prize, id: ids[0], hunt: 'spring', reason: 'treasure:oak:1', player: 'p0', item: 'gold_ingot', count: 5 });
+    expect(items.at(-1)).toEqual({ op: Op.WindowClosed, id: ids.at(-1), hunt: 'spring', start: 0, end: 60_000 });
+    expect(c.messages.filter((m) => m.op === Op.Prize || m.op === Op.WindowClosed)).toEqual([]);
+    expect(h.gw.stats().prizesDelivered).toBe(n + 1);
+    c.sendMsg({ op: Op.PrizeAck, ids });
+    await eventually(async () => (await pendingIds('srv-a')).length === 0, 5000, 'all acked');
   });
 
   it('redelivers unacked entries after a reconnect, first and in order; acked ones never again', async () => {

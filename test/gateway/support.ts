@@ -207,10 +207,10 @@ export class TestClient {
     return c;
   }
 
-  /** Connects and says hello; resolves with the welcome's durable seq. */
-  static async hello(url: string, server: string, epoch = 1, token = TOKEN): Promise<{ client: TestClient; durable: number }> {
+  /** Connects and says hello (naming `caps`, when given); resolves with the welcome's durable seq. */
+  static async hello(url: string, server: string, epoch = 1, token = TOKEN, caps?: string[]): Promise<{ client: TestClient; durable: number }> {
     const c = await TestClient.connect(url);
-    c.sendMsg({ op: Op.Hello, v: PROTOCOL_VERSION, server, epoch, token });
+    c.sendMsg({ op: Op.Hello, v: PROTOCOL_VERSION, server, epoch, token, ...(caps ? { caps } : {}) });
     const w = await c.next(Op.Welcome);
     return { client: c, durable: w.durable };
   }

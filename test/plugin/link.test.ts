@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CloseCode, ErrorCode, PROTOCOL_VERSION, type CairnError, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../../protocol/index.js';
+import { Cap, CloseCode, ErrorCode, PROTOCOL_VERSION, type CairnError, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../../protocol/index.js';
 import { FakeGateway, until } from './support/fake-gateway.js';
 import { gatewayUrls } from '../../plugin/link.js';
 import { harness, type Harness } from './support/harness.js';
@@ -16,9 +16,9 @@ afterEach(async () => {
 const discrete = (evs: WireEvent[]) => evs.filter((e): e is DiscreteEvent => e.k !== 'delta');
 
 describe('link: hello and welcome', () => {
-  it('opens with a hello carrying op, protocol version, server id, epoch and token', async () => {
+  it('opens with a hello carrying op, protocol version, server id, epoch, token and the features it takes', async () => {
     const p = await h.start();
-    expect(h.gw.hellos).toEqual([{ op: 1, v: PROTOCOL_VERSION, server: 'srv-a', epoch: p.epoch, token: 'test-token' }]);
+    expect(h.gw.hellos).toEqual([{ op: 1, v: PROTOCOL_VERSION, server: 'srv-a', epoch: p.epoch, token: 'test-token', caps: [Cap.Prizes] }]);
     expect(p.serverId).toBe('srv-a');
     expect(p.epoch).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 5);
   });

@@ -170,6 +170,22 @@ describe('plugin: group commit', () => {
     return seen;
   };
 
+  it('a Prizes frame is decided like its messages one by one, in one group: two fsyncs, one PrizeAck, the window reported after its prizes', async () => {
+    h.host.online.add('p1');
+    const io = testIo();
+    const p = await h.start({ ledgerIo: io });
+    const reported: string[] = [];
+    p.on('prize', (x: { reason: string; outcome: string }) => reported.push(`${x.reason} ${x.outcome}`));
+    p.on('window-closed', (w: { end: number }) => reported.push(`closed ${w.end}`));
+    h.gw.send({ op: Op.Prizes, items: [prize('1-0', 'treasure:oak:1'), prize('1-1', 'treasure:oak:2', 'away'), prize('1-2', 'treasure:oak:1'), closed('1-3', 60_000)] });
+    await until(() => h.gw.prizeAcks.length === 4, 'the acks');
+    expect(h.gw.prizeAckMessages).toEqual([['1-0', '1-1', '1-2', '1-3']]);
+    expect(reported).toEqual(['treasure:oak:1 granted', 'treasure:oak:2 held', 'treasure:oak:1 duplicate', 'closed 60000']);
+    expect({ writes: io.writeCalls, syncs: io.syncs }).toEqual({ writes: 2, syncs: 2 });
+    expect(h.host.given).toHaveLength(1);
+    expect(p.closedThrough('spring')).toBe(60_000);
+  });
+
   it('records what arrives during a fsync as one group: one more fsync, one PrizeAck with every id, acked only after it', async () => {
     h.host.online.add('p1');
     const io = testIo();

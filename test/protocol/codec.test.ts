@@ -5,19 +5,34 @@ import {
   decodeGatewayMessage,
   decodePluginMessage,
   encode,
+  Cap,
   ErrorCode,
   MAX_FRAME_BYTES,
+  MAX_PRIZES_PER_FRAME,
   Op,
   PROTOCOL_VERSION,
   ProtocolError,
   type Batch,
   type Hello,
+  type Prizes,
 } from '../../protocol/index.js';
 
 // Golden bytes: these pin the wire encoding. If they change, the protocol changed:
 // bump PROTOCOL_VERSION and update protocol/SPEC.md.
 const HELLO: Hello = { op: Op.Hello, v: PROTOCOL_VERSION, server: 'srv-a', epoch: 7, token: 'tok' };
 const HELLO_HEX = 'de0005a26f7001a17602a6736572766572a57372762d61a565706f636807a5746f6b656ea3746f6b';
+// A hello naming the optional features it takes, and a frame of several deliveries (op 11).
+const HELLO_CAPS: Hello = { ...HELLO, caps: [Cap.Prizes] };
+const HELLO_CAPS_HEX = 'de0006a26f7001a17602a6736572766572a57372762d61a565706f636807a5746f6b656ea3746f6ba46361707391a67072697a6573';
+const PRIZES: Prizes = {
+  op: Op.Prizes,
+  items: [
+    { op: Op.Prize, id: '1-0', hunt: 'h', reason: 'treasure:oak:1', player: 'p1', item: 'gold_ingot', count: 5 },
+    { op: Op.WindowClosed, id: '1-1', hunt: 'h', start: 0, end: 60000 },
+  ],
+};
+const PRIZES_HEX =
+  'de0002a26f700ba56974656d7392de0007a26f7005a26964a3312d30a468756e74a168a6726561736f6eae74726561737572653a6f616b3a31a6706c61796572a27031a46974656daa676f6c645f696e676f74a5636f756e7405de0005a26f7007a26964a3312d31a468756e74a168a5737461727400a3656e64cdea60';
 // The moves block is the one of protocol/SPEC.md's example (test/protocol/moves.test.ts).
 const MOVES_HEX = '013fa999999999999afb949b90a23402020f027231a4038014a90603121b14';
 const BATCH: Batch = {
@@ -53,6 +68,26 @@ describe('codec', () => {
   it('decodes the pinned bytes back to the same messages', () => {
     expect(decodePluginMessage(Buffer.from(HELLO_HEX, 'hex'))).toEqual(HELLO);
     expect(decodePluginMessage(Buffer.from(BATCH_HEX, 'hex'))).toEqual(BATCH);
+  });
+
+  it('pins a hello with caps and a prizes frame, both ways', () => {
+    expect(encode(HELLO_CAPS).toString('hex')).toBe(HELLO_CAPS_HEX);
+    expect(decodePluginMessage(Buffer.from(HELLO_CAPS_HEX, 'hex'))).toEqual(HELLO_CAPS);
+    expect(encode(PRIZES).toString('hex')).toBe(PRIZES_HEX);
+    expect(decodeGatewayMessage(Buffer.from(PRIZES_HEX, 'hex'))).toEqual(PRIZES);
+  });
+
+  it('names what is wrong with hello caps and with a prizes frame', () => {
+    expectProtocolError(() => decodePluginMessage(encode({ ...HELLO, caps: 'prizes' })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /hello\.caps/);
+    expectProtocolError(() => decodePluginMessage(encode({ ...HELLO, caps: [''] })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /hello\.caps/);
+    // A feature this side does not know is no error: the other side may be newer.
+    expect(decodePluginMessage(encode({ ...HELLO, caps: ['prizes', 'teleport'] }))).toEqual({ ...HELLO, caps: ['prizes', 'teleport'] });
+    const item = PRIZES.items[0]!;
+    expectProtocolError(() => decodeGatewayMessage(encode({ op: Op.Prizes, items: [] })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /prizes\.items: must be a list of 1 to/);
+    const tooMany = Array.from({ length: MAX_PRIZES_PER_FRAME + 1 }, (_, i) => ({ ...item, id: `1-${i}` }));
+    expectProtocolError(() => decodeGatewayMessage(encode({ op: Op.Prizes, items: tooMany })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /prizes\.items/);
+    expectProtocolError(() => decodeGatewayMessage(encode({ op: Op.Prizes, items: [item, { op: Op.Ack, seq: 1 }] })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /prizes\.items\[1\]: must be a prize/);
+    expectProtocolError(() => decodeGatewayMessage(encode({ op: Op.Prizes, items: [item, { ...item, count: 'five' }] })), CloseCode.FrameInvalid, ErrorCode.FrameInvalid, /prizes\.items\[1\]: a prize needs/);
   });
 
   it('round-trips every gateway message', () => {

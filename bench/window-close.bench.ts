@@ -3,12 +3,16 @@
  * server each) and 10 k players per region, every player finding the treasure of their
  * region: 230 k finds in one window. Measured:
  *
- *   closeMs      frontier read -> pending read, fold, commit (lua/commit-window.lua) done,
- *                for that window (the closer of worker/window-closer.ts, on real
- *                Redis, in a process of its own: bench/window-close-worker.ts), with the
- *                time of each step
- *   nextCloseMs  the next window (2.3 k finds) of the same hunt, now 230 k players deep:
- *                the steady-state cost, which must not grow with the hunt's history
+ *   closeMs      frontier read -> pending read, fold, commit (lua/commit-window.lua) and
+ *                fan-out to the servers' prize streams done, for that window (the closer
+ *                of worker/window-closer.ts, on real Redis, in a process of its own:
+ *                bench/window-close-worker.ts), with the time of each step
+ *   mergeMs      after the close: the window's finds merged into the player buckets
+ *                (worker/window-merge.ts). Not part of the close (its prizes are decided
+ *                and on their way), but the next window's commit waits for it
+ *   nextCloseMs  the next window (2.3 k finds) of the same hunt, now 230 k players deep,
+ *                closed after the merge of the first: the steady-state cost, which must
+ *                not grow with the hunt's history (its merge: nextMergeMs)
  *   arriveP50Ms / arriveP99Ms
  *                window close -> prize message at the plugin's link: from the prize's
  *                stream entry (its id is the Redis time of the commit) through the real
@@ -53,6 +57,7 @@ interface PhaseResult {
   ingestMs: number;
   events: number;
   closeMs: number;
+  mergeMs: number;
   steps: Record<string, number>;
   prizes: number;
   windows: number;
@@ -61,7 +66,9 @@ interface PhaseResult {
 /** Runs one phase of bench/window-close-worker.ts in a process of its own. */
 async function workerPhase(phase: 'big' | 'next', url: string, prefix: string, epochs: Record<string, string>): Promise<PhaseResult> {
   const file = new URL('./window-close-worker.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', file, phase, url, prefix, JSON.stringify(epochs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // `node --cpu-prof --cpu-prof-dir=DIR bin/bench.js window-close` profiles the worker phases too, each in a file of its own.
+  const prof = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', file, phase, url, prefix, JSON.stringify(epochs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
@@ -122,10 +129,12 @@ export async function run(): Promise<BenchResult> {
     grantP50MsCluster: cluster.grantP50Ms,
     grantP99MsCluster: cluster.grantP99Ms,
     nextCloseMsCluster: cluster.nextCloseMs,
+    mergeMsCluster: cluster.mergeMs,
+    nextMergeMsCluster: cluster.nextMergeMs,
   };
 }
 
-async function measure(target: Target): Promise<BenchResult & { closeMs: number; grantP50Ms: number; grantP99Ms: number; nextCloseMs: number }> {
+async function measure(target: Target): Promise<BenchResult & { closeMs: number; grantP50Ms: number; grantP99Ms: number; nextCloseMs: number; mergeMs: number; nextMergeMs: number }> {
   const dirs: string[] = [];
   const { redis } = target;
   console.log(`--- on ${target.label}`);
@@ -177,7 +186,7 @@ async function measure(target: Target): Promise<BenchResult & { closeMs: number;
     const events = big.events;
     const closeMs = big.closeMs;
     console.log(`ingest: ${fmt(events)} finds in ${fmt(big.ingestMs)} ms (${fmt(events / (big.ingestMs / 1000))} events/s; not part of the close)`);
-    console.log(`  close steps (ms): ${JSON.stringify(big.steps)}`);
+    console.log(`  close steps (ms): ${JSON.stringify(big.steps)}; then the merge of its finds into the player buckets: ${fmt(big.mergeMs)} ms`);
     if (big.prizes !== expectedPrizes || big.windows !== 1) throw new Error(`expected ${expectedPrizes} prizes in 1 window, got ${big.prizes} in ${big.windows}`);
     await allGranted(expectedPrizes);
     delivered.push(...granted.splice(0));
@@ -192,7 +201,7 @@ async function measure(target: Target): Promise<BenchResult & { closeMs: number;
     const grantMaxMs = sorted[sorted.length - 1]!;
     console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     console.log(`window close, ${REGIONS} regions x ${fmt(PLAYERS_PER_REGION)} players (${fmt(events)} finds, ${fmt(expectedPrizes)} prizes): ${fmt(closeMs)} ms vs the seed's ${fmt(SEED_CLOSE_MS)} ms (${fmt(SEED_CLOSE_MS / closeMs, 1)}x faster); goal <= ${fmt(GOAL_CLOSE_MS)} ms: ${closeMs <= GOAL_CLOSE_MS ? 'met' : 'MISSED'}`);
-    console.log(`next window (${fmt(REGIONS * 100)} finds, ${fmt(events)} players of history): ${fmt(nextCloseMs)} ms`);
+    console.log(`next window (${fmt(REGIONS * 100)} finds, ${fmt(events)} players of history, after the first window's merge): ${fmt(nextCloseMs)} ms, then its merge ${fmt(next.mergeMs)} ms`);
     if (arrivedSorted.length) console.log(`close -> prize message at the plugin (before its ledger fsync): p50 ${fmt(percentile(arrivedSorted, 50))} ms, p99 ${fmt(percentile(arrivedSorted, 99))} ms`);
     console.log(`close -> granted in game (${fmt(sorted.length)} prizes over ${REGIONS} plugins): p50 ${fmt(grantP50Ms)} ms, p99 ${fmt(grantP99Ms)} ms, max ${fmt(grantMaxMs)} ms; goal p99 <= ${GOAL_GRANT_P99_MS} ms: ${grantP99Ms <= GOAL_GRANT_P99_MS ? 'met' : 'MISSED'}`);
     return {
@@ -201,6 +210,8 @@ async function measure(target: Target): Promise<BenchResult & { closeMs: number;
       grantP99Ms,
       grantMaxMs,
       nextCloseMs: Math.round(nextCloseMs),
+      mergeMs: Math.round(big.mergeMs),
+      nextMergeMs: Math.round(next.mergeMs),
       ...(arrivedSorted.length ? { arriveP50Ms: percentile(arrivedSorted, 50), arriveP99Ms: percentile(arrivedSorted, 99) } : {}),
       finds: events,
       prizes: expectedPrizes,

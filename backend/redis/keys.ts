@@ -57,6 +57,8 @@ export class RedisKeys {
   state(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:state`; }
   /** HASH bucket (FNV-1a of the player id mod 65536, base 36) -> JSON finds of the bucket's players (hunt/hunt-store.ts) */
   players(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:players`; }
+  /** HASH {end, finds}: the finds of the players the last committed window changed, until they are merged into `players` (worker/window-merge.ts) */
+  merge(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:merge`; }
   /** HASH reason -> JSON prize; each field is set once */
   prizes(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:prizes`; }
   /** SET of events that arrived after their window closed */

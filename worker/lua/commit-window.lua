@@ -1,11 +1,17 @@
 --[[
   Commits one closed window of one hunt, in the hunt's hash slot only: the fold's new
-  hunt state and the finds of the players this window changed, each decided prize set
-  once, and one fan-out entry listing the prizes this call set. Putting them on the
-  servers' prize streams is a second step (fan-out-window-2.lua, one call per server,
-  worker/window-fan-out.ts), so that on a Redis Cluster no script spans two slots; the
-  fan-out entry stays until every server has it, so a crash between the steps neither
-  loses nor repeats a prize.
+  hunt state, each decided prize set once, one fan-out entry listing the prizes this call
+  set, and the finds of the players this window changed as one value (the merge list).
+  Two more steps follow, each resumable: putting the prizes on the servers' prize streams
+  (fan-out-window-2.lua, one call per server, worker/window-fan-out.ts), so that on a
+  Redis Cluster no script spans two slots; and spreading the merge list over the player
+  buckets (merge-players-2.lua, worker/window-merge.ts). The fan-out entry and the merge
+  list stay until their step is done, so a crash between steps neither loses nor repeats
+  a prize or a find.
+
+  A commit is refused (-3) while a merge list is still there: the next window's fold reads
+  the players' earlier finds from the buckets, which lack that list's players until it is
+  merged. The closer merges, then folds again.
 
   Compare-and-set on `closed`: only the first of several workers that computed the same
   window writes; the others get 0 (stale), reload and go on. This per-hunt check is the
@@ -29,7 +35,8 @@
     KEYS[3]  prizes    HASH reason -> JSON prize, each field set once ever
     KEYS[4]  pending   ZSET pending events, scored by event time
     KEYS[5]  late      SET ids of late events
-    KEYS[6]  players   HASH bucket -> JSON finds of the bucket's players
+    KEYS[6]  merge     HASH {end: window end, finds: JSON player -> finds} of the last
+                       committed window, until merged into the player buckets
     KEYS[7]  fanOut    ZSET window end -> JSON [start, end, then per prize set by the
                        commit: reason, server, player, item, count]
 
@@ -38,13 +45,14 @@
     ARGV[4] state JSON (unique per call)
     ARGV[5] F: pending members with a score below the window end that the caller read
     then P, then P x (reason, prize JSON, server, player, item, count)
-    then N, then N x (bucket, JSON): player buckets holding a player whose finds this window changed
+    then the finds of the players this window changed (hunt/hunt-store.ts findsJson), '' for none
     then G, then G event ids: late events found in pending (removed with the rest, marked late)
 
   Output: { status, newPrizes }
     status  1 committed; 2 this call had already been applied (a resend);
             0 stale: closed is not ARGV[1] (another worker closed the window first);
-            -2 the pending events below the window end are not the F the caller read (retry)
+            -2 the pending events below the window end are not the F the caller read (retry);
+            -3 the previous window's finds are not merged yet (merge, then fold again)
     newPrizes  prizes set by this call (a prize already set is not fanned out again)
 ]]
 local closed = redis.call('GET', KEYS[1])
@@ -61,6 +69,7 @@ if (closed or '') ~= ARGV[1] then
   return { 0, 0 }
 end
 
+if redis.call('EXISTS', KEYS[6]) == 1 then return { -3, 0 } end
 local wstart, wend = ARGV[2], ARGV[3]
 if redis.call('ZCOUNT', KEYS[4], '-inf', '(' .. wend) ~= tonumber(ARGV[5]) then return { -2, 0 } end
 
@@ -79,9 +88,8 @@ local a = 6
 local nprizes = tonumber(ARGV[a])
 local prizesAt = a + 1
 a = a + 1 + 6 * nprizes
-local nplayers = tonumber(ARGV[a])
-inChunks('HSET', KEYS[6], a + 1, nplayers, 2)
-a = a + 1 + 2 * nplayers
+if ARGV[a] ~= '' then redis.call('HSET', KEYS[6], 'end', wend, 'finds', ARGV[a]) end
+a = a + 1
 inChunks('SADD', KEYS[5], a + 1, tonumber(ARGV[a]), 1)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. wend)
 redis.call('SET', KEYS[2], ARGV[4])

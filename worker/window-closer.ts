@@ -24,13 +24,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { DEFAULT_WINDOW_MS, type HuntEvent } from '../protocol/index.js';
+import { DEFAULT_WINDOW_MS } from '../protocol/index.js';
 import type { Logger } from '../common/log.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
-import { foldWindow, type DecidedPrize } from '../hunt/hunt-fold.js';
-import { findsJson, loadPlayers, parseState } from '../hunt/hunt-store.js';
+import { foldEvents, type DecidedPrize } from '../hunt/hunt-fold.js';
+import { loadLegacyPlayers, loadPlayers, parseState } from '../hunt/hunt-store.js';
+import { PlayerTable } from '../hunt/player-table.js';
+import { findListJson } from '../hunt/find-list.js';
 import type { WorkerMetrics } from './metrics.js';
-import { decodePendingMember, eventId } from './pending-events.js';
+import { readPendingWindow } from './pending-events.js';
 import type { WorkerScripts } from './scripts.js';
 import { BATCH_KEYS_TTL_MS } from './record-ingest.js';
 import { commitWindow, type CommitStatus } from './window-commit.js';
@@ -228,35 +230,13 @@ export class WindowCloser {
         log.info({ hunt, start, limit: fresh }, 'frontier went back while a window was being closed (a server or epoch newly registered, or Redis lost writes in a failover); trying again on the next pass');
         return;
       }
-      const late: string[] = [];
-      const events: HuntEvent[] = [];
-      const suspects = new Set<string>();
-      for (const member of members) {
-        let evs;
-        try {
-          evs = decodePendingMember(member);
-        } catch (err) {
-          // Cannot come from ingest (it encodes what it validated); drop it rather than wedge the hunt.
-          log.error({ hunt, member: member.slice(0, 200), err }, 'undecodable pending event dropped');
-          metrics.badEvent();
-          continue;
-        }
-        for (const ev of evs) {
-          if (ev.t < start) {
-            late.push(eventId(ev));
-            continue;
-          }
-          // The same entry in two records (pending-events.ts) is harmless to the fold, except that a suspect one would count twice.
-          if (ev.k === 'enter' && ev.sus === 1) {
-            const id = eventId(ev);
-            if (suspects.has(id)) continue;
-            suspects.add(id);
-          }
-          events.push(ev);
-        }
-      }
+      const { events, late } = readPendingWindow(members, start, (member, err) => {
+        // Cannot come from ingest (it encodes what it validated); drop it rather than wedge the hunt.
+        log.error({ hunt, member: member.slice(0, 200), err }, 'undecodable pending event dropped');
+        metrics.badEvent();
+      });
       let end = start + L;
-      if (!events.length) {
+      if (!events.size && !events.commands.length) {
         // Nothing in this window: close the run of empty windows up to the next pending event at once.
         const next = await redis.zrangebyscore(keys.pending(hunt), String(start + L), '+inf', 'WITHSCORES', 'LIMIT', 0, 1);
         const lastReady = Math.floor(Math.min(limit, fresh) / L) * L;
@@ -264,18 +244,19 @@ export class WindowCloser {
         end = Math.max(end, start + L);
       }
       const readAt = performance.now();
-      const { state, legacy } = parseState(hunt, stateRaw);
-      const named = new Set<string>();
-      for (const ev of events) if (ev.k === 'enter') named.add(ev.p);
-      for (const p of legacy) named.add(p);
-      await loadPlayers(redis, keys, state, named);
+      const { state } = parseState(hunt, stateRaw);
+      // The finds of the players this window names (a legacy state's are in its blob: listed for the merge).
+      const table = new PlayerTable(events.size + 16);
+      await loadPlayers(redis, keys, hunt, table, events.p, events.size);
+      table.markHistory();
+      loadLegacyPlayers(table, state.players);
+      state.players = {};
       const loadedAt = performance.now();
-      const changed = new Set(legacy);
-      const prizes: DecidedPrize[] = foldWindow(state, events, changed);
+      const prizes: DecidedPrize[] = foldEvents(state, table, events);
       const foldedAt = performance.now();
 
       const w = { hunt, start, end };
-      const finds = changed.size ? findsJson(state, changed) : '';
+      const finds = table.finds > table.history ? findListJson(table, start) : '';
       const findsAt = performance.now();
       await this.ctx.hooks?.beforeCommit?.(w);
       const res = await commitWindow(redis, keys, scripts, {
@@ -300,7 +281,7 @@ export class WindowCloser {
         await this.merge(hunt);
         ms.merge = performance.now() - fannedAt;
         this.ctx.hooks?.afterMerge?.({ ...w, ms });
-        log.debug({ hunt, start, end, events: events.length, prizes: prizes.length, newPrizes: res.newPrizes, players: changed.size, ms }, 'window closed');
+        log.debug({ hunt, start, end, events: events.size + events.commands.length, prizes: prizes.length, newPrizes: res.newPrizes, finds: table.finds - table.history, ms }, 'window closed');
       } else if (res.status === 'stale') {
         metrics.staleCommit();
         log.info({ hunt, start }, 'stale window commit rejected: another worker closed the window first');

@@ -11,10 +11,13 @@ import type { CommitArgs, WorkerScripts } from './scripts.js';
 
 export type { CommitArgs } from './scripts.js';
 
-/** `unmerged`: the previous window's finds were not merged into the player buckets yet; nothing written. */
-export type CommitStatus = 'committed' | 'resent' | 'stale' | 'pending-changed' | 'unmerged';
+/**
+ * `unmerged`: the previous window's finds were not merged into the player buckets yet;
+ * `list-missing`: the merge list sent ahead was not there. Nothing written in either case.
+ */
+export type CommitStatus = 'committed' | 'resent' | 'stale' | 'pending-changed' | 'unmerged' | 'list-missing';
 
-const STATUS: Record<number, CommitStatus> = { 1: 'committed', 2: 'resent', 0: 'stale', [-2]: 'pending-changed', [-3]: 'unmerged' };
+const STATUS: Record<number, CommitStatus> = { 1: 'committed', 2: 'resent', 0: 'stale', [-2]: 'pending-changed', [-3]: 'unmerged', [-4]: 'list-missing' };
 
 /** Runs lua/commit-window.lua once. */
 export async function commitWindow(redis: Redis, keys: RedisKeys, scripts: WorkerScripts, a: CommitArgs): Promise<{ status: CommitStatus; newPrizes: number }> {

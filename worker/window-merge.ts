@@ -6,7 +6,7 @@
  * bucket writes (for a window of 230 k finds: 65 k buckets serialized and written, over a
  * second).
  *
- * In chunks of buckets, one script call each (lua/merge-players-2.lua), so Redis is never
+ * In chunks of buckets, one script call each (lua/merge-players-3.lua), so Redis is never
  * blocked long: prize deliveries read the same Redis meanwhile. Each call writes only
  * while the list is still the one its buckets were computed from. Resumable and
  * idempotent: any worker, at any pass, merges what is left, from the start of the list;
@@ -16,7 +16,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../backend/redis/keys.js';
-import { byBucket, hmgetChunked, mergedBuckets, parseFinds } from '../hunt/hunt-store.js';
+import { hmgetChunked } from '../hunt/hunt-store.js';
+import { findsByBucket, mergedBuckets, parseFindList } from '../hunt/find-list.js';
 import type { WorkerScripts } from './scripts.js';
 
 /**
@@ -35,7 +36,9 @@ export interface MergeOptions {
 export interface MergeResult {
   /** end of the window whose finds were merged */
   end: number;
-  players: number;
+  /** finds in the list */
+  finds: number;
+  /** buckets written by this call */
   buckets: number;
   /** false: another worker finished this list first (this call stopped when it saw that) */
   byUs: boolean;
@@ -43,15 +46,16 @@ export interface MergeResult {
 
 /** Merges the hunt's merge list, if there is one, into its player buckets; undefined when there was none. */
 export async function mergeWindowFinds(redis: Redis, keys: RedisKeys, scripts: WorkerScripts, hunt: string, opts: MergeOptions = {}): Promise<MergeResult | undefined> {
-  const [endRaw = null, json = null] = await redis.hmget(keys.merge(hunt), 'end', 'finds');
+  const res = await redis.multi().get(keys.merge(hunt)).get(keys.mergeList(hunt)).exec();
+  const endRaw = (res?.[0]?.[1] ?? null) as string | null;
+  const json = (res?.[1]?.[1] ?? null) as string | null;
   if (endRaw === null && json === null) return undefined;
   const end = Number(endRaw);
   if (json === null || !Number.isSafeInteger(end)) {
-    throw new Error(`merge list of hunt ${hunt} is not {end, finds}: end ${JSON.stringify(endRaw)}, finds ${json === null ? 'missing' : 'present'}`);
+    throw new Error(`merge of hunt ${hunt}: marker ${JSON.stringify(endRaw)} and list ${json === null ? 'missing' : 'present'} (both or neither expected)`);
   }
-  const finds = parseFinds(hunt, json);
-  const players = Object.keys(finds);
-  const groups = byBucket(players);
+  const list = parseFindList(hunt, json);
+  const groups = findsByBucket(list);
   const buckets = [...groups.keys()];
   const key = keys.players(hunt);
   // A hunt with no bucket yet (its first finds) has nothing to read; nothing can create
@@ -66,11 +70,11 @@ export async function mergeWindowFinds(redis: Redis, keys: RedisKeys, scripts: W
       const values = await hmgetChunked(redis, key, part);
       part.forEach((b, i) => stored.set(b, values[i] ?? null));
     }
-    const fields = mergedBuckets(finds, new Map(part.map((b) => [b, groups.get(b)!])), stored);
+    const fields = mergedBuckets(list, new Map(part.map((b) => [b, groups.get(b)!])), stored);
     const last = written + part.length >= buckets.length;
-    if (!(await scripts.mergePlayers(redis, keys, hunt, end, fields, last))) return { end, players: players.length, buckets: written, byUs: false };
+    if (!(await scripts.mergePlayers(redis, keys, hunt, end, fields, last))) return { end, finds: list.p.length, buckets: written, byUs: false };
     written += part.length;
     await opts.afterChunk?.(written, buckets.length);
   } while (written < buckets.length);
-  return { end, players: players.length, buckets: written, byUs: true };
+  return { end, finds: list.p.length, buckets: written, byUs: true };
 }

@@ -6,14 +6,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../backend/redis/keys.js';
-import { emptyHuntState, type DecidedPrize } from '../../hunt/hunt-fold.js';
+import { emptyHuntState, type DecidedPrize, type HuntState } from '../../hunt/hunt-fold.js';
+import { PlayerTable } from '../../hunt/player-table.js';
 import { encodePendingEvent } from '../../worker/pending-events.js';
 import { workerScripts } from '../../worker/scripts.js';
 import { readDecidedPrizes, WindowCloser } from '../../worker/window-closer.js';
 import { commitWindow, type CommitArgs } from '../../worker/window-commit.js';
 import { fanOutWindows, parseFanOutEntry } from '../../worker/window-fan-out.js';
 import { CLOSED_ENTRY_FIELDS, parsePrizeStreamEntry, PRIZE_ENTRY_FIELDS } from '../../backend/prize-stream.js';
-import { findsJson, loadPlayers, playerBucket, readHuntState } from '../../hunt/hunt-store.js';
+import { loadLegacyPlayers, loadPlayers, readHuntState } from '../../hunt/hunt-store.js';
+import { findListJson } from '../../hunt/find-list.js';
+import { playerBucket } from '../../hunt/player-buckets.js';
 import { mergeWindowFinds } from '../../worker/window-merge.js';
 import { ingestRecord } from '../../worker/record-ingest.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
@@ -50,6 +53,12 @@ function args(over: Partial<CommitArgs> = {}): CommitArgs {
   };
 }
 let commits = 0;
+/** A merge list holding the whole finds of `players` (as a legacy state's are listed). */
+function findsJson(state: HuntState, players: string[], base = T0): string {
+  const table = new PlayerTable();
+  loadLegacyPlayers(table, Object.fromEntries(players.map((p) => [p, state.players[p]!])));
+  return findListJson(table, base);
+}
 /** The three steps of a window commit, as the closer runs them. */
 async function commit(a: CommitArgs) {
   const res = await commitWindow(redis, keys, scripts, a);
@@ -177,8 +186,9 @@ describe('commit-window.lua', () => {
     await commit(args({ prizes: [], state: before, finds: findsJson(before, Object.keys(before.players)) }));
     // The next window, loaded the way the closer does: only the named players' buckets.
     const next = JSON.parse((await redis.get(keys.state(H)))!) as ReturnType<typeof emptyHuntState>;
-    next.players = {};
-    await loadPlayers(redis, keys, next, ['newcomer', 'old-0']);
+    const loaded = new PlayerTable();
+    await loadPlayers(redis, keys, H, loaded, ['newcomer', 'old-0']);
+    next.players = Object.fromEntries(loaded.ids.slice(0, loaded.size).map((p, slot) => [p, loaded.playerFinds(slot)]));
     expect(Object.keys(next.players).sort()).toEqual([`mate-${mate}`, 'old-0']);
     next.players.newcomer = { f: { rock: T0 + 10_001 }, lt: T0 + 10_001, ls: 'srv-b' };
     next.players['old-0']!.f.hill = T0 + 10_002;
@@ -210,10 +220,12 @@ describe('commit-window.lua', () => {
     // Every window was committed exactly once between them: one closed entry per window per server.
     const closedA = (await readStream(redis, keys, 'srv-a')).filter((e) => e.kind === 'closed');
     expect(closedA.length).toBe(m1.stats.windowsClosed + m2.stats.windowsClosed);
+    // Every merge list sent ahead of a refused commit is gone; every merge done.
+    expect(await redis.keys(`${keys.prefix}:*merge*`)).toEqual([]);
   });
 });
 
-describe('merging a window\'s finds into the player buckets (window-merge.ts, merge-players-2.lua)', () => {
+describe('merging a window\'s finds into the player buckets (window-merge.ts, merge-players-3.lua)', () => {
   const finder = (state: ReturnType<typeof emptyHuntState>, p: string, tr: string, t: number, server = 'srv-a') => {
     const f = (state.players[p] ??= { f: {}, lt: 0, ls: '' });
     f.f[tr] = t;
@@ -235,7 +247,7 @@ describe('merging a window\'s finds into the player buckets (window-merge.ts, me
     expect(await redis.get(keys.closed(H))).toBe(String(T0 + 10_000));
     expect(await redis.hkeys(keys.prizes(H))).toEqual(['treasure:rock:1']);
 
-    expect(await mergeWindowFinds(redis, keys, scripts, H)).toMatchObject({ end: T0 + 10_000, players: 1, buckets: 1, byUs: true });
+    expect(await mergeWindowFinds(redis, keys, scripts, H)).toMatchObject({ end: T0 + 10_000, finds: 1, buckets: 1, byUs: true });
     expect(await redis.exists(keys.merge(H))).toBe(0);
     expect((await readHuntState(redis, keys, H))!.players).toEqual(s1.players);
     expect((await commit(args({ ...w2, prizes: [prize('treasure:rock:2', 'p2')] }))).status).toBe('committed');
@@ -276,6 +288,28 @@ describe('merging a window\'s finds into the player buckets (window-merge.ts, me
     for (const [p, bucket] of seen) expect(bucket).toBe(playerBucket(p));
   });
 
+  it('the merge list sent ahead: renamed into place by its commit, deleted by a refused one; a commit whose list is not there writes nothing', async () => {
+    const staged = async () => (await redis.keys(`${keys.prefix}:*merge-staged*`)).length;
+    const s1 = emptyHuntState(H);
+    finder(s1, 'p1', 'rock', T0 + 1);
+    const a1 = args({ state: s1, finds: findsJson(s1, ['p1']) });
+    expect((await commitWindow(redis, keys, scripts, a1)).status).toBe('committed');
+    expect(await staged()).toBe(0);
+    expect(await redis.ttl(keys.mergeList(H))).toBe(-1);
+    // Refused (unmerged; then stale): the list it sent is gone.
+    expect((await commitWindow(redis, keys, scripts, args({ ...w2, state: s1, finds: findsJson(s1, ['p1']) }))).status).toBe('unmerged');
+    expect((await commitWindow(redis, keys, scripts, args({ state: s1, finds: findsJson(s1, ['p1']) }))).status).toBe('stale');
+    // A resend of the commit (its SET comes again too): recognised, and its list deleted.
+    expect((await commitWindow(redis, keys, scripts, a1)).status).toBe('resent');
+    expect(await staged()).toBe(0);
+    await mergeWindowFinds(redis, keys, scripts, H);
+    // The script alone, its list never sent: refused, nothing written.
+    const a2 = args({ ...w2, state: s1, finds: 'x' });
+    const k = [keys.closed(H), keys.state(H), keys.prizes(H), keys.pending(H), keys.late(H), keys.merge(H), keys.fanOut(H), keys.mergeList(H), keys.mergeStaged(H, 'never-sent')];
+    expect(await scripts.lua.commitWindow.run(redis, k, [String(a2.expected), String(a2.start), String(a2.end), '{}', 0, 0, '1', 0])).toEqual({ code: -4, newPrizes: 0 });
+    expect(await redis.get(keys.closed(H))).toBe(String(T0 + 10_000));
+  });
+
   it('a merge chunk computed from a list already merged writes nothing, even with the next window\'s list there (a worker paused mid-merge)', async () => {
     const s1 = emptyHuntState(H);
     finder(s1, 'p1', 'rock', T0 + 1);
@@ -287,7 +321,7 @@ describe('merging a window\'s finds into the player buckets (window-merge.ts, me
     const before = await redis.hget(keys.players(H), bucket);
     expect(await scripts.mergePlayers(redis, keys, H, T0 + 10_000, [[bucket, '{"stale":["srv-a",1]}']], true)).toBe(false);
     expect(await redis.hget(keys.players(H), bucket)).toBe(before);
-    expect(await redis.hget(keys.merge(H), 'end')).toBe(String(T0 + 20_000));
+    expect(await redis.get(keys.merge(H))).toBe(String(T0 + 20_000));
   });
 });
 

@@ -154,62 +154,62 @@ export interface PendingWindow {
 }
 
 /**
- * Reads a window's pending members into the fold's columns. Events with a time before
- * `start` are late (their window closed while they were on their way): their ids are
- * returned instead. The same suspect entry in two members counts once (see the header).
- * A member this module did not write is passed to `onBad` and skipped whole.
+ * Reads a window's pending members into the fold's columns, a page of members at a
+ * time (the closer reads the window in pages, each parsed while the next is on its
+ * way). Events with a time before `start` are late (their window closed while they
+ * were on their way): their ids are kept instead. The same suspect entry in two members
+ * counts once (see the header). A member this module did not write is passed to
+ * `onBad` and skipped whole.
  */
-export function readPendingWindow(members: readonly string[], start: number, onBad: (member: string, err: unknown) => void): PendingWindow {
-  // Parsed first, so the columns are sized once.
-  const parsed: unknown[] = [];
-  let entries = 0;
-  for (const member of members) {
-    try {
-      const raw = JSON.parse(member) as unknown;
-      if (Array.isArray(raw) && raw[0] === CHUNK_V2) entries += (raw.length - CHUNK_HEAD) / CHUNK_STRIDE;
-      parsed.push(raw);
-    } catch (err) {
-      parsed.push(new Unparsed(err));
-    }
+export class PendingWindowReader implements PendingWindow {
+  readonly events: WindowEvents;
+  readonly late: string[] = [];
+  private readonly suspects = new Set<string>();
+
+  /** `expected`: entries to make room for at once. */
+  constructor(private readonly start: number, private readonly onBad: (member: string, err: unknown) => void, expected = 0) {
+    this.events = new WindowEvents(expected);
   }
-  const w = new WindowEvents(Math.max(0, Math.ceil(entries)) + 16);
-  const late: string[] = [];
-  const suspects = new Set<string>();
-  for (const [m, member] of members.entries()) {
-    const before = { size: w.size, commands: w.commands.length, late: late.length };
-    const added: string[] = [];
-    try {
-      const raw = parsed[m];
-      if (raw instanceof Unparsed) throw raw.err;
-      if (Array.isArray(raw) && raw[0] === CHUNK_V2) {
-        readChunk(raw, w, start, late, suspects, added);
-        continue;
-      }
-      for (const ev of fromParsedMember(raw)) {
-        if (ev.t < start) late.push(eventId(ev));
-        else if (ev.k !== 'enter' || ev.sus !== 1) w.add(ev);
-        else {
-          const id = eventId(ev);
-          if (suspects.has(id)) continue;
-          suspects.add(id);
-          added.push(id);
-          w.add(ev);
+
+  add(members: readonly string[]): void {
+    const w = this.events;
+    for (const member of members) {
+      const before = { size: w.size, commands: w.commands.length, late: this.late.length };
+      const added: string[] = [];
+      try {
+        const raw = JSON.parse(member) as unknown;
+        if (Array.isArray(raw) && raw[0] === CHUNK_V2) {
+          readChunk(raw, w, this.start, this.late, this.suspects, added);
+          continue;
         }
+        for (const ev of fromParsedMember(raw)) {
+          if (ev.t < this.start) this.late.push(eventId(ev));
+          else if (ev.k !== 'enter' || ev.sus !== 1) w.add(ev);
+          else {
+            const id = eventId(ev);
+            if (this.suspects.has(id)) continue;
+            this.suspects.add(id);
+            added.push(id);
+            w.add(ev);
+          }
+        }
+      } catch (err) {
+        // Nothing of a bad member is kept.
+        w.truncate(before.size);
+        w.commands.length = before.commands;
+        this.late.length = before.late;
+        for (const id of added) this.suspects.delete(id);
+        this.onBad(member, err);
       }
-    } catch (err) {
-      // Nothing of a bad member is kept.
-      w.truncate(before.size);
-      w.commands.length = before.commands;
-      late.length = before.late;
-      for (const id of added) suspects.delete(id);
-      onBad(member, err);
     }
   }
-  return { events: w, late };
 }
 
-class Unparsed {
-  constructor(readonly err: unknown) {}
+/** A window's pending members, all at once (PendingWindowReader). */
+export function readPendingWindow(members: readonly string[], start: number, onBad: (member: string, err: unknown) => void): PendingWindow {
+  const reader = new PendingWindowReader(start, onBad);
+  reader.add(members);
+  return reader;
 }
 
 function readChunk(raw: unknown[], w: WindowEvents, start: number, late: string[], suspects: Set<string>, added: string[] = []): void {

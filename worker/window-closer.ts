@@ -32,7 +32,7 @@ import { loadLegacyPlayers, loadPlayers, parseState } from '../hunt/hunt-store.j
 import { PlayerTable } from '../hunt/player-table.js';
 import { findListJson } from '../hunt/find-list.js';
 import type { WorkerMetrics } from './metrics.js';
-import { PendingWindowReader } from './pending-events.js';
+import { readWindow } from './window-read.js';
 import type { WorkerScripts } from './scripts.js';
 import { BATCH_KEYS_TTL_MS } from './record-ingest.js';
 import { commitWindow, type CommitStatus } from './window-commit.js';
@@ -96,21 +96,6 @@ export interface CloserContext {
   /** 0: a server holds windows back however long it is silent */
   silentServerMs: number;
   hooks?: CommitHooks;
-}
-
-/** Pages a window's pending events are read in. */
-const READ_PAGES = 4;
-
-/** Score ranges that split everything below the window's end into READ_PAGES pages (the first takes what lies before the start: late events). */
-function pageBounds(start: number, L: number): [string, number][] {
-  const out: [string, number][] = [];
-  let from = '-inf';
-  for (let i = 1; i <= READ_PAGES; i++) {
-    const to = i === READ_PAGES ? start + L : start + Math.floor((i * L) / READ_PAGES);
-    out.push([from, to]);
-    from = String(to);
-  }
-  return out;
 }
 
 /** How many retries in a row (registry or pending changed under the commit) before waiting for the next pass. */
@@ -239,28 +224,15 @@ export class WindowCloser {
       if (start + L > limit) return;
 
       const began = performance.now();
-      const reader = new PendingWindowReader(start, (member, err) => {
+      const { events, late, read, fresh } = await readWindow(redis, keys.pending(hunt), start, L, (member, err) => {
         // Cannot come from ingest (it encodes what it validated); drop it rather than wedge the hunt.
         log.error({ hunt, member: member.slice(0, 200), err }, 'undecodable pending event dropped');
         metrics.badEvent();
-      });
-      // In pages, all asked for at once: each is parsed while Redis sends the next.
-      const pages = pageBounds(start, L).map(([from, to]) => redis.zrangebyscore(keys.pending(hunt), from, `(${to}`));
-      for (const p of pages) p.catch(() => {}); // awaited below, in order
-      let read = 0;
-      let freshening: Promise<number> | undefined;
-      for (const [i, page] of pages.entries()) {
-        const members = await page;
-        if (i === pages.length - 1) freshening = this.freshLimit();
-        read += members.length;
-        reader.add(members);
-      }
-      const fresh = await freshening!;
+      }, () => this.freshLimit());
       if (fresh < start + L) {
         log.info({ hunt, start, limit: fresh }, 'frontier went back while a window was being closed (a server or epoch newly registered, or Redis lost writes in a failover); trying again on the next pass');
         return;
       }
-      const { events, late } = reader;
       let end = start + L;
       if (!events.size && !events.commands.length) {
         // Nothing in this window: close the run of empty windows up to the next pending event at once.

@@ -15,7 +15,7 @@
  */
 import { applyFind, type PlayerFinds } from './hunt-fold.js';
 import type { PlayerTable } from './player-table.js';
-import { bucketJson, bucketNumber, fromStored, parseBucket } from './player-buckets.js';
+import { bucketJson, bucketNumber, fromStored, parseBucket, PLAYER_BUCKETS } from './player-buckets.js';
 
 export interface FindList {
   base: number;
@@ -27,8 +27,8 @@ export interface FindList {
   t: number[];
 }
 
-/** The merge list of the finds added to `table` after its history; `base` is the window start. */
-export function findListJson(table: PlayerTable, base: number): string {
+/** The finds added to `table` after its history, as a merge list; `base` is the window start. */
+export function findList(table: PlayerTable, base: number): FindList {
   const n = table.finds - table.history;
   const p = new Array<string>(n);
   const s = new Array<number>(n);
@@ -40,7 +40,13 @@ export function findListJson(table: PlayerTable, base: number): string {
     tr[i] = table.fTr[f]!;
     t[i] = table.fT[f]! - base;
   }
-  return JSON.stringify({ v: 1, base, servers: table.servers, treasures: table.treasures, p, s, tr, t });
+  return { base, servers: table.servers.slice(), treasures: table.treasures.slice(), p, s, tr, t };
+}
+
+/** A merge list as stored. */
+export function findListJson(list: FindList): string {
+  const { base, servers, treasures, p, s, tr, t } = list;
+  return JSON.stringify({ v: 1, base, servers, treasures, p, s, tr, t });
 }
 
 /** A merge list, checked; throws naming the hunt and what is wrong. */
@@ -71,17 +77,24 @@ export function* allFinds(list: FindList): Iterable<number> {
   for (let i = 0; i < list.p.length; i++) yield i;
 }
 
-/** The list's finds by player bucket (field name), each bucket's in list order. */
-export function findsByBucket(list: FindList): Map<string, number[]> {
-  const byNumber = new Map<number, number[]>();
-  for (let i = 0; i < list.p.length; i++) {
-    const b = bucketNumber(list.p[i]!);
-    const xs = byNumber.get(b);
-    if (xs) xs.push(i);
-    else byNumber.set(b, [i]);
-  }
-  const out = new Map<string, number[]>();
-  for (const [b, xs] of byNumber) out.set(b.toString(36), xs);
+/** The list's finds by player bucket: each bucket's field name and its finds' indexes, in list order. */
+export type BucketFinds = [bucket: string, indexes: Int32Array][];
+
+/**
+ * The list's finds grouped by player bucket. A counting sort over the bucket numbers: a
+ * Map of 65 k arrays for a list of 230 k finds cost the merge 200 ms here.
+ */
+export function findsByBucket(list: FindList): BucketFinds {
+  const n = list.p.length;
+  const bucketOf = new Int32Array(n);
+  const counts = new Int32Array(PLAYER_BUCKETS + 1);
+  for (let i = 0; i < n; i++) counts[(bucketOf[i] = bucketNumber(list.p[i]!)) + 1]!++;
+  for (let b = 0; b < PLAYER_BUCKETS; b++) counts[b + 1]! += counts[b]!;
+  const order = new Int32Array(n);
+  const next = counts.slice(0, PLAYER_BUCKETS);
+  for (let i = 0; i < n; i++) order[next[bucketOf[i]!]!++] = i;
+  const out: BucketFinds = [];
+  for (let b = 0; b < PLAYER_BUCKETS; b++) if (counts[b + 1]! > counts[b]!) out.push([b.toString(36), order.subarray(counts[b]!, counts[b + 1]!)]);
   return out;
 }
 
@@ -91,7 +104,7 @@ export function findsByBucket(list: FindList): Map<string, number[]> {
  * (missing or null: none yet); it may already hold some of the list's finds (a merge
  * that stopped midway, another worker's): the result is the same.
  */
-export function mergedBuckets(list: FindList, buckets: Map<string, number[]>, stored: Map<string, string | null>): [string, string][] {
+export function mergedBuckets(list: FindList, buckets: BucketFinds, stored: Map<string, string | null>): [string, string][] {
   const out: [string, string][] = [];
   for (const [b, indexes] of buckets) {
     const players = new Map<string, PlayerFinds>();

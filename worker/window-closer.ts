@@ -30,7 +30,7 @@ import type { RedisKeys } from '../backend/redis/keys.js';
 import { foldEvents, type DecidedPrize } from '../hunt/hunt-fold.js';
 import { loadLegacyPlayers, loadPlayers, parseState } from '../hunt/hunt-store.js';
 import { PlayerTable } from '../hunt/player-table.js';
-import { findListJson } from '../hunt/find-list.js';
+import { findList, findListJson } from '../hunt/find-list.js';
 import type { WorkerMetrics } from './metrics.js';
 import { readWindow } from './window-read.js';
 import type { WorkerScripts } from './scripts.js';
@@ -254,7 +254,8 @@ export class WindowCloser {
       const foldedAt = performance.now();
 
       const w = { hunt, start, end };
-      const finds = table.finds > table.history ? findListJson(table, start) : '';
+      const list = table.finds > table.history ? findList(table, start) : undefined;
+      const finds = list ? findListJson(list) : '';
       const findsAt = performance.now();
       await this.ctx.hooks?.beforeCommit?.(w);
       const res = await commitWindow(redis, keys, scripts, {
@@ -276,7 +277,7 @@ export class WindowCloser {
         const fannedAt = performance.now();
         ms.fanOut = fannedAt - doneAt;
         this.ctx.hooks?.afterFanOut?.({ ...w, ms });
-        await this.merge(hunt);
+        await this.merge(hunt, list && { end, list });
         ms.merge = performance.now() - fannedAt;
         this.ctx.hooks?.afterMerge?.({ ...w, ms });
         log.debug({ hunt, start, end, events: events.size + events.commands.length, prizes: prizes.length, newPrizes: res.newPrizes, finds: table.finds - table.history, ms }, 'window closed');
@@ -290,10 +291,10 @@ export class WindowCloser {
     }
   }
 
-  /** Merges what the hunt's last commit left to merge, if anything (window-merge.ts). */
-  private async merge(hunt: string): Promise<MergeResult | undefined> {
+  /** Merges what the hunt's last commit left to merge, if anything (window-merge.ts); `committed`: the list this closer just committed. */
+  private async merge(hunt: string, committed?: MergeOptions['committed']): Promise<MergeResult | undefined> {
     const hooks = this.ctx.hooks;
-    const opts: MergeOptions = {};
+    const opts: MergeOptions = committed ? { committed } : {};
     if (hooks?.afterMergeChunk) opts.afterChunk = (written, total) => hooks.afterMergeChunk!(hunt, written, total);
     if (hooks?.mergeChunkBuckets) opts.chunk = hooks.mergeChunkBuckets;
     const res = await mergeWindowFinds(this.ctx.redis, this.ctx.keys, this.ctx.scripts, hunt, opts);

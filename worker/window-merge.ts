@@ -17,7 +17,7 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../backend/redis/keys.js';
 import { hmgetChunked } from '../hunt/hunt-store.js';
-import { findsByBucket, mergedBuckets, parseFindList } from '../hunt/find-list.js';
+import { findsByBucket, mergedBuckets, parseFindList, type FindList } from '../hunt/find-list.js';
 import type { WorkerScripts } from './scripts.js';
 
 /**
@@ -32,6 +32,12 @@ export interface MergeOptions {
   chunk?: number;
   /** called after each chunk was written, with how many buckets are written so far (tests stop a merge midway here) */
   afterChunk?(written: number, total: number): void | Promise<void>;
+  /**
+   * The list as the caller committed it for the window ending at `end`, so it is not read
+   * and parsed back (a list of 230 k finds: 5 MB, 300 ms). The scripts still check it is
+   * the one waiting.
+   */
+  committed?: { end: number; list: FindList };
 }
 
 export interface MergeResult {
@@ -47,6 +53,35 @@ export interface MergeResult {
 
 /** Merges the hunt's merge list, if there is one, into its player buckets; undefined when there was none. */
 export async function mergeWindowFinds(redis: Redis, keys: RedisKeys, scripts: WorkerScripts, hunt: string, opts: MergeOptions = {}): Promise<MergeResult | undefined> {
+  const waiting = opts.committed ?? (await readList(redis, keys, hunt));
+  if (!waiting) return undefined;
+  const { end, list } = waiting;
+  const groups = findsByBucket(list);
+  const key = keys.players(hunt);
+  // A hunt with no bucket yet (its first finds) has nothing to read; nothing can create
+  // one meanwhile but a merge of this same list.
+  const anyStored = groups.length <= 64 || (await redis.exists(key)) === 1;
+  const chunk = opts.chunk ?? MERGE_CHUNK_BUCKETS;
+  let written = 0;
+  do {
+    const part = groups.slice(written, written + chunk);
+    const stored = new Map<string, string | null>();
+    if (anyStored) {
+      const names = part.map(([b]) => b);
+      const values = await hmgetChunked(redis, key, names);
+      names.forEach((b, i) => stored.set(b, values[i] ?? null));
+    }
+    const fields = mergedBuckets(list, part, stored);
+    const last = written + part.length >= groups.length;
+    if (!(await scripts.mergePlayers(redis, keys, hunt, end, fields, last))) return { end, finds: list.p.length, buckets: written, byUs: false };
+    written += part.length;
+    await opts.afterChunk?.(written, groups.length);
+  } while (written < groups.length);
+  return { end, finds: list.p.length, buckets: written, byUs: true };
+}
+
+/** The merge list waiting, if any, and the end of its window. */
+async function readList(redis: Redis, keys: RedisKeys, hunt: string): Promise<{ end: number; list: FindList } | undefined> {
   const res = await redis.multi().get(keys.merge(hunt)).get(keys.mergeList(hunt)).exec();
   const endRaw = (res?.[0]?.[1] ?? null) as string | null;
   const json = (res?.[1]?.[1] ?? null) as string | null;
@@ -55,27 +90,5 @@ export async function mergeWindowFinds(redis: Redis, keys: RedisKeys, scripts: W
   if (json === null || !Number.isSafeInteger(end)) {
     throw new Error(`merge of hunt ${hunt}: marker ${JSON.stringify(endRaw)} and list ${json === null ? 'missing' : 'present'} (both or neither expected)`);
   }
-  const list = parseFindList(hunt, json);
-  const groups = findsByBucket(list);
-  const buckets = [...groups.keys()];
-  const key = keys.players(hunt);
-  // A hunt with no bucket yet (its first finds) has nothing to read; nothing can create
-  // one meanwhile but a merge of this same list.
-  const anyStored = buckets.length <= 64 || (await redis.exists(key)) === 1;
-  const chunk = opts.chunk ?? MERGE_CHUNK_BUCKETS;
-  let written = 0;
-  do {
-    const part = buckets.slice(written, written + chunk);
-    const stored = new Map<string, string | null>();
-    if (anyStored) {
-      const values = await hmgetChunked(redis, key, part);
-      part.forEach((b, i) => stored.set(b, values[i] ?? null));
-    }
-    const fields = mergedBuckets(list, new Map(part.map((b) => [b, groups.get(b)!])), stored);
-    const last = written + part.length >= buckets.length;
-    if (!(await scripts.mergePlayers(redis, keys, hunt, end, fields, last))) return { end, finds: list.p.length, buckets: written, byUs: false };
-    written += part.length;
-    await opts.afterChunk?.(written, buckets.length);
-  } while (written < buckets.length);
-  return { end, finds: list.p.length, buckets: written, byUs: true };
+  return { end, list: parseFindList(hunt, json) };
 }

@@ -15,7 +15,7 @@ import { commitWindow, type CommitArgs } from '../../worker/window-commit.js';
 import { fanOutWindows, parseFanOutEntry } from '../../worker/window-fan-out.js';
 import { CLOSED_ENTRY_FIELDS, parsePrizeStreamEntry, PRIZE_ENTRY_FIELDS } from '../../backend/prize-stream.js';
 import { loadLegacyPlayers, loadPlayers, readHuntState } from '../../hunt/hunt-store.js';
-import { findListJson } from '../../hunt/find-list.js';
+import { findList, findListJson } from '../../hunt/find-list.js';
 import { playerBucket } from '../../hunt/player-buckets.js';
 import { mergeWindowFinds } from '../../worker/window-merge.js';
 import { ingestRecord } from '../../worker/record-ingest.js';
@@ -57,7 +57,7 @@ let commits = 0;
 function findsJson(state: HuntState, players: string[], base = T0): string {
   const table = new PlayerTable();
   loadLegacyPlayers(table, Object.fromEntries(players.map((p) => [p, state.players[p]!])));
-  return findListJson(table, base);
+  return findListJson(findList(table, base));
 }
 /** The three steps of a window commit, as the closer runs them. */
 async function commit(a: CommitArgs) {

@@ -3,12 +3,17 @@
  * server each) and 10 k players per region, every player finding the treasure of their
  * region: 230 k finds in one window. Measured:
  *
- *   closeMs      frontier read -> pending read, fold, commit (lua/commit-window.lua) done,
- *                for that window (the closer of worker/window-closer.ts, on real
- *                Redis, in a process of its own: bench/window-close-worker.ts), with the
- *                time of each step
- *   nextCloseMs  the next window (2.3 k finds) of the same hunt, now 230 k players deep:
- *                the steady-state cost, which must not grow with the hunt's history
+ *   closeMs      frontier read -> pending read, fold, commit (lua/commit-window.lua) and
+ *                fan-out to the servers' prize streams done, for that window (the closer
+ *                of worker/window-closer.ts, on real Redis, in a process of its own:
+ *                bench/window-close-worker.ts), with the time of each step
+ *   mergeMs      after the close: the window's finds merged into the player buckets
+ *                (worker/window-merge.ts). Not part of the close (its prizes are decided
+ *                and on their way; the merge runs while they are delivered), but the next
+ *                window's commit waits for it
+ *   nextCloseMs  the next window (2.3 k finds) of the same hunt, now 230 k players deep,
+ *                closed after the merge of the first: the steady-state cost, which must
+ *                not grow with the hunt's history (its merge: nextMergeMs)
  *   arriveP50Ms / arriveP99Ms
  *                window close -> prize message at the plugin's link: from the prize's
  *                stream entry (its id is the Redis time of the fan-out that appended it)
@@ -62,6 +67,7 @@ interface PhaseResult {
   ingestMs: number;
   events: number;
   closeMs: number;
+  mergeMs: number;
   steps: Record<string, number>;
   prizes: number;
   windows: number;
@@ -80,7 +86,9 @@ interface Phase extends PhaseResult {
  */
 async function workerPhase(phase: 'big' | 'next', url: string, prefix: string, epochs: Record<string, string>): Promise<Phase> {
   const file = new URL('./window-close-worker.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', file, phase, url, prefix, JSON.stringify(epochs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // `node --cpu-prof --cpu-prof-dir=DIR bin/bench.js window-close` profiles the worker phases too, each in a file of its own.
+  const prof = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', file, phase, url, prefix, JSON.stringify(epochs)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = once(child, 'exit') as Promise<[number | null]>;
   let out = '';
   const line = await new Promise<string | undefined>((resolve) => {
@@ -107,6 +115,8 @@ async function workerPhase(phase: 'big' | 'next', url: string, prefix: string, e
 interface Figures {
   closeMs: number;
   nextCloseMs: number;
+  mergeMs: number;
+  nextMergeMs: number;
   grantP50Ms: number;
   grantP99Ms: number;
   grantMaxMs: number;
@@ -136,6 +146,8 @@ export async function run(): Promise<BenchResult> {
     return {
       closeMs: single.first.closeMs,
       nextCloseMs: single.first.nextCloseMs,
+      mergeMs: single.first.mergeMs,
+      nextMergeMs: single.first.nextMergeMs,
       grantP50Ms: single.own.grantP50Ms,
       grantP99Ms: single.own.grantP99Ms,
       grantMaxMs: single.own.grantMaxMs,
@@ -147,6 +159,8 @@ export async function run(): Promise<BenchResult> {
       arriveP99MsInProcess: single.first.arriveP99Ms,
       closeMsCluster: cluster.first.closeMs,
       nextCloseMsCluster: cluster.first.nextCloseMs,
+      mergeMsCluster: cluster.first.mergeMs,
+      nextMergeMsCluster: cluster.first.nextMergeMs,
       grantP50MsCluster: cluster.own.grantP50Ms,
       grantP99MsCluster: cluster.own.grantP99Ms,
       arriveP99MsCluster: cluster.own.arriveP99Ms,
@@ -174,10 +188,10 @@ async function onTarget(target: Target, own: Fleet, inProcess: Fleet): Promise<{
     const prizes = REGIONS * 100;
     console.log(`--- on ${target.label}`);
     console.log(`ingest: ${fmt(first.finds)} finds in ${fmt(first.ingestMs)} ms (${fmt(first.ingestEventsPerSec)} events/s; not part of the close)`);
-    console.log(`  close steps (ms): ${JSON.stringify(first.steps)}`);
+    console.log(`  close steps (ms): ${JSON.stringify(first.steps)}; then the merge of its finds into the player buckets: ${fmt(first.mergeMs)} ms`);
     console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     console.log(`window close, ${REGIONS} regions x ${fmt(PLAYERS_PER_REGION)} players (${fmt(first.finds)} finds, ${fmt(prizes)} prizes): ${fmt(first.closeMs)} ms vs the seed's ${fmt(SEED_CLOSE_MS)} ms (${fmt(SEED_CLOSE_MS / first.closeMs, 1)}x faster); ${met(first.closeMs, GOAL_CLOSE_MS)} (the second window of the run: ${fmt(mine.closeMs)} ms)`);
-    console.log(`next window (${fmt(REGIONS * NEXT_PLAYERS_PER_REGION)} finds, ${fmt(first.finds)} players of history): ${fmt(first.nextCloseMs)} ms`);
+    console.log(`next window (${fmt(REGIONS * NEXT_PLAYERS_PER_REGION)} finds, ${fmt(first.finds)} players of history, after the first window's merge): ${fmt(first.nextCloseMs)} ms, then its merge ${fmt(first.nextMergeMs)} ms`);
     const lines = (f: Figures) => {
       if (f.arriveP99Ms !== undefined) console.log(`  close -> prize message at the plugin (before its ledger fsync): p50 ${fmt(f.arriveP50Ms!)} ms, p99 ${fmt(f.arriveP99Ms)} ms`);
       return `  close -> granted in game (${fmt(prizes)} prizes over ${REGIONS} plugins): p50 ${fmt(f.grantP50Ms)} ms, p99 ${fmt(f.grantP99Ms)} ms, max ${fmt(f.grantMaxMs)} ms`;
@@ -246,6 +260,8 @@ async function measure(target: Target, fleet: Fleet, warmUpWindows = 0): Promise
     return {
       closeMs: Math.round(big.closeMs),
       nextCloseMs: Math.round(next.closeMs),
+      mergeMs: Math.round(big.mergeMs),
+      nextMergeMs: Math.round(next.mergeMs),
       grantP50Ms: percentile(sorted, 50),
       grantP99Ms: percentile(sorted, 99),
       grantMaxMs: sorted[sorted.length - 1]!,

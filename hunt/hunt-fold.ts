@@ -2,9 +2,17 @@
  * The hunt semantics as a pure fold (DESIGN.md "Hunt semantics"): hunt state plus the
  * events of one closed window, in any order, give the next state and the prizes the
  * window decides. Deterministic: the events are sorted here, ties broken by the
- * contract's order, so batching, sharding and arrival order cannot change a prize.
+ * contract's order (compareHuntEvents), so batching, sharding and arrival order cannot
+ * change a prize.
+ *
+ * One fold, two ways in: foldWindow takes events and a HuntState as objects (tests,
+ * tools); the worker's closer calls foldEvents with the window's events in columns
+ * (window-events.ts) and the players in flat arrays (player-table.ts), because a window
+ * of 230 k entries spent most of its close allocating objects for them.
  */
 import { prizeForRank, type HuntEvent, type HuntRules, type PrizeAward } from '../protocol/index.js';
+import { PlayerTable } from './player-table.js';
+import { WindowEvents } from './window-events.js';
 
 export interface PlayerFinds {
   /** treasure id -> find time */
@@ -109,10 +117,43 @@ function treasureIndex(rules: HuntRules, id: string): number {
 
 
 /**
+ * One find applied to a player's finds, as the fold applies it. A window's finds come
+ * after every earlier window's, and in time order within it, so applying a window's new
+ * finds in order over any earlier finds gives the finds after the window; applying them
+ * again over that result changes nothing (find-list.ts relies on it).
+ */
+export function applyFind(pf: PlayerFinds, server: string, tr: string, t: number): void {
+  pf.f[tr] = t;
+  pf.lt = t;
+  pf.ls = server;
+}
+
+/**
  * Folds one window's events into `state` (mutated) and returns the prizes they decide.
  * `changed`, when given, receives every player whose finds changed.
  */
 export function foldWindow(state: HuntState, events: HuntEvent[], changed?: Set<string>): DecidedPrize[] {
+  const w = new WindowEvents(events.length);
+  for (const ev of events) w.add(ev);
+  const table = new PlayerTable();
+  for (const p in state.players) table.load(p, state.players[p]!);
+  table.markHistory();
+  const prizes = foldEvents(state, table, w);
+  for (let f = table.history; f < table.finds; f++) {
+    const slot = table.fPlayer[f]!;
+    const p = table.ids[slot]!;
+    state.players[p] = table.playerFinds(slot);
+    changed?.add(p);
+  }
+  return prizes;
+}
+
+/**
+ * The fold itself: `w` in the contract's order over `state` (mutated; its `players` are
+ * not used) and `table` (holding at least every player `w` names, with their earlier
+ * finds; the finds the window makes are added to it, after its history).
+ */
+export function foldEvents(state: HuntState, table: PlayerTable, w: WindowEvents): DecidedPrize[] {
   const prizes: DecidedPrize[] = [];
   if (state.reloaded) {
     // A reload applies from the window after the one it happened in.
@@ -122,62 +163,89 @@ export function foldWindow(state: HuntState, events: HuntEvent[], changed?: Set<
     }
     state.reloaded = null;
   }
-  const sorted = [...events].sort(compareHuntEvents);
-  for (const ev of sorted) {
-    applySchedule(state, ev.t);
-    if (ev.k === 'rules') {
-      state.loaded = { rules: ev.rules, hash: ev.hash };
-      if (ev.reload) state.reloaded = { rules: ev.rules, hash: ev.hash };
-      const mismatched = (state.mismatched ??= {});
-      if (state.hash !== null && ev.hash !== state.hash && !ev.reload) mismatched[ev.server] = ev.hash;
-      else delete mismatched[ev.server];
+  const order = w.order();
+  const N = w.size;
+  const serverOf = w.servers.map((id) => table.server(id));
+  // Finder counts by the table's treasure index, read from and written back to state.finders.
+  const finders: number[] = [];
+  // w's (treasure, region) pairs -> index of that treasure in the rules in force, or -1;
+  // and the rules' treasures -> the table's index of their ids.
+  let mappedFor: HuntRules | null = null;
+  let treasureOf = new Int32Array(0);
+  let tableTr = new Int32Array(0);
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k]!;
+    if (i >= N) {
+      foldCommand(state, w.commands[i - N]!);
       continue;
     }
-    if (ev.k === 'start') {
-      if (!state.running) {
-        state.running = true;
-        state.rules = ev.rules;
-        state.hash = ev.hash;
-      }
-      continue;
-    }
-    if (ev.k === 'stop') {
-      state.running = false;
-      continue;
-    }
+    const t = w.t[i]!;
+    applySchedule(state, t);
     const rules = state.rules;
     if (!state.running || !rules) continue;
-    if (ev.sus) {
+    if (w.sus[i] === 1) {
       state.suspects++;
       continue;
     }
-    const idx = treasureIndex(rules, ev.tr);
-    const treasure = rules.treasures[idx];
-    if (!treasure || treasure.region !== ev.region) continue;
-    const pf = state.players[ev.p];
-    if (pf && pf.f[ev.tr] !== undefined) continue;
-    if (rules.ordered && idx > 0) {
-      const before = pf?.f[rules.treasures[idx - 1]!.id];
-      if (before === undefined || before >= ev.t) continue;
+    if (rules !== mappedFor) {
+      mappedFor = rules;
+      treasureOf = new Int32Array(w.treasures.length);
+      w.treasures.forEach((x, j) => {
+        const idx = treasureIndex(rules, x.tr);
+        treasureOf[j] = idx >= 0 && rules.treasures[idx]!.region === x.region ? idx : -1;
+      });
+      tableTr = Int32Array.from(rules.treasures, (x) => table.treasure(x.id));
     }
-    const rank = (state.finders[ev.tr] ?? 0) + 1;
-    state.finders[ev.tr] = rank;
-    const finds = pf ?? (state.players[ev.p] = { f: {}, lt: 0, ls: '' });
-    finds.f[ev.tr] = ev.t;
-    finds.lt = ev.t;
-    finds.ls = ev.server;
-    changed?.add(ev.p);
+    const idx = treasureOf[w.tr[i]!]!;
+    if (idx < 0) continue;
+    const tt = tableTr[idx]!;
+    const slot = table.slot(w.p[i]!);
+    if (table.findTime(slot, tt) !== undefined) continue;
+    if (rules.ordered && idx > 0) {
+      const before = table.findTime(slot, tableTr[idx - 1]!);
+      if (before === undefined || before >= t) continue;
+    }
+    const treasure: HuntRules['treasures'][number] = rules.treasures[idx]!;
+    const rank = (finders[tt] ??= state.finders[treasure.id] ?? 0) + 1;
+    finders[tt] = rank;
+    const server = serverOf[w.srv[i]!]!;
+    table.addFind(slot, tt, t, server);
     const prize = prizeForRank(treasure.prizes, rank);
     if (prize) {
-      prizes.push({ hunt: state.hunt, reason: `treasure:${ev.tr}:${rank}`, player: ev.p, server: ev.server, item: prize.item, count: prize.count, t: ev.t });
+      prizes.push({ hunt: state.hunt, reason: `treasure:${treasure.id}:${rank}`, player: w.p[i]!, server: table.servers[server]!, item: prize.item, count: prize.count, t });
     }
-    if (rules.completion && rules.treasures.every((t) => finds.f[t.id] !== undefined)) {
+    if (rules.completion && table.found[slot]! >= rules.treasures.length && foundAll(table, slot, tableTr)) {
       const crank = ++state.completions;
       const cprize = prizeForRank(rules.completion.prizes, crank);
       if (cprize) {
-        prizes.push({ hunt: state.hunt, reason: `completion:${crank}`, player: ev.p, server: ev.server, item: cprize.item, count: cprize.count, t: ev.t });
+        prizes.push({ hunt: state.hunt, reason: `completion:${crank}`, player: w.p[i]!, server: table.servers[server]!, item: cprize.item, count: cprize.count, t });
       }
     }
   }
+  finders.forEach((n, tt) => (state.finders[table.treasures[tt]!] = n));
   return prizes;
+}
+
+function foundAll(table: PlayerTable, slot: number, treasures: Int32Array): boolean {
+  for (const tt of treasures) if (table.findTime(slot, tt) === undefined) return false;
+  return true;
+}
+
+function foldCommand(state: HuntState, ev: HuntEvent): void {
+  applySchedule(state, ev.t);
+  if (ev.k === 'rules') {
+    state.loaded = { rules: ev.rules, hash: ev.hash };
+    if (ev.reload) state.reloaded = { rules: ev.rules, hash: ev.hash };
+    const mismatched = (state.mismatched ??= {});
+    if (state.hash !== null && ev.hash !== state.hash && !ev.reload) mismatched[ev.server] = ev.hash;
+    else delete mismatched[ev.server];
+  } else if (ev.k === 'start') {
+    if (!state.running) {
+      state.running = true;
+      state.rules = ev.rules;
+      state.hash = ev.hash;
+    }
+  } else if (ev.k === 'stop') {
+    state.running = false;
+  }
 }

@@ -59,13 +59,13 @@ export interface CommitArgs {
   expected: number | undefined;
   start: number;
   end: number;
-  /** the state after the fold; its players are not written, see `players` */
+  /** the state after the fold; its players are not written, see `finds` */
   state: HuntState;
   /** unique per commit attempt, so a resent commit recognises itself */
   commitId: string;
   prizes: DecidedPrize[];
-  /** players hash fields to write: changedBuckets() */
-  players: [string, string][];
+  /** the finds of the players the window changed (findsJson()), '' when none changed: the merge list */
+  finds: string;
   /** pending members with a score below `end` that were read: folded, late or undecodable */
   read: number;
   /** ids of late events found in pending (t below the window start) */
@@ -86,6 +86,9 @@ const commitReply = (raw: unknown): CommitReply | undefined => {
 
 const file = (name: string) => luaFile(import.meta.url, `lua/${name}`);
 
+/** How long a merge list sent ahead of its commit waits for it: far longer than a commit's round trip. */
+const MERGE_STAGED_TTL_MS = 10 * 60_000;
+
 export class WorkerScripts {
   /** The scripts themselves, for tests that call one with hand-made arguments. */
   readonly lua = {
@@ -94,6 +97,7 @@ export class WorkerScripts {
     markPart: new LuaScript<PartReply>(file('mark-part-3.lua'), partReply),
     commitWindow: new LuaScript<CommitReply>(file('commit-window.lua'), commitReply),
     fanOutWindow: new LuaScript<boolean, readonly [stream: string, fanned: string]>(file('fan-out-window-2.lua'), boolReply),
+    mergePlayers: new LuaScript<boolean, readonly [merge: string, mergeList: string, players: string]>(file('merge-players-3.lua'), boolReply),
     acquireLease: new LuaScript<number, LeaseKeys, [owner: string, ttlMs: number]>(file('acquire-lease-2.lua'), intReply),
     stealLease: new LuaScript<number, LeaseKeys, [from: string, owner: string, ttlMs: number]>(file('steal-lease-2.lua'), intReply),
     renewLease: new LuaScript<boolean, LeaseKeys, [owner: string, token: string, ttlMs: number]>(file('renew-lease-2.lua'), boolReply),
@@ -145,18 +149,23 @@ export class WorkerScripts {
     return this.lua.checkpoint.run(redis, [keys.leaseToken(shard), keys.checkpoint(shard)], [String(token), seq ?? '', ended ? '1' : '0']);
   }
 
-  /** Step 1 of a window commit, in the hunt's slot: see lua/commit-window.lua. */
-  commitWindow(redis: Redis, keys: RedisKeys, a: CommitArgs): Promise<CommitReply> {
+  /**
+   * Step 1 of a window commit, in the hunt's slot: see lua/commit-window.lua. The merge
+   * list goes ahead as a plain SET in the same round trip (the script's header says why);
+   * commands on one connection run in order, so the script finds it there.
+   */
+  async commitWindow(redis: Redis, keys: RedisKeys, a: CommitArgs): Promise<CommitReply> {
     const h = a.hunt;
-    const k = [keys.closed(h), keys.state(h), keys.prizes(h), keys.pending(h), keys.late(h), keys.players(h), keys.fanOut(h)];
+    const staged = keys.mergeStaged(h, a.commitId);
+    const k = [keys.closed(h), keys.state(h), keys.prizes(h), keys.pending(h), keys.late(h), keys.merge(h), keys.fanOut(h), keys.mergeList(h), staged];
     const argv: LuaArg[] = [a.expected === undefined ? '' : String(a.expected), String(a.start), String(a.end), storedStateJson(a.state, a.commitId), a.read];
     argv.push(a.prizes.length);
     for (const p of a.prizes) argv.push(p.reason, JSON.stringify(p), p.server, p.player, p.item, p.count);
-    argv.push(a.players.length);
-    for (const [field, value] of a.players) argv.push(field, value);
+    argv.push(a.finds ? '1' : '0');
     argv.push(a.late.length);
     for (const id of a.late) argv.push(id);
-    return this.lua.commitWindow.run(redis, k, argv);
+    const [, reply] = await Promise.all([a.finds ? redis.set(staged, a.finds, 'PX', MERGE_STAGED_TTL_MS) : undefined, this.lua.commitWindow.run(redis, k, argv)]);
+    return reply;
   }
 
   /** Step 2 of a window commit, for one server, in its slot: true when this call appended the window. */
@@ -166,6 +175,17 @@ export class WorkerScripts {
     argv.push(mine.length);
     for (const p of mine) argv.push(p.reason, p.player, p.item, p.count);
     return this.lua.fanOutWindow.run(redis, [keys.prizeStream(server), keys.fannedOut(server)], argv);
+  }
+
+  /**
+   * Step 3 of a window commit, one chunk of buckets, in the hunt's slot: false when the
+   * merge list of window `end` is no longer there (merged by another worker) and nothing
+   * was written. `last` deletes the list.
+   */
+  mergePlayers(redis: Redis, keys: RedisKeys, hunt: string, end: number, buckets: readonly (readonly [string, string])[], last: boolean): Promise<boolean> {
+    const argv: LuaArg[] = [String(end), last ? '1' : '0', buckets.length];
+    for (const [field, value] of buckets) argv.push(field, value);
+    return this.lua.mergePlayers.run(redis, [keys.merge(hunt), keys.mergeList(hunt), keys.players(hunt)], argv);
   }
 }
 

@@ -9,6 +9,13 @@
  * window from the same pending events and state, and lua/commit-window.lua lets only
  * the first commit through (compare-and-set on the hunt's `closed`).
  *
+ * A window's commit has three steps, each resumable: the commit (state, prizes, and the
+ * changed players' finds as one merge list), the fan-out of its prizes to the servers'
+ * streams (window-fan-out.ts), and the merge of its finds into the player buckets
+ * (window-merge.ts). A window counts as closed once its fan-out is done; whatever an
+ * earlier pass or another worker left of the last two steps is finished before the next
+ * window is read, and the next commit is refused while a merge list is there.
+ *
  * Late events (a documented rule, DESIGN.md): an event whose window has already closed is
  * never folded, because the prizes of that window may already be granted and results
  * must not depend on timing. It is counted, logged and kept, by id, in the hunt's late
@@ -17,17 +24,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { DEFAULT_WINDOW_MS, type HuntEvent } from '../protocol/index.js';
+import { DEFAULT_WINDOW_MS } from '../protocol/index.js';
 import type { Logger } from '../common/log.js';
 import type { RedisKeys } from '../backend/redis/keys.js';
-import { foldWindow, type DecidedPrize } from '../hunt/hunt-fold.js';
-import { changedBuckets, loadPlayers, parseState } from '../hunt/hunt-store.js';
+import { foldEvents, type DecidedPrize } from '../hunt/hunt-fold.js';
+import { loadLegacyPlayers, loadPlayers, parseState } from '../hunt/hunt-store.js';
+import { PlayerTable } from '../hunt/player-table.js';
+import { findList, findListJson } from '../hunt/find-list.js';
 import type { WorkerMetrics } from './metrics.js';
-import { decodePendingMember, eventId } from './pending-events.js';
+import { readWindow } from './window-read.js';
 import type { WorkerScripts } from './scripts.js';
 import { BATCH_KEYS_TTL_MS } from './record-ingest.js';
 import { commitWindow, type CommitStatus } from './window-commit.js';
 import { fanOutWindows } from './window-fan-out.js';
+import { mergeWindowFinds, type MergeOptions, type MergeResult } from './window-merge.js';
 import { readFrontier } from './window-frontier.js';
 
 /** What a commit hook is told about a window commit. */
@@ -49,6 +59,14 @@ export interface CommitHooks {
    * after the commit and before its fan-out to the servers' prize streams.
    */
   afterCommit?(w: WindowInfo & { status: CommitStatus; newPrizes: number; ms: CloseTimings }): void;
+  /** Called after a committed window's fan-out, before its finds are merged into the player buckets. */
+  afterFanOut?(w: WindowInfo & { ms: CloseTimings }): void;
+  /** Called after each chunk of player buckets a merge wrote (window-merge.ts), with the buckets written so far. */
+  afterMergeChunk?(hunt: string, written: number, total: number): void;
+  /** Buckets per merge script call instead of MERGE_CHUNK_BUCKETS: small, so a test can stop a merge midway. */
+  mergeChunkBuckets?: number;
+  /** Called after a committed window's finds were merged into the player buckets (ms.merge filled in). */
+  afterMerge?(w: WindowInfo & { ms: CloseTimings }): void;
 }
 
 /** Where a window close spends its time, in ms. */
@@ -58,12 +76,14 @@ export interface CloseTimings {
   /** players' finds read */
   players: number;
   fold: number;
-  /** the changed player buckets serialized */
-  buckets: number;
+  /** the changed players' finds serialized (the merge list) */
+  finds: number;
   /** commit arguments built, script run */
   commit: number;
   /** prizes and closed entries put on the servers' streams (window-fan-out.ts) */
   fanOut: number;
+  /** after the close: the changed players' finds merged into the player buckets (window-merge.ts) */
+  merge: number;
 }
 
 export interface CloserContext {
@@ -183,11 +203,15 @@ export class WindowCloser {
     const L = Number.isSafeInteger(rawL) && rawL > 0 ? rawL : DEFAULT_WINDOW_MS;
     let retries = 0;
     for (;;) {
-      // What an earlier commit left to fan out (a worker died between the two steps) goes first.
+      // What an earlier commit left to fan out or to merge (a worker died between the
+      // steps, or another one is at them) goes first.
       await fanOutWindows(redis, keys, scripts, hunt);
-      const snap = await redis.multi().get(keys.closed(hunt)).get(keys.state(hunt)).exec();
+      await this.merge(hunt);
+      const snap = await redis.multi().get(keys.closed(hunt)).get(keys.state(hunt)).exists(keys.merge(hunt)).exec();
       const closedRaw = (snap?.[0]?.[1] ?? null) as string | null;
       const stateRaw = (snap?.[1]?.[1] ?? null) as string | null;
+      // Another worker committed a window since the merge above: the player buckets lack its finds until they are merged.
+      if (snap?.[2]?.[1] !== 0) continue;
       let start: number;
       if (closedRaw === null) {
         const first = await redis.zrange(keys.pending(hunt), 0, '0', 'WITHSCORES');
@@ -200,41 +224,17 @@ export class WindowCloser {
       if (start + L > limit) return;
 
       const began = performance.now();
-      const members = await redis.zrangebyscore(keys.pending(hunt), '-inf', `(${start + L}`);
-      const fresh = await this.freshLimit();
+      const { events, late, read, fresh } = await readWindow(redis, keys.pending(hunt), start, L, (member, err) => {
+        // Cannot come from ingest (it encodes what it validated); drop it rather than wedge the hunt.
+        log.error({ hunt, member: member.slice(0, 200), err }, 'undecodable pending event dropped');
+        metrics.badEvent();
+      }, () => this.freshLimit());
       if (fresh < start + L) {
         log.info({ hunt, start, limit: fresh }, 'frontier went back while a window was being closed (a server or epoch newly registered, or Redis lost writes in a failover); trying again on the next pass');
         return;
       }
-      const late: string[] = [];
-      const events: HuntEvent[] = [];
-      const suspects = new Set<string>();
-      for (const member of members) {
-        let evs;
-        try {
-          evs = decodePendingMember(member);
-        } catch (err) {
-          // Cannot come from ingest (it encodes what it validated); drop it rather than wedge the hunt.
-          log.error({ hunt, member: member.slice(0, 200), err }, 'undecodable pending event dropped');
-          metrics.badEvent();
-          continue;
-        }
-        for (const ev of evs) {
-          if (ev.t < start) {
-            late.push(eventId(ev));
-            continue;
-          }
-          // The same entry in two records (pending-events.ts) is harmless to the fold, except that a suspect one would count twice.
-          if (ev.k === 'enter' && ev.sus === 1) {
-            const id = eventId(ev);
-            if (suspects.has(id)) continue;
-            suspects.add(id);
-          }
-          events.push(ev);
-        }
-      }
       let end = start + L;
-      if (!events.length) {
+      if (!events.size && !events.commands.length) {
         // Nothing in this window: close the run of empty windows up to the next pending event at once.
         const next = await redis.zrangebyscore(keys.pending(hunt), String(start + L), '+inf', 'WITHSCORES', 'LIMIT', 0, 1);
         const lastReady = Math.floor(Math.min(limit, fresh) / L) * L;
@@ -242,26 +242,28 @@ export class WindowCloser {
         end = Math.max(end, start + L);
       }
       const readAt = performance.now();
-      const { state, legacy } = parseState(hunt, stateRaw);
-      const named = new Set<string>();
-      for (const ev of events) if (ev.k === 'enter') named.add(ev.p);
-      for (const p of legacy) named.add(p);
-      const buckets = await loadPlayers(redis, keys, state, named);
+      const { state } = parseState(hunt, stateRaw);
+      // The finds of the players this window names (a legacy state's are in its blob: listed for the merge).
+      const table = new PlayerTable(events.size + 16);
+      await loadPlayers(redis, keys, hunt, table, events.p, events.size);
+      table.markHistory();
+      loadLegacyPlayers(table, state.players);
+      state.players = {};
       const loadedAt = performance.now();
-      const changed = new Set(legacy);
-      const prizes: DecidedPrize[] = foldWindow(state, events, changed);
+      const prizes: DecidedPrize[] = foldEvents(state, table, events);
       const foldedAt = performance.now();
 
       const w = { hunt, start, end };
-      const players = changedBuckets(state, changed, buckets);
-      const bucketsAt = performance.now();
+      const list = table.finds > table.history ? findList(table, start) : undefined;
+      const finds = list ? findListJson(list) : '';
+      const findsAt = performance.now();
       await this.ctx.hooks?.beforeCommit?.(w);
       const res = await commitWindow(redis, keys, scripts, {
         hunt, expected: closedRaw === null ? undefined : start, start, end, state, commitId: `${this.id}-${++this.commits}`,
-        prizes, players, read: members.length, late,
+        prizes, finds, read, late,
       });
       const doneAt = performance.now();
-      const ms: CloseTimings = { read: readAt - began, players: loadedAt - readAt, fold: foldedAt - loadedAt, buckets: bucketsAt - foldedAt, commit: doneAt - bucketsAt, fanOut: 0 };
+      const ms: CloseTimings = { read: readAt - began, players: loadedAt - readAt, fold: foldedAt - loadedAt, finds: findsAt - foldedAt, commit: doneAt - findsAt, fanOut: 0, merge: 0 };
       this.ctx.hooks?.afterCommit?.({ ...w, ...res, ms });
       if (res.status === 'committed' || res.status === 'resent') {
         retries = 0;
@@ -272,8 +274,13 @@ export class WindowCloser {
           log.warn({ hunt, ids: late.slice(0, 100), count: late.length, closed: start }, 'late events found pending for a closed window: not folded');
         }
         await fanOutWindows(redis, keys, scripts, hunt);
-        ms.fanOut = performance.now() - doneAt;
-        log.debug({ hunt, start, end, events: events.length, prizes: prizes.length, newPrizes: res.newPrizes, ms }, 'window closed');
+        const fannedAt = performance.now();
+        ms.fanOut = fannedAt - doneAt;
+        this.ctx.hooks?.afterFanOut?.({ ...w, ms });
+        await this.merge(hunt, list && { end, list });
+        ms.merge = performance.now() - fannedAt;
+        this.ctx.hooks?.afterMerge?.({ ...w, ms });
+        log.debug({ hunt, start, end, events: events.size + events.commands.length, prizes: prizes.length, newPrizes: res.newPrizes, finds: table.finds - table.history, ms }, 'window closed');
       } else if (res.status === 'stale') {
         metrics.staleCommit();
         log.info({ hunt, start }, 'stale window commit rejected: another worker closed the window first');
@@ -282,6 +289,17 @@ export class WindowCloser {
         return;
       }
     }
+  }
+
+  /** Merges what the hunt's last commit left to merge, if anything (window-merge.ts); `committed`: the list this closer just committed. */
+  private async merge(hunt: string, committed?: MergeOptions['committed']): Promise<MergeResult | undefined> {
+    const hooks = this.ctx.hooks;
+    const opts: MergeOptions = committed ? { committed } : {};
+    if (hooks?.afterMergeChunk) opts.afterChunk = (written, total) => hooks.afterMergeChunk!(hunt, written, total);
+    if (hooks?.mergeChunkBuckets) opts.chunk = hooks.mergeChunkBuckets;
+    const res = await mergeWindowFinds(this.ctx.redis, this.ctx.keys, this.ctx.scripts, hunt, opts);
+    if (res && !res.byUs) this.ctx.log.info({ hunt, end: res.end }, 'window finds merged by another worker meanwhile');
+    return res;
   }
 }
 

@@ -57,6 +57,12 @@ export class RedisKeys {
   state(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:state`; }
   /** HASH bucket (FNV-1a of the player id mod 65536, base 36) -> JSON finds of the bucket's players (hunt/hunt-store.ts) */
   players(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:players`; }
+  /** STRING end of the committed window whose finds wait to be merged into `players` (worker/window-merge.ts); absent when none wait */
+  merge(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:merge`; }
+  /** STRING that window's finds, the merge list (hunt/find-list.ts) */
+  mergeList(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:merge-list`; }
+  /** STRING a merge list sent ahead of the commit attempt `commitId`, renamed to mergeList by it (worker/lua/commit-window.lua); expires if the commit never comes */
+  mergeStaged(hunt: string, commitId: string) { return `${this.prefix}:hunt:{${hunt}}:merge-staged:${commitId}`; }
   /** HASH reason -> JSON prize; each field is set once */
   prizes(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:prizes`; }
   /** SET of events that arrived after their window closed */

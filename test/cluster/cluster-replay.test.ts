@@ -1,7 +1,8 @@
 /**
  * Gateway and worker on a real Redis Cluster (3 masters, 3 replicas, started for this
  * file and shared by its tests): the fixture replay gives exactly expected.json; a worker
- * killed between a window's commit and its fan-out loses and repeats no prize; a
+ * killed between a window's commit and its fan-out, or midway through the merge of a
+ * window's finds into the player buckets, loses and repeats no prize; a
  * `CLUSTER FAILOVER` of the master holding the hunt's slot during a replay changes no
  * prize and grants none twice.
  */
@@ -63,29 +64,37 @@ describe('on a Redis Cluster', () => {
     expect(new Set(s).size).toBe(s.length);
   });
 
-  it('a worker killed between a window commit and its fan-out: another finishes the fan-out; no prize lost or repeated', async () => {
-    const stack = await testStack({ workers: 0, redisCluster: cluster.seeds });
-    cleanup = stack.cleanup;
-    const done = replay({ hunts: [RULES], traceFile: TRACE, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', graceMs: 0 });
-    const doomed = await spawnWorker(stack, stack.kinesisEndpoint!, 'doomed', { leaseMs: 2000, env: { CAIRN_TEST_REDIS_CLUSTER: cluster.seeds, CAIRN_TEST_EXIT_AFTER_COMMIT: '1' } });
-    const [, signal] = (await new Promise((resolve) => doomed.proc.once('exit', (...a) => resolve(a)))) as [number | null, string | null];
-    expect(signal).toBe('SIGKILL');
-    const line = doomed.lines.find((l) => l.startsWith('exiting '));
-    expect(line).toBeDefined();
-    // Its prizes are decided, and waiting in the hunt's fan-out set, on no stream yet.
-    expect(await stack.redis.zcard(stack.keys.fanOut(RULES.id))).toBeGreaterThan(0);
-    expect(await stack.redis.hlen(stack.keys.prizes(RULES.id))).toBeGreaterThan(0);
-    const w = await startWorker({ redis: stack.redis, keys: stack.keys, kinesis: stack.kinesis, stream: stack.stream, graceMs: 0, silentServerMs: 0, pollMs: 20, leaseMs: 2000 });
-    try {
-      const { prizes } = await done;
-      expect(prizeKeys(prizes)).toEqual(EXPECTED);
-      const s = await streamed(stack.redis, stack.keys, servers());
-      expect(s.length).toBe(EXPECTED.length);
-      expect(new Set(s).size).toBe(s.length);
-    } finally {
-      await w.stop();
-    }
-  });
+  const KILLS = [
+    { when: 'between a window commit and its fan-out', env: 'CAIRN_TEST_EXIT_AFTER_COMMIT', fanOutLeft: true },
+    { when: "midway through the merge of a window's finds into the player buckets", env: 'CAIRN_TEST_EXIT_MID_MERGE', fanOutLeft: false },
+  ] as const;
+  for (const k of KILLS) {
+    it(`a worker killed ${k.when}: another finishes the steps; no prize lost or repeated`, async () => {
+      const stack = await testStack({ workers: 0, redisCluster: cluster.seeds });
+      cleanup = stack.cleanup;
+      const done = replay({ hunts: [RULES], traceFile: TRACE, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', graceMs: 0 });
+      const doomed = await spawnWorker(stack, stack.kinesisEndpoint!, 'doomed', { leaseMs: 2000, env: { CAIRN_TEST_REDIS_CLUSTER: cluster.seeds, [k.env]: '1' } });
+      const [, signal] = (await new Promise((resolve) => doomed.proc.once('exit', (...a) => resolve(a)))) as [number | null, string | null];
+      expect(signal).toBe('SIGKILL');
+      const line = doomed.lines.find((l) => l.startsWith('exiting '));
+      expect(line).toBeDefined();
+      // Its prizes are decided; its window's finds wait in the hunt's merge list (and, killed
+      // before the fan-out, its prizes in the fan-out set, on no stream yet).
+      expect(await stack.redis.hlen(stack.keys.prizes(RULES.id))).toBeGreaterThan(0);
+      expect(await stack.redis.exists(stack.keys.merge(RULES.id))).toBe(1);
+      expect((await stack.redis.zcard(stack.keys.fanOut(RULES.id))) > 0).toBe(k.fanOutLeft);
+      const w = await startWorker({ redis: stack.redis, keys: stack.keys, kinesis: stack.kinesis, stream: stack.stream, graceMs: 0, silentServerMs: 0, pollMs: 20, leaseMs: 2000 });
+      try {
+        const { prizes } = await done;
+        expect(prizeKeys(prizes)).toEqual(EXPECTED);
+        const s = await streamed(stack.redis, stack.keys, servers());
+        expect(s.length).toBe(EXPECTED.length);
+        expect(new Set(s).size).toBe(s.length);
+      } finally {
+        await w.stop();
+      }
+    });
+  }
 
   it("a CLUSTER FAILOVER of the master holding the hunt's slot during a replay: the same prizes, none twice", async () => {
     const stack = await testStack({ workers: 1, redisCluster: cluster.seeds });

@@ -1,18 +1,23 @@
 /**
  * lua/commit-window.lua on its own, against real Redis: the compare-and-set that makes
- * racing workers safe, prizes set once ever, and the stream entries it appends.
+ * racing workers safe, prizes set once ever, the stream entries its fan-out appends, and
+ * the merge of the changed players' finds into the player buckets (window-merge.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../backend/redis/keys.js';
-import { emptyHuntState, type DecidedPrize } from '../../hunt/hunt-fold.js';
+import { emptyHuntState, type DecidedPrize, type HuntState } from '../../hunt/hunt-fold.js';
+import { PlayerTable } from '../../hunt/player-table.js';
 import { encodePendingEvent } from '../../worker/pending-events.js';
 import { workerScripts } from '../../worker/scripts.js';
 import { readDecidedPrizes, WindowCloser } from '../../worker/window-closer.js';
 import { commitWindow, type CommitArgs } from '../../worker/window-commit.js';
 import { fanOutWindows, parseFanOutEntry } from '../../worker/window-fan-out.js';
 import { CLOSED_ENTRY_FIELDS, parsePrizeStreamEntry, PRIZE_ENTRY_FIELDS } from '../../backend/prize-stream.js';
-import { changedBuckets, loadPlayers, playerBucket, readHuntState } from '../../hunt/hunt-store.js';
+import { loadLegacyPlayers, loadPlayers, readHuntState } from '../../hunt/hunt-store.js';
+import { findList, findListJson } from '../../hunt/find-list.js';
+import { playerBucket } from '../../hunt/player-buckets.js';
+import { mergeWindowFinds } from '../../worker/window-merge.js';
 import { ingestRecord } from '../../worker/record-ingest.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { logger } from '../../common/log.js';
@@ -44,14 +49,21 @@ const ev = (n: number, t: number): HuntEvent => ({ k: 'enter', e: 1, n, t, p: `p
 function args(over: Partial<CommitArgs> = {}): CommitArgs {
   return {
     hunt: H, expected: undefined, start: T0, end: T0 + 10_000, state: emptyHuntState(H), commitId: `c-${++commits}`,
-    prizes: [prize('treasure:rock:1', 'p1')], players: [], read: 0, late: [], ...over,
+    prizes: [prize('treasure:rock:1', 'p1')], finds: '', read: 0, late: [], ...over,
   };
 }
 let commits = 0;
-/** Both steps of a window commit, as the closer runs them. */
+/** A merge list holding the whole finds of `players` (as a legacy state's are listed). */
+function findsJson(state: HuntState, players: string[], base = T0): string {
+  const table = new PlayerTable();
+  loadLegacyPlayers(table, Object.fromEntries(players.map((p) => [p, state.players[p]!])));
+  return findListJson(findList(table, base));
+}
+/** The three steps of a window commit, as the closer runs them. */
 async function commit(a: CommitArgs) {
   const res = await commitWindow(redis, keys, scripts, a);
   await fanOutWindows(redis, keys, scripts, a.hunt);
+  await mergeWindowFinds(redis, keys, scripts, a.hunt);
   return res;
 }
 const kinds = async (server: string) => (await readStream(redis, keys, server)).map((e) => (e.kind === 'prize' ? `prize ${e.reason}` : `closed ${e.start - T0}-${e.end - T0}`));
@@ -154,8 +166,7 @@ describe('commit-window.lua', () => {
     await redis.zadd(keys.pending(H), T0 + 10_000, keep);
     const state = emptyHuntState(H);
     state.players = { p1: { f: { rock: T0 + 1 }, lt: T0 + 1, ls: 'srv-a' }, 'p"2': { f: { rock: T0 + 2, hill: T0 + 3 }, lt: T0 + 3, ls: 'srv-b' } };
-    const loaded = await loadPlayers(redis, keys, emptyHuntState(H), Object.keys(state.players));
-    const res = await commit(args({ prizes: [], state, players: changedBuckets(state, Object.keys(state.players), loaded), read: 1801, late: ['srv-a/1/5000'] }));
+    const res = await commit(args({ prizes: [], state, finds: findsJson(state, Object.keys(state.players)), read: 1801, late: ['srv-a/1/5000'] }));
     expect(res.status).toBe('committed');
     expect(await redis.zrange(keys.pending(H), 0, '-1')).toEqual([keep]);
     expect(await redis.smembers(keys.late(H))).toEqual(['srv-a/1/5000']);
@@ -172,16 +183,16 @@ describe('commit-window.lua', () => {
     let mate = 0;
     while (playerBucket(`mate-${mate}`) !== playerBucket('old-0')) mate++;
     before.players[`mate-${mate}`] = { f: { rock: T0 + 5 }, lt: T0 + 5, ls: 'srv-c' };
-    let loaded = await loadPlayers(redis, keys, emptyHuntState(H), Object.keys(before.players));
-    await commit(args({ prizes: [], state: before, players: changedBuckets(before, Object.keys(before.players), loaded) }));
+    await commit(args({ prizes: [], state: before, finds: findsJson(before, Object.keys(before.players)) }));
     // The next window, loaded the way the closer does: only the named players' buckets.
     const next = JSON.parse((await redis.get(keys.state(H)))!) as ReturnType<typeof emptyHuntState>;
-    next.players = {};
-    loaded = await loadPlayers(redis, keys, next, ['newcomer', 'old-0']);
+    const loaded = new PlayerTable();
+    await loadPlayers(redis, keys, H, loaded, ['newcomer', 'old-0']);
+    next.players = Object.fromEntries(loaded.ids.slice(0, loaded.size).map((p, slot) => [p, loaded.playerFinds(slot)]));
     expect(Object.keys(next.players).sort()).toEqual([`mate-${mate}`, 'old-0']);
     next.players.newcomer = { f: { rock: T0 + 10_001 }, lt: T0 + 10_001, ls: 'srv-b' };
     next.players['old-0']!.f.hill = T0 + 10_002;
-    await commit(args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, prizes: [], state: next, players: changedBuckets(next, ['newcomer', 'old-0'], loaded) }));
+    await commit(args({ expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000, prizes: [], state: next, finds: findsJson(next, ['newcomer', 'old-0']) }));
     const back = await readHuntState(redis, keys, H);
     expect(Object.keys(back!.players).length).toBe(Object.keys(before.players).length + 1);
     expect(back!.players['old-0']!.f).toEqual({ rock: T0, hill: T0 + 10_002 });
@@ -209,6 +220,108 @@ describe('commit-window.lua', () => {
     // Every window was committed exactly once between them: one closed entry per window per server.
     const closedA = (await readStream(redis, keys, 'srv-a')).filter((e) => e.kind === 'closed');
     expect(closedA.length).toBe(m1.stats.windowsClosed + m2.stats.windowsClosed);
+    // Every merge list sent ahead of a refused commit is gone; every merge done.
+    expect(await redis.keys(`${keys.prefix}:*merge*`)).toEqual([]);
+  });
+});
+
+describe('merging a window\'s finds into the player buckets (window-merge.ts, merge-players-3.lua)', () => {
+  const finder = (state: ReturnType<typeof emptyHuntState>, p: string, tr: string, t: number, server = 'srv-a') => {
+    const f = (state.players[p] ??= { f: {}, lt: 0, ls: '' });
+    f.f[tr] = t;
+    f.lt = t;
+    f.ls = server;
+  };
+  const w2 = { expected: T0 + 10_000, start: T0 + 10_000, end: T0 + 20_000 };
+
+  it('the next window\'s commit is refused while the finds are not merged (nothing written); readers see the unmerged finds', async () => {
+    const s1 = emptyHuntState(H);
+    finder(s1, 'p1', 'rock', T0 + 1);
+    expect((await commitWindow(redis, keys, scripts, args({ state: s1, finds: findsJson(s1, ['p1']) }))).status).toBe('committed');
+    await fanOutWindows(redis, keys, scripts, H);
+    expect(await redis.exists(keys.merge(H), keys.players(H))).toBe(1);
+    expect((await readHuntState(redis, keys, H))!.players).toEqual(s1.players);
+
+    const res = await commitWindow(redis, keys, scripts, args({ ...w2, prizes: [prize('treasure:rock:2', 'p2')] }));
+    expect(res).toEqual({ status: 'unmerged', newPrizes: 0 });
+    expect(await redis.get(keys.closed(H))).toBe(String(T0 + 10_000));
+    expect(await redis.hkeys(keys.prizes(H))).toEqual(['treasure:rock:1']);
+
+    expect(await mergeWindowFinds(redis, keys, scripts, H)).toMatchObject({ end: T0 + 10_000, finds: 1, buckets: 1, byUs: true });
+    expect(await redis.exists(keys.merge(H))).toBe(0);
+    expect((await readHuntState(redis, keys, H))!.players).toEqual(s1.players);
+    expect((await commit(args({ ...w2, prizes: [prize('treasure:rock:2', 'p2')] }))).status).toBe('committed');
+    // Nothing to merge: undefined, nothing written.
+    expect(await mergeWindowFinds(redis, keys, scripts, H)).toBeUndefined();
+  });
+
+  it('a merge stopped midway, then run again by two workers at once, gives the buckets one merge gives', async () => {
+    // A first window, merged: 300 players in the buckets.
+    const s1 = emptyHuntState(H);
+    for (let i = 0; i < 300; i++) finder(s1, `old-${i}`, 'rock', T0 + i);
+    await commit(args({ prizes: [], state: s1, finds: findsJson(s1, Object.keys(s1.players)) }));
+    // The second changes 100 of them and adds 200.
+    const s2 = structuredClone(s1);
+    const changed: string[] = [];
+    for (let i = 0; i < 300; i += 3) {
+      finder(s2, `old-${i}`, 'hill', T0 + 10_000 + i, 'srv-b');
+      changed.push(`old-${i}`);
+    }
+    for (let i = 0; i < 200; i++) {
+      finder(s2, `new-${i}`, 'hill', T0 + 10_000 + i);
+      changed.push(`new-${i}`);
+    }
+    expect((await commitWindow(redis, keys, scripts, args({ ...w2, prizes: [], state: s2, finds: findsJson(s2, changed) }))).status).toBe('committed');
+    const stop = new Error('worker gone');
+    await expect(mergeWindowFinds(redis, keys, scripts, H, { chunk: 7, afterChunk: (written) => { if (written >= 21) throw stop; } })).rejects.toBe(stop);
+    // Midway: the list is still there, some buckets have its players, readers see them all.
+    expect(await redis.exists(keys.merge(H))).toBe(1);
+    expect((await readHuntState(redis, keys, H))!.players).toEqual(s2.players);
+    const [a, b] = await Promise.all([mergeWindowFinds(redis, keys, scripts, H, { chunk: 5 }), mergeWindowFinds(redis, keys, scripts, H, { chunk: 5 })]);
+    expect([a!.byUs, b!.byUs]).toContain(true);
+    expect(await redis.exists(keys.merge(H))).toBe(0);
+    expect((await readHuntState(redis, keys, H))!.players).toEqual(s2.players);
+    // Each player in exactly its own bucket, once.
+    const all = await redis.hgetall(keys.players(H));
+    const seen = Object.entries(all).flatMap(([bucket, json]) => Object.keys(JSON.parse(json) as object).map((p) => [p, bucket] as const));
+    expect(seen.length).toBe(Object.keys(s2.players).length);
+    for (const [p, bucket] of seen) expect(bucket).toBe(playerBucket(p));
+  });
+
+  it('the merge list sent ahead: renamed into place by its commit, deleted by a refused one; a commit whose list is not there writes nothing', async () => {
+    const staged = async () => (await redis.keys(`${keys.prefix}:*merge-staged*`)).length;
+    const s1 = emptyHuntState(H);
+    finder(s1, 'p1', 'rock', T0 + 1);
+    const a1 = args({ state: s1, finds: findsJson(s1, ['p1']) });
+    expect((await commitWindow(redis, keys, scripts, a1)).status).toBe('committed');
+    expect(await staged()).toBe(0);
+    expect(await redis.ttl(keys.mergeList(H))).toBe(-1);
+    // Refused (unmerged; then stale): the list it sent is gone.
+    expect((await commitWindow(redis, keys, scripts, args({ ...w2, state: s1, finds: findsJson(s1, ['p1']) }))).status).toBe('unmerged');
+    expect((await commitWindow(redis, keys, scripts, args({ state: s1, finds: findsJson(s1, ['p1']) }))).status).toBe('stale');
+    // A resend of the commit (its SET comes again too): recognised, and its list deleted.
+    expect((await commitWindow(redis, keys, scripts, a1)).status).toBe('resent');
+    expect(await staged()).toBe(0);
+    await mergeWindowFinds(redis, keys, scripts, H);
+    // The script alone, its list never sent: refused, nothing written.
+    const a2 = args({ ...w2, state: s1, finds: 'x' });
+    const k = [keys.closed(H), keys.state(H), keys.prizes(H), keys.pending(H), keys.late(H), keys.merge(H), keys.fanOut(H), keys.mergeList(H), keys.mergeStaged(H, 'never-sent')];
+    expect(await scripts.lua.commitWindow.run(redis, k, [String(a2.expected), String(a2.start), String(a2.end), '{}', 0, 0, '1', 0])).toEqual({ code: -4, newPrizes: 0 });
+    expect(await redis.get(keys.closed(H))).toBe(String(T0 + 10_000));
+  });
+
+  it('a merge chunk computed from a list already merged writes nothing, even with the next window\'s list there (a worker paused mid-merge)', async () => {
+    const s1 = emptyHuntState(H);
+    finder(s1, 'p1', 'rock', T0 + 1);
+    await commit(args({ state: s1, finds: findsJson(s1, ['p1']) }));
+    const s2 = structuredClone(s1);
+    finder(s2, 'p2', 'rock', T0 + 10_001);
+    expect((await commitWindow(redis, keys, scripts, args({ ...w2, prizes: [], state: s2, finds: findsJson(s2, ['p2']) }))).status).toBe('committed');
+    const bucket = playerBucket('p1');
+    const before = await redis.hget(keys.players(H), bucket);
+    expect(await scripts.mergePlayers(redis, keys, H, T0 + 10_000, [[bucket, '{"stale":["srv-a",1]}']], true)).toBe(false);
+    expect(await redis.hget(keys.players(H), bucket)).toBe(before);
+    expect(await redis.get(keys.merge(H))).toBe(String(T0 + 20_000));
   });
 });
 

@@ -16,6 +16,7 @@ import { ingestRecord } from '../../worker/record-ingest.js';
 import { fanOutWindows } from '../../worker/window-fan-out.js';
 import { workerScripts } from '../../worker/scripts.js';
 import { readDecidedPrizes, WindowCloser } from '../../worker/window-closer.js';
+import { readHuntState } from '../../hunt/hunt-store.js';
 import { commitWindow } from '../../worker/window-commit.js';
 import type { EventRecord } from '../../backend/kinesis/record-format.js';
 import { logger } from '../../common/log.js';
@@ -141,12 +142,15 @@ describe('a write resent after a real connection drop', () => {
     expect(await redis.zcard(keys.pending(SMALL))).toBe(4); // rules, start, a chunk of two (window 1), one (window 2)
     await ingestRecord(redis, keys, scripts, rec('srv-b', 1, T0 + 12_000, [b.enter(T0 + 150, 'w')]));
 
-    // Window commit, through the closer: the resent commit is recognised as its own.
+    // Window commit, through the closer: the resent commit is recognised as its own; then
+    // its merge into the player buckets, resent too (the resend finds the list gone).
     const metrics = new WorkerMetrics();
     const closer = new WindowCloser({ redis, keys, scripts, metrics, log: logger('test'), graceMs: 0, silentServerMs: 0 });
-    p.dropReplyTo(scripts.lua.commitWindow.sha);
+    p.dropReplyTo(scripts.lua.commitWindow.sha, () => p.dropReplyTo(scripts.lua.mergePlayers.sha));
     await closer.run();
-    expect(p.dropped).toBe(3);
+    expect(p.dropped).toBe(4);
+    expect(await redis.exists(keys.merge(SMALL))).toBe(0);
+    expect(Object.keys((await readHuntState(redis, keys, SMALL))!.players).sort()).toEqual(['w', 'x', 'y']);
     expect(metrics.stats).toMatchObject({ windowsClosed: 1, staleCommits: 0, prizesCommitted: 3 });
     expect((await readDecidedPrizes(redis, keys, SMALL)).map((x) => `${x.reason}=${x.player}`)).toEqual(['treasure:rock:1=x', 'treasure:rock:2=w', 'treasure:rock:3=y']);
     const entries = [...(await readStream(redis, keys, 'srv-a')), ...(await readStream(redis, keys, 'srv-b'))];
@@ -155,7 +159,7 @@ describe('a write resent after a real connection drop', () => {
 
     // A commit call on its own, applied twice: 'resent', nothing appended again.
     const prize: DecidedPrize = { hunt: 'other', reason: 'treasure:t:1', player: 'p', server: 'srv-a', item: 'gold', count: 1, t: T0 };
-    const args = { hunt: 'other', expected: undefined, start: T0, end: T0 + 10_000, state: emptyHuntState('other'), commitId: 'once', prizes: [prize], players: [], read: 0, late: [] };
+    const args = { hunt: 'other', expected: undefined, start: T0, end: T0 + 10_000, state: emptyHuntState('other'), commitId: 'once', prizes: [prize], finds: '', read: 0, late: [] };
     p.dropReplyTo(scripts.lua.commitWindow.sha);
     expect(await commitWindow(redis, keys, scripts, args)).toEqual({ status: 'resent', newPrizes: 1 });
     p.dropReplyTo(scripts.lua.fanOutWindow.sha);
@@ -181,6 +185,6 @@ describe('a write resent after a real connection drop', () => {
     // The resend finds the lease already gone (the first run deleted it), so it answers false.
     expect(await scripts.releaseLease(redis, keys, shard, 'thief', stolen)).toBe(false);
     expect(await redis.exists(keys.lease(shard))).toBe(0);
-    expect(p.dropped).toBe(10);
+    expect(p.dropped).toBe(11);
   });
 });

@@ -8,6 +8,11 @@
  * next commit attempt prints "pausing <hunt> <start> <end>" and stops the whole process
  * with SIGSTOP right before the commit is sent: the seed incident, a worker frozen with a
  * window in hand. SIGCONT lets the commit go on.
+ *
+ * Killed between the steps of a window commit (SIGKILL, printing "exiting ..." first):
+ * CAIRN_TEST_EXIT_AFTER_COMMIT=1 after its first commit that set prizes, before the fan-out;
+ * CAIRN_TEST_EXIT_AFTER_FAN_OUT=1 after the first fan-out, before the merge;
+ * CAIRN_TEST_EXIT_MID_MERGE=1 after the first bucket of a merge of two buckets or more.
  */
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -48,6 +53,29 @@ if (process.env.CAIRN_TEST_EXIT_AFTER_COMMIT === '1') {
     afterCommit(w) {
       if (w.status !== 'committed' || w.newPrizes === 0) return;
       writeSync(1, `exiting ${w.hunt} ${w.start}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
+  };
+}
+
+if (process.env.CAIRN_TEST_EXIT_AFTER_FAN_OUT === '1') {
+  hooks = {
+    ...hooks,
+    afterFanOut(w) {
+      writeSync(1, `exiting ${w.hunt} ${w.start}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
+  };
+}
+
+if (process.env.CAIRN_TEST_EXIT_MID_MERGE === '1') {
+  hooks = {
+    ...hooks,
+    // One bucket per call, so a merge of two players' finds or more has a middle.
+    mergeChunkBuckets: 1,
+    afterMergeChunk(hunt, written, total) {
+      if (written >= total) return;
+      writeSync(1, `exiting ${hunt} ${written}/${total}\n`);
       process.kill(process.pid, 'SIGKILL');
     },
   };

@@ -22,7 +22,9 @@
  * overhead p99 <= 5 ms at 70 k events/s with >= 200 events per record, <= 0.5 us of
  * gateway CPU per event into the null sink) and the frames' own decode rate in this process.
  * BENCH_LINGER=ms overrides the gateway's putLingerMs for every run; BENCH_SERVERS=n runs n
- * servers instead of 20 (the total rate stays the seed's).
+ * servers instead of 20 (the total rate stays the seed's); BENCH_ONLY=null,kinesalite,paced,
+ * linger0,pacednull runs only the named runs; BENCH_CPU_PROF=DIR writes a CPU profile of this
+ * process (the gateway) during each run into DIR.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -144,8 +146,9 @@ async function runLink(plan, k) {
 `;
 
 /** Runs the generator; `cpu` is this process's CPU time (ms) while it ran: the gateway's, Redis and the links excluded. */
-function generate(data: object): Promise<GenResult & { cpuMs: number }> {
-  return new Promise((resolve, reject) => {
+async function generate(data: object): Promise<GenResult & { cpuMs: number }> {
+  const profiler = process.env.BENCH_CPU_PROF ? await startProfile() : undefined;
+  const res = await new Promise<GenResult & { cpuMs: number }>((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', GENERATOR], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     let cpu0: NodeJS.CpuUsage | undefined;
     child.once('spawn', () => {
@@ -159,6 +162,26 @@ function generate(data: object): Promise<GenResult & { cpuMs: number }> {
     child.once('error', reject);
     child.once('exit', (code) => code !== 0 && reject(new Error(`generator exited with ${code}`)));
   });
+  await profiler?.();
+  return res;
+}
+
+let profiles = 0;
+/** BENCH_CPU_PROF=DIR: profiles this process (the gateway) while a generator runs, into DIR/gateway-N.cpuprofile. */
+async function startProfile(): Promise<() => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile, mkdir } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    const dir = process.env.BENCH_CPU_PROF!;
+    await mkdir(dir, { recursive: true });
+    await writeFile(`${dir}/gateway-${++profiles}.cpuprofile`, JSON.stringify(profile));
+    session.disconnect();
+  };
 }
 
 /** A PutRecords sink that accepts everything and only counts. */
@@ -341,6 +364,13 @@ async function pacedRun(gw: Gateway, sim: SimBatch[], evs: Buffer[], calls: Map<
   };
 }
 
+/** BENCH_ONLY: the runs to do (all when unset); a run left out reports NaN figures. */
+const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+async function maybe<T extends object>(name: string, fn: () => Promise<T>): Promise<T> {
+  if (!only || only.includes(name)) return fn();
+  return new Proxy({}, { get: () => NaN }) as T;
+}
+
 export async function run(): Promise<BenchResult> {
   const r = await resolveRedis(process.env.CAIRN_REDIS_URL ?? DEFAULT_REDIS_URL, true);
   const env: Env = { redis: await connectRedis(r.url), stopRedis: () => r.stop() };
@@ -363,7 +393,7 @@ export async function run(): Promise<BenchResult> {
   console.log(`baseline: decoding the frames alone (scan + msgpack + validation): ${fmt(decodeEventsPerSec)} events/s (${decoded} frames)`);
 
   try {
-    const nul = await withGateway(env, nullSink(), (gw) => maxRun(gw, sim, evs, 6000));
+    const nul = await maybe('null', () => withGateway(env, nullSink(), (gw) => maxRun(gw, sim, evs, 6000)));
     console.log(
       `null sink, 8 links x 16 batches in flight: ${fmt(nul.eventsPerSec)} events/s, ${fmt(nul.mbPerSec, 1)} MB/s, gateway CPU ${fmt(nul.cpuUsPerEvent, 2)} us/event; ` +
         `ack p50 ${fmt(nul.p50, 1)} ms, p99 ${fmt(nul.p99, 1)} ms   (goal >= 1,000,000 events/s)`,
@@ -377,22 +407,22 @@ export async function run(): Promise<BenchResult> {
       await ensureStream(client, stream, 4);
       const real = kinesisSink(client);
       const withStream = (s: PutRecordsSink): PutRecordsSink => ({ putRecords: (input) => s.putRecords({ ...input, StreamName: stream }) });
-      const kin = await withGateway(env, withStream(real), (gw) => maxRun(gw, sim, evs, 6000));
+      const kin = await maybe('kinesalite', () => withGateway(env, withStream(real), (gw) => maxRun(gw, sim, evs, 6000)));
       console.log(`kinesalite (own process, 4 shards), same load: ${fmt(kin.eventsPerSec)} events/s, ${fmt(kin.mbPerSec, 1)} MB/s; ack p50 ${fmt(kin.p50, 1)} ms, p99 ${fmt(kin.p99, 1)} ms`);
 
       const timed = await timedSink(withStream(real));
-      const paced = await withGateway(env, timed.sink, (gw) => pacedRun(gw, sim, evs, timed.calls));
+      const paced = await maybe('paced', () => withGateway(env, timed.sink, (gw) => pacedRun(gw, sim, evs, timed.calls)));
       console.log(
         `sim workload on its own timeline into kinesalite (${servers} links, ${fmt(paced.eventsPerSec)} events/s): ack p50 ${fmt(paced.p50, 1)} ms, p99 ${fmt(paced.p99, 1)} ms; ` +
           `overhead beyond PutRecords p50 ${fmt(paced.overP50, 2)} ms, p99 ${fmt(paced.overP99, 2)} ms; ${fmt(paced.eventsPerRecord, 1)} events per Kinesis record; first second ack p99 ${fmt(paced.warmP99, 1)} ms`,
       );
       console.log(`  ${goal('overhead p99 ms', paced.overP99, 5, true)}; ${goal('events per record', paced.eventsPerRecord, 200, false)}`);
       const timed0 = await timedSink(withStream(real));
-      const paced0 = await withGateway(env, timed0.sink, (gw) => pacedRun(gw, sim, evs, timed0.calls), { putLingerMs: 0 });
+      const paced0 = await maybe('linger0', () => withGateway(env, timed0.sink, (gw) => pacedRun(gw, sim, evs, timed0.calls), { putLingerMs: 0 }));
       console.log(
         `same with putLingerMs 0 (no aggregation wait): ack p50 ${fmt(paced0.p50, 1)} ms, p99 ${fmt(paced0.p99, 1)} ms; overhead p50 ${fmt(paced0.overP50, 2)} ms, p99 ${fmt(paced0.overP99, 2)} ms; ${fmt(paced0.eventsPerRecord, 1)} events per record`,
       );
-      const pacedNull = await withGateway(env, nullSink(), (gw) => pacedRun(gw, sim, evs, new Map()));
+      const pacedNull = await maybe('pacednull', () => withGateway(env, nullSink(), (gw) => pacedRun(gw, sim, evs, new Map())));
       console.log(`same, into the null sink (gateway CPU ${fmt(pacedNull.cpuUsPerEvent, 2)} us/event): ack p50 ${fmt(pacedNull.p50, 2)} ms, p99 ${fmt(pacedNull.p99, 2)} ms (all of it the gateway's, WebSocket and Redis included); first second p99 ${fmt(pacedNull.warmP99, 1)} ms`);
       return {
         nullSinkEventsPerSec: Math.round(nul.eventsPerSec),

@@ -174,6 +174,22 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Acks in one socket write: ws writes each message at once (a header and a payload, one
+   * writev each), so the acks of a group go out with the socket corked around them.
+   */
+  private sendAcks(seqs: readonly number[]): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    // ws keeps its net.Socket as `_socket` (ws 8, lib/websocket.js setSocket); no public way to cork.
+    const socket = seqs.length > 1 ? (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket : undefined;
+    socket?.cork();
+    try {
+      for (const seq of seqs) this.ws.send(encode({ op: Op.Ack, seq }));
+    } finally {
+      socket?.uncork();
+    }
+  }
+
   /** Sends an Error naming the problem, then closes this connection (and only this one). */
   private reject(code: ErrorCode, close: CloseCode, message: string, err?: unknown): void {
     if (this.state === 'closed') return;
@@ -305,7 +321,7 @@ export class Connection {
       durable,
       metrics,
       maxUnackedBytes,
-      ack: (seq) => void this.send({ op: Op.Ack, seq }),
+      ack: (seqs) => this.sendAcks(seqs),
       fail: (code, close, message, err) => this.reject(code, close, message, err),
       capped: (on) => (on ? this.pauses.pause('cap') : this.pauses.unpause('cap', this.isClosed)),
     });

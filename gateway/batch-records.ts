@@ -19,7 +19,7 @@
  * wherever it sits, so a part equals `encodeRecord(part)` (pinned by a test). Without a
  * frame (tests, tools) each event is encoded once.
  */
-import { batchLayout, CloseCode, ErrorCode, ProtocolError, encode, type WireEvent } from '../protocol/index.js';
+import { batchLayout, CloseCode, ErrorCode, ProtocolError, encode, type BatchFrame, type WireEvent } from '../protocol/index.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
 import { AggregateBuilder, KPL_FRAMING_BYTES } from '../backend/kinesis/kpl-aggregation.js';
 import { bucketer, PartitionScheme } from '../backend/kinesis/partition-keys.js';
@@ -162,16 +162,34 @@ interface Part {
  * batch cannot be written at all and a ProtocolError says so.
  */
 export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], opts: PartOptions): UserRecord[] {
+  const { buf, at, moves } = eventBytes(events, opts);
+  const bucketOfEvent = bucketer(id.server, opts.scheme);
+  return recordsOf(id, buf, at, moves, events.length, (i) => bucketOfEvent(events[i]!), opts);
+}
+
+/**
+ * The user records of a batch frame the gateway validated (protocol/batch-frame.ts): the
+ * same as batchToRecords of its decoded events, without decoding them (with one bucket,
+ * as PARTITION_SCHEME has, no event is looked at).
+ */
+export function frameToRecords(id: BatchIdentity, batch: BatchFrame, opts: Omit<PartOptions, 'frame' | 'moves'>): UserRecord[] {
+  const { frame, at } = batch.layout;
+  const one = opts.scheme.buckets === 1;
+  const events = one ? undefined : batch.events();
+  const bucketOfEvent = bucketer(id.server, opts.scheme);
+  return recordsOf(id, frame, at, batch.mv, batch.count, one ? () => 0 : (i) => bucketOfEvent(events![i]!), opts);
+}
+
+/** The parts of a batch of `count` events whose bytes are buf[at[2i], at[2i + 1]), event i in bucket bucketOf(i). */
+function recordsOf(id: BatchIdentity, buf: Uint8Array, at: readonly number[], moves: Uint8Array | undefined, count: number, bucketOf: (i: number) => number, opts: PartOptions): UserRecord[] {
   const { scheme } = opts;
   const targetBytes = opts.targetBytes ?? KINESIS_PUT_PAYLOAD_UNIT_BYTES;
-  const { buf, at, moves } = eventBytes(events, opts);
 
   // Group event indexes by bucket, buckets in order of first appearance.
   const groups: (number[] | undefined)[] = new Array(scheme.buckets);
   const order: number[] = [];
-  const bucketOfEvent = bucketer(id.server, scheme);
-  for (let i = 0; i < events.length; i++) {
-    const b = bucketOfEvent(events[i]!);
+  for (let i = 0; i < count; i++) {
+    const b = bucketOf(i);
     const g = groups[b];
     if (g) g.push(i);
     else {
@@ -191,9 +209,9 @@ export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], 
   }
   const movesBytes = moves ? MV_KEY.length + binHeader(moves.length).length + moves.length : 0;
 
-  // Worst-case part framing: envelope with 5-byte pt/np and a 5-byte array header.
-  const worst = 0xffffffff;
-  const framing = envelope(id, worst, worst, false).length + 5;
+  // Worst-case part framing: envelope with 5-byte pt/np (0xce and 4 bytes, where 0 takes
+  // one) and a 5-byte array header.
+  const framing = envelope(id, 0, 0, false).length + 2 * 4 + 5;
   const budget = userRecordBudget(targetBytes, scheme) - framing;
   const maxData = userRecordBudget(KINESIS_MAX_RECORD_BYTES, scheme) - framing;
   const parts: Part[] = [];
@@ -230,11 +248,19 @@ export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], 
     const data = Buffer.allocUnsafe(head.length + arr.length + size);
     let pos = head.copy(data, 0);
     pos += arr.copy(data, pos);
+    // Events next to each other in `buf` (all of a frame's, with one bucket) go in one copy.
+    let runStart = 0;
+    let runEnd = -1;
     for (let j = first; j < to; j++) {
       const k = idx[j]!;
-      data.set(buf.subarray(at[2 * k]!, at[2 * k + 1]!), pos);
-      pos += at[2 * k + 1]! - at[2 * k]!;
+      const s = at[2 * k]!;
+      if (s !== runEnd) {
+        if (runEnd >= 0) pos += copyRange(buf, runStart, runEnd, data, pos);
+        runStart = s;
+      }
+      runEnd = at[2 * k + 1]!;
     }
+    if (runEnd >= 0) pos += copyRange(buf, runStart, runEnd, data, pos);
     if (withMoves) {
       pos += MV_KEY.copy(data, pos);
       pos += binHeader(moves!.length).copy(data, pos);
@@ -247,3 +273,9 @@ export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], 
 
 /** Index of the moves block among a bucket's items. */
 const MOVES = -1;
+
+/** Copies buf[start, end) into `to` at `pos`; returns the byte count. */
+function copyRange(buf: Uint8Array, start: number, end: number, to: Buffer, pos: number): number {
+  to.set(buf.subarray(start, end), pos);
+  return end - start;
+}

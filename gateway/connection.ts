@@ -22,10 +22,12 @@ import {
   Op,
   PROTOCOL_VERSION,
   ProtocolError,
+  batchFrameOf,
   decodePluginMessage,
   decodeRaw,
+  readBatchFrame,
   encode,
-  type Batch,
+  type BatchFrame,
   type GatewayMessage,
   type Hello,
   type PluginMessage,
@@ -37,7 +39,7 @@ import {
 import { raceTimeout } from '../common/async.js';
 import { logger } from '../common/log.js';
 import { tokensMatch } from './auth.js';
-import { batchToRecords } from './batch-records.js';
+import { frameToRecords } from './batch-records.js';
 import type { Delivery } from './delivery.js';
 import type { DurableSeqs } from './durable-seqs.js';
 import type { KinesisWriter } from './kinesis-writer/writer.js';
@@ -216,6 +218,15 @@ export class Connection {
   }
 
   private handle(data: Buffer): void {
+    // Batches, nearly every frame, through the fast path; anything it is not sure of (other
+    // messages, and every invalid frame) through the decoder, which also names a problem.
+    if (this.state === 'ready') {
+      const batch = readBatchFrame(data);
+      if (batch) {
+        this.batch(batch, data);
+        return;
+      }
+    }
     let msg: PluginMessage;
     try {
       msg = decodePluginMessage(data);
@@ -241,7 +252,7 @@ export class Connection {
         this.reject(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, 'hello sent twice on one connection');
         return;
       case Op.Batch:
-        this.batch(msg, data);
+        this.batch(batchFrameOf(msg), data);
         return;
       case Op.PrizeAck: {
         const bad = msg.ids.find((id) => !STREAM_ID.test(id));
@@ -327,13 +338,13 @@ export class Connection {
     });
   }
 
-  private batch(msg: Batch, frame: Buffer): void {
+  private batch(batch: BatchFrame, frame: Buffer): void {
     const acker = this.acker!;
     const server = this.server!;
     const epoch = this.epoch;
-    const seq = msg.seq;
+    const seq = batch.seq;
     const fresh = acker.admit(seq);
-    this.ctx.metrics.batch(msg.ev.length, !fresh);
+    this.ctx.metrics.batch(batch.count, !fresh);
     if (!fresh) {
       acker.duplicate(seq);
       return;
@@ -341,14 +352,14 @@ export class Connection {
     let written: Promise<void>;
     try {
       const { scheme, recordTargetBytes } = this.ctx.writer;
-      written = this.ctx.writer.write(batchToRecords({ server, epoch, seq, wm: msg.wm }, msg.ev, { scheme, targetBytes: recordTargetBytes, frame }));
+      written = this.ctx.writer.write(frameToRecords({ server, epoch, seq, wm: batch.wm }, batch, { scheme, targetBytes: recordTargetBytes }));
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       acker.break();
       this.reject(err.code, err.close, err.message);
       return;
     }
-    this.ctx.tap?.(server, epoch, msg.ev);
+    this.ctx.tap?.(server, epoch, batch.events());
     acker.fresh(seq, frame.length, written);
   }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { batchToRecords, checkRecordTarget, userRecordBudget, type UserRecord } from '../../gateway/batch-records.js';
 import { AggregateBuilder } from '../../backend/kinesis/kpl-aggregation.js';
-import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
+import { PartitionScheme, ShardLayout } from '../../backend/kinesis/partition-keys.js';
+import { ALONE_OVERHEAD_MAX, RecordPacker } from '../../gateway/kinesis-writer/packing.js';
 import { decodeRecord, encodeRecord, RECORD_FORMAT_VERSION, recordKey } from '../../backend/kinesis/record-format.js';
 import { batchLayout, decodeMoves, decodePluginMessage, encode, encodeMoves, Op, ProtocolError, type Batch, type DeltaEvent, type DiscreteEvent } from '../../protocol/index.js';
 import { encodeBatch } from '../../plugin/batch-encoder.js';
@@ -182,4 +183,18 @@ describe('batchToRecords', () => {
     expect(() => checkRecordTarget(100)).toThrow(/1024 to 1048576/);
     expect(() => checkRecordTarget(2 * 1024 * 1024)).toThrow(RangeError);
   });
+
+  it('a user record alone adds at most ALONE_OVERHEAD_MAX bytes to its data (the writer measures only records nearer the limit)', () => {
+    const packer = new RecordPacker(ShardLayout.uniform(4), 25 * 1024, 500, 5 * 1024 * 1024);
+    let most = 0;
+    for (const vb of [0, 1, 0x7fffffff, 0xfffffffe, 0xffffffff, 123_456_789]) {
+      for (const size of [0, 100, 127, 128, 16_383, 16_384, 1024 * 1024 - 200, 1024 * 1024]) {
+        const rec = { key: 'k', bucket: 0, data: Buffer.alloc(size) };
+        most = Math.max(most, packer.aloneSize({ rec, at: 0, vb }) - size);
+      }
+    }
+    expect(most).toBeGreaterThan(ALONE_OVERHEAD_MAX / 2);
+    expect(most).toBeLessThanOrEqual(ALONE_OVERHEAD_MAX);
+  });
 });
+

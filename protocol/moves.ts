@@ -364,17 +364,27 @@ export function movesValid(b: Uint8Array): boolean {
       }
       p = end;
     }
-    for (let bit = MoveField.X; bit <= MoveField.Z; bit <<= 1) {
-      if ((mask & bit) === 0) continue;
+    // x, y, z: zigzag (even v is v / 2, odd v is -(v + 1) / 2) from the previous entry's
+    if (mask & MoveField.X) {
       if (p < len && (v = b[p]!) < 0x80) p++;
       else if (((fp = p), (v = fastVarint(b, len))) < 0) return false;
       else p = fp;
-      // zigzag: even v is v / 2, odd v is -(v + 1) / 2
-      const c = (bit === MoveField.X ? px : bit === MoveField.Y ? py : pz) + (v % 2 === 0 ? v / 2 : -(v + 1) / 2);
-      if (!(Math.abs(c) <= MAX_QUANTA)) return false;
-      if (bit === MoveField.X) px = c;
-      else if (bit === MoveField.Y) py = c;
-      else pz = c;
+      px += v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+      if (!(Math.abs(px) <= MAX_QUANTA)) return false;
+    }
+    if (mask & MoveField.Y) {
+      if (p < len && (v = b[p]!) < 0x80) p++;
+      else if (((fp = p), (v = fastVarint(b, len))) < 0) return false;
+      else p = fp;
+      py += v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+      if (!(Math.abs(py) <= MAX_QUANTA)) return false;
+    }
+    if (mask & MoveField.Z) {
+      if (p < len && (v = b[p]!) < 0x80) p++;
+      else if (((fp = p), (v = fastVarint(b, len))) < 0) return false;
+      else p = fp;
+      pz += v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+      if (!(Math.abs(pz) <= MAX_QUANTA)) return false;
     }
   }
   return p === len;

@@ -25,19 +25,25 @@ const SLOW_CASE_MS = 1000;
 const scheme = new PartitionScheme(4);
 const one = new PartitionScheme(1);
 
-const str = fc.string({ minLength: 1, maxLength: 12 });
+const short = fc.string({ minLength: 1, maxLength: 12 });
+/** Strings of discrete events: short, any Unicode, and around the 256-character limit. */
+const str = fc.oneof(short, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }), fc.string({ minLength: 250, maxLength: 260 }));
 const num = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -1, 2 ** 32, 1795867200123));
 const at = fc.tuple(num, num, num);
 
 const discrete: fc.Arbitrary<DiscreteEvent> = fc.oneof(
   fc.record({ k: fc.constant('join' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, i: fc.nat() }),
   fc.record({ k: fc.constant('leave' as const), e: fc.nat(), n: fc.nat(), t: num, p: str }),
-  fc.record({ k: fc.constant('enter' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, hunt: fc.constantFrom('spring', 'h-1'), tr: str, region: str, at }),
+  fc.record({ k: fc.constant('enter' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, hunt: fc.constantFrom('spring', 'h-1'), tr: str, region: str, at, sus: fc.constant(1 as const) }, { requiredKeys: ['k', 'e', 'n', 't', 'p', 'hunt', 'tr', 'region', 'at'] }),
+  fc.record({ k: fc.constant('start' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, hunt: fc.constant('spring'), hash: str, rules: fc.constant({ id: 'spring', name: 'S', treasures: [] } as never) }),
   fc.record({ k: fc.constant('stop' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, hunt: fc.constantFrom('spring', 'h_2') }),
-  fc.record({ k: fc.constant('rules' as const), e: fc.nat(), n: fc.nat(), t: num, hunt: fc.constant('spring'), hash: str, rules: fc.constant({ id: 'spring', name: 'S', treasures: [] } as never) }),
+  fc.record(
+    { k: fc.constant('rules' as const), e: fc.nat(), n: fc.nat(), t: num, hunt: fc.constant('spring'), hash: str, rules: fc.oneof(fc.constant({ id: 'spring', name: 'S', treasures: [] }), fc.object({ maxDepth: 3 })) as fc.Arbitrary<never>, reload: fc.constant(1 as const) },
+    { requiredKeys: ['k', 'e', 'n', 't', 'hunt', 'hash', 'rules'] },
+  ),
 );
 const delta: fc.Arbitrary<DeltaEvent> = fc
-  .record({ t: fc.integer({ min: 0, max: 2 ** 45 }), i: fc.nat({ max: 10_000 }), region: fc.option(str, { nil: undefined }), x: fc.option(fc.integer({ min: -1e6, max: 1e6 }), { nil: undefined }), z: fc.option(fc.integer({ min: -1e6, max: 1e6 }), { nil: undefined }) })
+  .record({ t: fc.integer({ min: 0, max: 2 ** 45 }), i: fc.nat({ max: 10_000 }), region: fc.option(short, { nil: undefined }), x: fc.option(fc.integer({ min: -1e6, max: 1e6 }), { nil: undefined }), z: fc.option(fc.integer({ min: -1e6, max: 1e6 }), { nil: undefined }) })
   .map(({ t, i, region, x, z }) => {
     const d: DeltaEvent = { k: 'delta', t, i };
     if (region !== undefined) d.region = region;

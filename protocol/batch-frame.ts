@@ -196,6 +196,18 @@ function numberAt(b: Uint8Array, p: number, len: number): number {
   }
 }
 
+/** True when the value at `p` is a number numberAt reads and it is finite (setting rp); a float64 by its exponent bits alone. */
+function finiteAt(b: Uint8Array, p: number, len: number): boolean {
+  if (b[p] !== 0xcb) return Number.isFinite(numberAt(b, p, len));
+  if (p + 9 > len) {
+    rp = NaN;
+    return false;
+  }
+  rp = p + 9;
+  // Infinity and NaN: all 11 exponent bits set.
+  return (b[p + 1]! & 0x7f) !== 0x7f || (b[p + 2]! & 0xf0) !== 0xf0;
+}
+
 /** Bytes of the number types numberAt reads, by type byte - 0xc0 (0: not read). */
 const NUMBER_BYTES: readonly number[] = (() => {
   const t = new Array<number>(0x20).fill(0);
@@ -333,7 +345,7 @@ function eventEnd(b: Uint8Array, p: number, len: number): number {
           break;
         case 0x74: // t
           bit = F_T;
-          ok = Number.isFinite(numberAt(b, p, len));
+          ok = finiteAt(b, p, len);
           break;
         case 0x65: // e
         case 0x6e: {
@@ -360,7 +372,7 @@ function eventEnd(b: Uint8Array, p: number, len: number): number {
     } else if (n === 2 && k0 === 0x61 && k1 === 0x74) {
       // at: [x, y, z]
       bit = F_AT;
-      ok = b[p] === 0x93 && Number.isFinite(numberAt(b, p + 1, len)) && Number.isFinite(numberAt(b, rp, len)) && Number.isFinite(numberAt(b, rp, len));
+      ok = b[p] === 0x93 && finiteAt(b, p + 1, len) && finiteAt(b, rp, len) && finiteAt(b, rp, len);
     } else if (n === 4 && k0 === 0x68 && k1 === 0x75 && b[s + 2] === 0x6e && b[s + 3] === 0x74) {
       bit = F_HUNT;
       ok = huntOk(b, p, len);

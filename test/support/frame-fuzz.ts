@@ -28,7 +28,12 @@ const one = new PartitionScheme(1);
 const short = fc.string({ minLength: 1, maxLength: 12 });
 /** Strings of discrete events: short, any Unicode, and around the 256-character limit. */
 const str = fc.oneof(short, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }), fc.string({ minLength: 250, maxLength: 260 }));
-const num = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -1, 2 ** 32, 1795867200123));
+const num = fc.oneof(
+  { arbitrary: fc.integer(), weight: 4 },
+  { arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }), weight: 4 },
+  { arbitrary: fc.constantFrom(0, -1, 2 ** 32, 1795867200123), weight: 4 },
+  { arbitrary: fc.constantFrom(Infinity, -Infinity, NaN), weight: 1 },
+);
 const at = fc.tuple(num, num, num);
 
 const discrete: fc.Arbitrary<DiscreteEvent> = fc.oneof(

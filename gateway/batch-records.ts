@@ -19,11 +19,12 @@
  * wherever it sits, so a part equals `encodeRecord(part)` (pinned by a test). Without a
  * frame (tests, tools) each event is encoded once.
  */
-import { batchLayout, CloseCode, ErrorCode, ProtocolError, encode, type WireEvent } from '../protocol/index.js';
+import { batchLayout, CloseCode, ErrorCode, ProtocolError, encode, type BatchFrame, type WireEvent } from '../protocol/index.js';
+import { allocPart, arrayHeaderSize, binHeaderSize, envelopeSize, MV_KEY_BYTES, writeArrayHeader, writeEnvelope, writeMovesHead } from './part-bytes.js';
 import { KINESIS_MAX_RECORD_BYTES, KINESIS_PUT_PAYLOAD_UNIT_BYTES } from '../protocol/limits.js';
 import { AggregateBuilder, KPL_FRAMING_BYTES } from '../backend/kinesis/kpl-aggregation.js';
 import { bucketer, PartitionScheme } from '../backend/kinesis/partition-keys.js';
-import { RECORD_FORMAT_VERSION, recordKey, type EventRecord } from '../backend/kinesis/record-format.js';
+import { recordKey } from '../backend/kinesis/record-format.js';
 
 /** One user record (part of a batch), ready to be aggregated into a Kinesis record of its bucket. */
 export interface UserRecord {
@@ -89,38 +90,6 @@ function computeBudget(targetBytes: number, scheme: PartitionScheme): number {
   return targetBytes - KPL_FRAMING_BYTES - overhead - Buffer.byteLength(pk);
 }
 
-function arrayHeader(n: number): Buffer {
-  if (n < 16) return Buffer.from([0x90 | n]);
-  if (n < 0x10000) return Buffer.from([0xdc, n >> 8, n & 0xff]);
-  const b = Buffer.alloc(5);
-  b[0] = 0xdd;
-  b.writeUInt32BE(n, 1);
-  return b;
-}
-
-/**
- * Envelope bytes of a part without the trailing empty-array byte (0x90) its `ev: []`
- * encodes to; with `moves`, the map counts one more key (`mv`, written after the events).
- */
-function envelope(id: BatchIdentity, pt: number, np: number, moves: boolean): Buffer {
-  const r: EventRecord = { v: RECORD_FORMAT_VERSION, s: id.server, e: id.epoch, q: id.seq, pt, np, wm: id.wm, ev: [] };
-  if (moves) r.mv = EMPTY;
-  const b = encode(r);
-  return b.subarray(0, b.length - (moves ? 1 + MV_KEY.length + 2 : 1));
-}
-
-const EMPTY = new Uint8Array(0);
-const MV_KEY = Buffer.from([0xa2, 0x6d, 0x76]); // "mv"
-
-function binHeader(n: number): Buffer {
-  if (n < 0x100) return Buffer.from([0xc4, n]);
-  if (n < 0x10000) return Buffer.from([0xc5, n >> 8, n & 0xff]);
-  const b = Buffer.alloc(5);
-  b[0] = 0xc6;
-  b.writeUInt32BE(n, 1);
-  return b;
-}
-
 /**
  * The events' bytes, as one buffer and [start, end) offsets per event, and the moves
  * block: from the frame when the codec decoded these events from it, else the events
@@ -162,16 +131,66 @@ interface Part {
  * batch cannot be written at all and a ProtocolError says so.
  */
 export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], opts: PartOptions): UserRecord[] {
+  const { buf, at, moves } = eventBytes(events, opts);
+  const bucketOfEvent = bucketer(id.server, opts.scheme);
+  return recordsOf(id, buf, at, moves, events.length, (i) => bucketOfEvent(events[i]!), opts);
+}
+
+/**
+ * The user records of a batch frame the gateway validated (protocol/batch-frame.ts): the
+ * same as batchToRecords of its decoded events, without decoding them (with one bucket,
+ * as PARTITION_SCHEME has, no event is looked at).
+ */
+export function frameToRecords(id: BatchIdentity, batch: BatchFrame, opts: Omit<PartOptions, 'frame' | 'moves'>): UserRecord[] {
+  const { frame, at } = batch.layout;
+  const one = opts.scheme.buckets === 1;
+  const events = one ? undefined : batch.events();
+  const bucketOfEvent = bucketer(id.server, opts.scheme);
+  return recordsOf(id, frame, at, batch.mv, batch.count, one ? () => 0 : (i) => bucketOfEvent(events![i]!), opts);
+}
+
+/** The parts of a batch of `count` events whose bytes are buf[at[2i], at[2i + 1]), event i in bucket bucketOf(i). */
+function recordsOf(id: BatchIdentity, buf: Uint8Array, at: readonly number[], moves: Uint8Array | undefined, count: number, bucketOf: (i: number) => number, opts: PartOptions): UserRecord[] {
   const { scheme } = opts;
   const targetBytes = opts.targetBytes ?? KINESIS_PUT_PAYLOAD_UNIT_BYTES;
-  const { buf, at, moves } = eventBytes(events, opts);
+  const movesBytes = moves ? MV_KEY_BYTES + binHeaderSize(moves.length) + moves.length : 0;
+  // Worst-case part framing: envelope with 5-byte pt/np (0xce and 4 bytes, where 0 takes
+  // one) and a 5-byte array header.
+  const framing = envelopeSize(id, 0, 0) + 2 * 4 + 5;
+  const budget = userRecordBudget(targetBytes, scheme) - framing;
+  const maxData = userRecordBudget(KINESIS_MAX_RECORD_BYTES, scheme) - framing;
+
+  if (scheme.buckets === 1) {
+    // One bucket (PARTITION_SCHEME): the moves block, then every event in order, cut by
+    // size alone; the same parts as the grouping below gives, without grouping.
+    const cuts: number[] = [];
+    let start = moves ? MOVES : 0;
+    let size = 0;
+    for (let j = start; j < count; j++) {
+      const n = j === MOVES ? movesBytes : at[2 * j + 1]! - at[2 * j]!;
+      if (j > start && size + n > budget) {
+        cuts.push(start, j, size);
+        start = j;
+        size = 0;
+      }
+      size += n;
+    }
+    cuts.push(start, count, size);
+    const np = cuts.length / 3;
+    const out = new Array<UserRecord>(np);
+    for (let pt = 0; pt < np; pt++) {
+      const from = cuts[3 * pt]!;
+      const withMoves = from === MOVES;
+      out[pt] = part(id, pt, np, 0, buf, at, withMoves ? moves : undefined, withMoves ? 0 : from, cuts[3 * pt + 1]!, cuts[3 * pt + 2]!, maxData, from);
+    }
+    return out;
+  }
 
   // Group event indexes by bucket, buckets in order of first appearance.
   const groups: (number[] | undefined)[] = new Array(scheme.buckets);
   const order: number[] = [];
-  const bucketOfEvent = bucketer(id.server, scheme);
-  for (let i = 0; i < events.length; i++) {
-    const b = bucketOfEvent(events[i]!);
+  for (let i = 0; i < count; i++) {
+    const b = bucketOf(i);
     const g = groups[b];
     if (g) g.push(i);
     else {
@@ -189,13 +208,6 @@ export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], 
       order.push(serverBucket);
     } else if (moves) g.unshift(MOVES);
   }
-  const movesBytes = moves ? MV_KEY.length + binHeader(moves.length).length + moves.length : 0;
-
-  // Worst-case part framing: envelope with 5-byte pt/np and a 5-byte array header.
-  const worst = 0xffffffff;
-  const framing = envelope(id, worst, worst, false).length + 5;
-  const budget = userRecordBudget(targetBytes, scheme) - framing;
-  const maxData = userRecordBudget(KINESIS_MAX_RECORD_BYTES, scheme) - framing;
   const parts: Part[] = [];
   for (const bucket of order) {
     const idx = groups[bucket]!;
@@ -213,37 +225,71 @@ export function batchToRecords(id: BatchIdentity, events: readonly WireEvent[], 
     }
     parts.push({ bucket, idx, from: start, to: idx.length, size, moves: idx[start] === MOVES });
   }
-
   const np = parts.length;
   return parts.map(({ bucket, idx, from, to, size, moves: withMoves }, pt) => {
-    if (size > maxData) {
-      const what = withMoves && to - from === 1 ? 'its moves block' : `event ${idx[from]}`;
-      throw new ProtocolError(
-        ErrorCode.FrameTooLarge,
-        CloseCode.FrameTooLarge,
-        `batch ${id.seq}: ${what} alone makes a record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte record limit`,
-      );
-    }
-    const head = envelope(id, pt, np, withMoves);
     const first = withMoves ? from + 1 : from;
-    const arr = arrayHeader(to - first);
-    const data = Buffer.allocUnsafe(head.length + arr.length + size);
-    let pos = head.copy(data, 0);
-    pos += arr.copy(data, pos);
-    for (let j = first; j < to; j++) {
-      const k = idx[j]!;
-      data.set(buf.subarray(at[2 * k]!, at[2 * k + 1]!), pos);
-      pos += at[2 * k + 1]! - at[2 * k]!;
-    }
-    if (withMoves) {
-      pos += MV_KEY.copy(data, pos);
-      pos += binHeader(moves!.length).copy(data, pos);
-      data.set(moves!, pos);
-      pos += moves!.length;
-    }
-    return { key: recordKey({ s: id.server, e: id.epoch, q: id.seq, pt }), bucket, data };
+    return part(id, pt, np, bucket, buf, at, withMoves ? moves : undefined, first, to, size, maxData, idx[from]!, idx);
   });
+}
+
+/**
+ * One part: its envelope, the events idx[first..to) (or first..to with no idx), and the
+ * moves block when given. `size`: bytes of its events and moves block; `lead`: the index
+ * of its first item, for the error when it is too big.
+ */
+function part(
+  id: BatchIdentity,
+  pt: number,
+  np: number,
+  bucket: number,
+  buf: Uint8Array,
+  at: readonly number[],
+  moves: Uint8Array | undefined,
+  first: number,
+  to: number,
+  size: number,
+  maxData: number,
+  lead: number,
+  idx?: readonly number[],
+): UserRecord {
+  if (size > maxData) {
+    const what = moves && to - first === 0 ? 'its moves block' : `event ${lead}`;
+    throw new ProtocolError(
+      ErrorCode.FrameTooLarge,
+      CloseCode.FrameTooLarge,
+      `batch ${id.seq}: ${what} alone makes a record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte record limit`,
+    );
+  }
+  const events = to - first;
+  const data = allocPart(envelopeSize(id, pt, np) + arrayHeaderSize(events) + size);
+  let pos = writeArrayHeader(data, writeEnvelope(data, 0, id, pt, np, moves !== undefined), events);
+  // Events next to each other in `buf` (all of a frame's, with one bucket) go in one copy.
+  let runStart = 0;
+  let runEnd = -1;
+  for (let j = first; j < to; j++) {
+    const k = idx ? idx[j]! : j;
+    const s = at[2 * k]!;
+    if (s !== runEnd) {
+      if (runEnd >= 0) pos += copyRange(buf, runStart, runEnd, data, pos);
+      runStart = s;
+    }
+    runEnd = at[2 * k + 1]!;
+  }
+  if (runEnd >= 0) pos += copyRange(buf, runStart, runEnd, data, pos);
+  if (moves) {
+    pos = writeMovesHead(data, pos, moves.length);
+    data.set(moves, pos);
+    pos += moves.length;
+  }
+  if (pos !== data.length) throw new Error(`part ${pt} of batch ${id.seq}: wrote ${pos} of ${data.length} bytes`);
+  return { key: recordKey({ s: id.server, e: id.epoch, q: id.seq, pt }), bucket, data };
 }
 
 /** Index of the moves block among a bucket's items. */
 const MOVES = -1;
+
+/** Copies buf[start, end) into `to` at `pos`; returns the byte count. */
+function copyRange(buf: Uint8Array, start: number, end: number, to: Buffer, pos: number): number {
+  to.set(buf.subarray(start, end), pos);
+  return end - start;
+}

@@ -24,10 +24,12 @@ import {
   Op,
   PROTOCOL_VERSION,
   ProtocolError,
+  batchFrameOf,
   decodePluginMessage,
   decodeRaw,
+  readBatchFrame,
   encode,
-  type Batch,
+  type BatchFrame,
   type GatewayMessage,
   type Hello,
   type PluginMessage,
@@ -39,7 +41,7 @@ import {
 import { raceTimeout } from '../common/async.js';
 import { logger } from '../common/log.js';
 import { tokensMatch } from './auth.js';
-import { batchToRecords } from './batch-records.js';
+import { frameToRecords } from './batch-records.js';
 import type { Delivery } from './delivery.js';
 import type { DurableSeqs } from './durable-seqs.js';
 import type { KinesisWriter } from './kinesis-writer/writer.js';
@@ -188,6 +190,22 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Acks in one socket write: ws writes each message at once (a header and a payload, one
+   * writev each), so the acks of a group go out with the socket corked around them.
+   */
+  private sendAcks(seqs: readonly number[]): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    // ws keeps its net.Socket as `_socket` (ws 8, lib/websocket.js setSocket); no public way to cork.
+    const socket = seqs.length > 1 ? (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket : undefined;
+    socket?.cork();
+    try {
+      for (const seq of seqs) this.ws.send(encode({ op: Op.Ack, seq }));
+    } finally {
+      socket?.uncork();
+    }
+  }
+
   /** Sends an Error naming the problem, then closes this connection (and only this one). */
   private reject(code: ErrorCode, close: CloseCode, message: string, err?: unknown): void {
     if (this.state === 'closed') return;
@@ -214,6 +232,15 @@ export class Connection {
   }
 
   private handle(data: Buffer): void {
+    // Batches, nearly every frame, through the fast path; anything it is not sure of (other
+    // messages, and every invalid frame) through the decoder, which also names a problem.
+    if (this.state === 'ready') {
+      const batch = readBatchFrame(data);
+      if (batch) {
+        this.batch(batch, data);
+        return;
+      }
+    }
     let msg: PluginMessage;
     try {
       msg = decodePluginMessage(data);
@@ -239,7 +266,7 @@ export class Connection {
         this.reject(ErrorCode.FrameInvalid, CloseCode.FrameInvalid, 'hello sent twice on one connection');
         return;
       case Op.Batch:
-        this.batch(msg, data);
+        this.batch(batchFrameOf(msg), data);
         return;
       case Op.PrizeAck: {
         const bad = msg.ids.find((id) => !STREAM_ID.test(id));
@@ -320,19 +347,19 @@ export class Connection {
       durable,
       metrics,
       maxUnackedBytes,
-      ack: (seq) => void this.send({ op: Op.Ack, seq }),
+      ack: (seqs) => this.sendAcks(seqs),
       fail: (code, close, message, err) => this.reject(code, close, message, err),
       capped: (on) => (on ? this.pauses.pause('cap') : this.pauses.unpause('cap', this.isClosed)),
     });
   }
 
-  private batch(msg: Batch, frame: Buffer): void {
+  private batch(batch: BatchFrame, frame: Buffer): void {
     const acker = this.acker!;
     const server = this.server!;
     const epoch = this.epoch;
-    const seq = msg.seq;
+    const seq = batch.seq;
     const fresh = acker.admit(seq);
-    this.ctx.metrics.batch(msg.ev.length, !fresh);
+    this.ctx.metrics.batch(batch.count, !fresh);
     if (!fresh) {
       acker.duplicate(seq);
       return;
@@ -340,14 +367,14 @@ export class Connection {
     let written: Promise<void>;
     try {
       const { scheme, recordTargetBytes } = this.ctx.writer;
-      written = this.ctx.writer.write(batchToRecords({ server, epoch, seq, wm: msg.wm }, msg.ev, { scheme, targetBytes: recordTargetBytes, frame }));
+      written = this.ctx.writer.write(frameToRecords({ server, epoch, seq, wm: batch.wm }, batch, { scheme, targetBytes: recordTargetBytes }));
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       acker.break();
       this.reject(err.code, err.close, err.message);
       return;
     }
-    this.ctx.tap?.(server, epoch, msg.ev);
+    this.ctx.tap?.(server, epoch, batch.events());
     acker.fresh(seq, frame.length, written);
   }
 

@@ -19,6 +19,13 @@ const helloScript = new LuaScript(luaFile(import.meta.url, 'lua/hello-2.lua'));
 const setDurableScript = new LuaScript(luaFile(import.meta.url, 'lua/set-durable-2.lua'));
 const registerScript = new LuaScript(luaFile(import.meta.url, 'lua/register-server-1.lua'));
 
+interface PendingRaise {
+  keys: [string, string];
+  args: [number, string, number, number];
+  resolve(raw: unknown): void;
+  reject(err: unknown): void;
+}
+
 export type HelloResult = { ok: true; durable: number } | { ok: false; newestEpoch: number };
 
 export class DurableSeqs {
@@ -39,10 +46,48 @@ export class DurableSeqs {
     return { ok: true, durable: Number(res[1]) };
   }
 
-  /** Raises the durable seq of (server, epoch) to at least `seq`; 'fenced' when a newer epoch said hello. */
+  /**
+   * Raises the durable seq of (server, epoch) to at least `seq`; 'fenced' when a newer
+   * epoch said hello. Raises asked for in one tick (the connections whose batches one
+   * Kinesis call settled) go to Redis in one write.
+   */
   async raise(server: string, epoch: number, seq: number): Promise<number | 'fenced'> {
-    const res = Number(await setDurableScript.run(this.redis, [this.keys.durable(server, epoch), this.keys.epoch(server)], [seq, server, epoch, this.ttlMs]));
+    const res = Number(await new Promise<unknown>((resolve, reject) => {
+      if (this.raises.push({ keys: [this.keys.durable(server, epoch), this.keys.epoch(server)], args: [seq, server, epoch, this.ttlMs], resolve, reject }) === 1) {
+        process.nextTick(() => this.flushRaises());
+      }
+    }));
     return res === -1 ? 'fenced' : res;
+  }
+
+  private raises: PendingRaise[] = [];
+
+  /**
+   * Sends the raises asked for since the last flush: one alone as it is, several in one
+   * pipeline (one socket write and one read), except on a Redis Cluster, where the keys of
+   * different servers live on different nodes. A raise the pipeline failed (NOSCRIPT after
+   * a Redis restart, a dropped connection) is sent again alone, which loads the script or
+   * waits for the reconnection; applying a raise twice changes nothing.
+   */
+  private flushRaises(): void {
+    const calls = this.raises;
+    this.raises = [];
+    const alone = (c: PendingRaise) => void setDurableScript.run(this.redis, c.keys, c.args).then(c.resolve, c.reject);
+    if (calls.length === 1 || this.redis.isCluster) {
+      calls.forEach(alone);
+      return;
+    }
+    const pipe = this.redis.pipeline();
+    for (const c of calls) pipe.evalsha(setDurableScript.sha, c.keys.length, ...c.keys, ...c.args);
+    pipe.exec().then(
+      (results) =>
+        calls.forEach((c, i) => {
+          const r = results?.[i];
+          if (r && r[0] === null) c.resolve(r[1]);
+          else alone(c);
+        }),
+      () => calls.forEach(alone),
+    );
   }
 
   /** The durable seq of (server, epoch), 0 if none. */

@@ -2,8 +2,8 @@
  * The ordered batch acker of one connection. Batches are written to Kinesis as they
  * arrive (pipelined), but made durable in Redis and acked strictly in arrival order:
  * each batch waits for its own write, then for every batch before it. Batches whose
- * writes finish while a durable raise is in flight share the next one (one Redis call
- * for several batches under load).
+ * writes finish in the same tick, or while a durable raise is in flight, share one raise
+ * (one Redis call) and one socket write of their acks.
  *
  * Unacked bytes are capped: past the cap the host stops reading the socket until acks
  * bring them below half the cap, so a fast plugin meets TCP backpressure instead of
@@ -34,8 +34,8 @@ export interface AckerHost {
   readonly durable: DurableSeqs;
   readonly metrics: GatewayMetrics;
   readonly maxUnackedBytes: number;
-  /** Sends the Ack of `seq`. */
-  ack(seq: number): void;
+  /** Sends the Acks of `seqs`, in order (in one socket write). */
+  ack(seqs: readonly number[]): void;
   /** The acker broke: send an Error naming the problem and close the connection; `err` is the cause, for the log. */
   fail(code: ErrorCode, close: CloseCode, message: string, err?: unknown): void;
   /** Stop (true) or resume (false) reading the socket for the unacked-bytes cap. */
@@ -131,7 +131,10 @@ export class OrderedAcker {
     this.toAck.push(p);
     if (!this.committing) {
       this.committing = true;
-      this.committed = this.commit();
+      // On the next tick, once every promise settled so far has run: one Kinesis call
+      // settles many batches of this connection, each in its own microtask along `tail`,
+      // and they all share one raise and one socket write instead of the first going alone.
+      this.committed = new Promise<void>((resolve) => process.nextTick(() => resolve(this.commit())));
     }
   }
 
@@ -158,10 +161,9 @@ export class OrderedAcker {
             continue;
           }
         }
-        for (const a of group) {
-          this.host.ack(a.seq);
-          this.host.metrics.acked((performance.now() - a.received) / 1000);
-        }
+        this.host.ack(group.map((a) => a.seq));
+        const now = performance.now();
+        for (const a of group) this.host.metrics.acked((now - a.received) / 1000);
       } catch (err) {
         if (!this.broken) {
           this.broken = true;

@@ -8,3 +8,4 @@ export * from './prize.js';
 export * from './hash.js';
 export * from './queries.js';
 export * from './moves.js';
+export * from './batch-frame.js';

@@ -43,17 +43,17 @@ export class Pacer {
     this.byteRate = new TokenBucket(bytesPerSec, Math.max(bytesPerSec, this.maxBytesPerCall));
   }
 
-  /** Waits out the throttle slow-down. */
-  async throttled(): Promise<void> {
+  /** Waits out the throttle slow-down; undefined when there is none (no promise to wait on: the common case). */
+  throttled(): Promise<void> | undefined {
     const wait = this.nextPutAt - Date.now();
-    if (wait > 0) await sleep(wait);
+    return wait > 0 ? sleep(wait) : undefined;
   }
 
-  /** Waits until the shards' write quota covers a call of `records` records and `bytes` bytes. */
-  async quota(records: number, bytes: number): Promise<void> {
-    if (!this.recordRate || !this.byteRate) return;
+  /** Waits until the shards' write quota covers a call of `records` records and `bytes` bytes; undefined when it does now. */
+  quota(records: number, bytes: number): Promise<void> | undefined {
+    if (!this.recordRate || !this.byteRate) return undefined;
     const wait = Math.max(this.recordRate.reserve(records), this.byteRate.reserve(bytes));
-    if (wait > 0) await sleep(wait);
+    return wait > 0 ? sleep(wait) : undefined;
   }
 
   /** Kinesis throttled a call or entries: every later call waits longer. */

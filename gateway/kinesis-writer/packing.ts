@@ -23,6 +23,14 @@ import { AggregateBuilder } from '../../backend/kinesis/kpl-aggregation.js';
 import { bucketHashKey, bucketPartitionKey, ShardLayout } from '../../backend/kinesis/partition-keys.js';
 import type { UserRecord } from '../batch-records.js';
 
+/**
+ * The most a user record's Kinesis record (alone in its aggregate) adds to its data: magic
+ * and MD5 (20), the partition key table entry (10: 8 hex digits) and the hash key's (41:
+ * up to 39 digits), the record's tags, lengths and indexes (at most 13 for 1 MiB), and the
+ * outer partition key (8). Rounded up; a record smaller than the limit by this much fits.
+ */
+export const ALONE_OVERHEAD_MAX = 128;
+
 /** A queued user record; `at` is performance.now() when it was queued, `vb` its virtual bucket (partBucket of its key). */
 export interface Queued {
   rec: UserRecord;
@@ -114,7 +122,7 @@ export class RecordPacker<E extends Queued> {
     return q.entries[0]!.at + lingerMs - now;
   }
 
-  /** What `r` alone makes as a Kinesis record: data plus partition key. */
+  /** What `r` alone makes as a Kinesis record: data plus partition key (at most its data + ALONE_OVERHEAD_MAX). */
   aloneSize(r: Queued): number {
     const alone = new AggregateBuilder();
     const pk = bucketPartitionKey(r.vb);

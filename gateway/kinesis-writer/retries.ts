@@ -61,10 +61,12 @@ export class PutRetrier {
     let puts = chunk.filter(live);
     for (const p of puts) p.data = p.builder.build();
     for (let attempt = 0; puts.length > 0; attempt++) {
-      await pacer.throttled();
+      const slowed = pacer.throttled();
+      if (slowed) await slowed;
       if (attempt > 0) puts = puts.filter(live);
       if (puts.length === 0) return;
-      await pacer.quota(puts.length, puts.reduce((a, p) => a + this.o.putSize(p), 0));
+      const paced = pacer.quota(puts.length, puts.reduce((a, p) => a + this.o.putSize(p), 0));
+      if (paced) await paced;
       const started = performance.now();
       let result: PutRecordsResult;
       try {

@@ -20,7 +20,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import { KinesisWriteError } from './errors.js';
 import { resolveWriterOptions, type KinesisWriterOptions } from './options.js';
 import { Pacer } from './pacing.js';
-import { RecordPacker } from './packing.js';
+import { ALONE_OVERHEAD_MAX, RecordPacker } from './packing.js';
 import { PutRetrier, type Entry, type Job } from './retries.js';
 
 const log = logger('gateway');
@@ -127,17 +127,18 @@ export class KinesisWriter {
    */
   write(records: readonly UserRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    const at = performance.now();
-    const queued = records.map((rec) => ({ rec, at, vb: partBucket(rec.key) }));
-    for (const q of queued) {
-      const size = this.packer.aloneSize(q);
+    for (const rec of records) {
+      // Only a record near the limit is measured exactly (packing.ts ALONE_OVERHEAD_MAX).
+      if (rec.data.length <= KINESIS_MAX_RECORD_BYTES - ALONE_OVERHEAD_MAX) continue;
+      const size = this.packer.aloneSize({ rec, at: 0, vb: partBucket(rec.key) });
       if (size > KINESIS_MAX_RECORD_BYTES) {
-        return Promise.reject(new KinesisWriteError(`user record ${q.rec.key} makes a Kinesis record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte limit`, 'RecordTooLarge'));
+        return Promise.reject(new KinesisWriteError(`user record ${rec.key} makes a Kinesis record of ${size} bytes, over Kinesis's ${KINESIS_MAX_RECORD_BYTES}-byte limit`, 'RecordTooLarge'));
       }
     }
+    const at = performance.now();
     return new Promise<void>((resolve, reject) => {
       const job: Job = { remaining: records.length, settled: false, resolve, reject };
-      for (const q of queued) this.packer.push({ ...q, job });
+      for (const rec of records) this.packer.push({ rec, at, vb: partBucket(rec.key), job });
       this.schedule();
     });
   }

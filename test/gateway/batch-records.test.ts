@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { batchToRecords, checkRecordTarget, userRecordBudget, type UserRecord } from '../../gateway/batch-records.js';
 import { AggregateBuilder } from '../../backend/kinesis/kpl-aggregation.js';
-import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
-import { decodeRecord, encodeRecord, RECORD_FORMAT_VERSION, recordKey } from '../../backend/kinesis/record-format.js';
-import { batchLayout, decodeMoves, decodePluginMessage, encode, encodeMoves, Op, ProtocolError, type Batch, type DeltaEvent, type DiscreteEvent } from '../../protocol/index.js';
+import { PartitionScheme, ShardLayout } from '../../backend/kinesis/partition-keys.js';
+import { ALONE_OVERHEAD_MAX, RecordPacker } from '../../gateway/kinesis-writer/packing.js';
+import { decodeRecord, encodeRecord, RECORD_FORMAT_VERSION, recordKey, type EventRecord } from '../../backend/kinesis/record-format.js';
+import { batchLayout, decodeMoves, decodePluginMessage, decodeRaw, encode, encodeMoves, Op, ProtocolError, type Batch, type DeltaEvent, type DiscreteEvent } from '../../protocol/index.js';
 import { encodeBatch } from '../../plugin/batch-encoder.js';
 import { joins } from './support.js';
 
@@ -182,4 +183,36 @@ describe('batchToRecords', () => {
     expect(() => checkRecordTarget(100)).toThrow(/1024 to 1048576/);
     expect(() => checkRecordTarget(2 * 1024 * 1024)).toThrow(RangeError);
   });
+
+  it('a user record alone adds at most ALONE_OVERHEAD_MAX bytes to its data (the writer measures only records nearer the limit)', () => {
+    const packer = new RecordPacker(ShardLayout.uniform(4), 25 * 1024, 500, 5 * 1024 * 1024);
+    let most = 0;
+    for (const vb of [0, 1, 0x7fffffff, 0xfffffffe, 0xffffffff, 123_456_789]) {
+      for (const size of [0, 100, 127, 128, 16_383, 16_384, 1024 * 1024 - 200, 1024 * 1024]) {
+        const rec = { key: 'k', bucket: 0, data: Buffer.alloc(size) };
+        most = Math.max(most, packer.aloneSize({ rec, at: 0, vb }) - size);
+      }
+    }
+    expect(most).toBeGreaterThan(ALONE_OVERHEAD_MAX / 2);
+    expect(most).toBeLessThanOrEqual(ALONE_OVERHEAD_MAX);
+  });
+
+  it('writes each part as encodeRecord does, over the bounds of every number form, string form, and part count', () => {
+    const nums = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 2 ** 32 - 1, 2 ** 32, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, 0.5, -0.5, 1_764_331_299_999.5, 2 ** 53 - 1, -0];
+    // Decoded without the reader's header checks (epochs and seqs here go past what it accepts).
+    const same = (r: UserRecord) => expect(r.data.toString('hex')).toBe(encodeRecord(decodeRaw(r.data) as EventRecord).toString('hex'));
+    for (const server of [1, 31, 32, 64].map((n) => 's'.repeat(n))) {
+      for (const v of nums) {
+        for (const scheme of [new PartitionScheme(1), new PartitionScheme(3)]) {
+          for (const r of batchToRecords({ server, epoch: v, seq: Math.abs(v) || 1, wm: v }, joins(2), { scheme })) same(r);
+          for (const r of batchToRecords({ server, epoch: 1, seq: 1, wm: v }, [], { scheme, moves: encodeMoves(movesOf(3)) })) same(r);
+        }
+      }
+    }
+    // Part indexes and counts past one byte (about 15 joins a part).
+    const many = batchToRecords({ server: 'srv-a', epoch: 1, seq: 2, wm: 3 }, joins(5000), { scheme: new PartitionScheme(1), targetBytes: 1024, moves: encodeMoves(movesOf(5)) });
+    expect(many.length).toBeGreaterThan(0x100);
+    for (const r of many) same(r);
+  });
 });
+

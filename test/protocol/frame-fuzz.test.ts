@@ -4,12 +4,33 @@
  * must hold). `npm run fuzz` runs 10^6 of them.
  */
 import { describe, expect, it } from 'vitest';
-import { checkFrame, fuzzFrames } from '../support/frame-fuzz.js';
-import { encode, Op } from '../../protocol/index.js';
+import fc from 'fast-check';
+import { checkFrame, fuzzFrames, validFrame } from '../support/frame-fuzz.js';
+import { decodePluginMessage, encode, Op, readBatchFrame, type Batch } from '../../protocol/index.js';
 
 describe('frames from an attacker', () => {
   it('never let anything but a ProtocolError out, never hang, never forward what was not validated', () => {
     expect(fuzzFrames(1000)).toBeGreaterThan(0);
+  });
+
+  it("pass the gateway's fast reader when the plugin made them and the decoder accepts them", () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(validFrame, (frame) => {
+        let msg: Batch;
+        try {
+          msg = decodePluginMessage(frame) as Batch;
+        } catch {
+          return; // a string beyond 256 characters: refused by both
+        }
+        accepted++;
+        const fast = readBatchFrame(frame);
+        expect(fast).toBeDefined();
+        expect(fast!.count).toBe(msg.ev.length);
+      }),
+      { numRuns: 300 },
+    );
+    expect(accepted).toBeGreaterThan(100);
   });
 
   it('hold on the known bombs: huge headers, deep nesting, __proto__, a key twice', () => {

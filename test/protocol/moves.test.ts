@@ -3,7 +3,7 @@
  * trips through the coalescer's grid, the stated error bound, and refusals.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeMoves, encodeMoves, movesProblem, MovesFormatError, type DeltaEvent } from '../../protocol/index.js';
+import { decodeMoves, encodeMoves, MAX_QUANTA, movesProblem, movesValid, MovesFormatError, type DeltaEvent } from '../../protocol/index.js';
 import { Coalescer } from '../../plugin/coalescer.js';
 import { rng } from '../../plugin/hosts/sim-host.js';
 
@@ -99,5 +99,75 @@ describe('moves block', () => {
     expect(movesProblem(Buffer.concat([good, Buffer.from([0])]))).toMatch(/1 trailing bytes/);
     expect(movesProblem(Buffer.concat([good.subarray(0, 9), Buffer.from([0x80, 0x00])]))).toMatch(/overlong varint/);
     expect(() => decodeMoves(with_(0, 9))).toThrow(MovesFormatError);
+  });
+
+  it("accepts with the gateway's fast check exactly the blocks the decoder accepts", () => {
+    const random = rng(2024);
+    const int = (n: number) => Math.floor(random() * n);
+    // Varints around every bound the format has: byte lengths, MAX_QUANTA, 2^53, overlong forms.
+    const edges = [0, 1, 127, 128, 16383, 16384, 2 ** 31, 2 * MAX_QUANTA, 2 * MAX_QUANTA + 1, 2 * MAX_QUANTA + 2, 2 ** 53 - 1, 2 ** 53, 2 ** 56 - 1];
+    const varint = (v: number): number[] => {
+      const out: number[] = [];
+      while (v >= 0x80) {
+        out.push((v % 0x80) | 0x80);
+        v = Math.floor(v / 0x80);
+      }
+      out.push(v);
+      if (random() < 0.03) out.push(...[0x80, 0x00].slice(0, 1 + int(2))); // an overlong or unterminated tail
+      return out;
+    };
+    const value = () => (random() < 0.3 ? edges[int(edges.length)]! : int(random() < 0.5 ? 300 : 1e6));
+    const block = (): Buffer => {
+      const bytes: number[] = [1];
+      const q = Buffer.alloc(8);
+      q.writeDoubleBE([0.05, 0.05, 0.05, 1, 0, -1, 2e6][int(7)]!);
+      bytes.push(...q);
+      bytes.push(...varint(random() < 0.1 ? value() : 1_795_867_200_000 + int(1000)));
+      const n = int(6);
+      bytes.push(...varint(random() < 0.05 ? value() : n));
+      for (let k = 0; k < n; k++) {
+        const mask = random() < 0.05 ? int(256) : int(32);
+        bytes.push(...varint(random() < 0.2 ? value() : int(4)), mask);
+        if (mask & 16) bytes.push(...varint(random() < 0.2 ? value() : int(50)));
+        if (mask & 1) {
+          const len = random() < 0.1 ? [0, 256, 257][int(3)]! : 1 + int(4);
+          bytes.push(...varint(len));
+          for (let c = 0; c < len; c++) bytes.push(random() < 0.9 ? 0x61 + int(26) : [0xc3, 0xa9, 0xff, 0xe2, 0x82, 0xac][int(6)]!);
+        }
+        for (const bit of [2, 4, 8]) if (mask & bit) bytes.push(...varint(value()));
+      }
+      const b = Buffer.from(bytes);
+      // Then, sometimes, a random edit: a byte changed, a byte dropped, a byte added, or a cut.
+      const at = int(b.length);
+      switch (int(6)) {
+        case 0:
+          b[at] = int(256);
+          return b;
+        case 1:
+          return Buffer.concat([b.subarray(0, at), b.subarray(at + 1)]);
+        case 2:
+          return Buffer.concat([b.subarray(0, at), Buffer.from([int(256)]), b.subarray(at)]);
+        case 3:
+          return b.subarray(0, at);
+        default:
+          return b;
+      }
+    };
+    let accepted = 0;
+    for (let k = 0; k < 30_000; k++) {
+      const b = block();
+      let decodes = true;
+      try {
+        decodeMoves(b);
+      } catch (err) {
+        if (!(err instanceof MovesFormatError)) throw err;
+        decodes = false;
+      }
+      if (movesValid(b) !== decodes) expect.fail(`fast check ${movesValid(b)} but decoder ${decodes} for ${b.toString('hex')}`);
+      if (decodes) accepted++;
+    }
+    // Both outcomes are well represented.
+    expect(accepted).toBeGreaterThan(3000);
+    expect(accepted).toBeLessThan(27_000);
   });
 });

@@ -7,34 +7,48 @@
  * - what is written is what was validated: every event in the records is the bytes of an
  *   event the validator accepted, the worker's reader accepts every record with no bad
  *   event, and the moves block written is the one validated;
+ * - the gateway's fast reader (protocol/batch-frame.ts) accepts a frame only when the
+ *   decoder accepts it as the same batch, and its records are the decoder's;
  * - Object.prototype is untouched.
  * Used by test/protocol/frame-fuzz.test.ts (bounded) and `npm run fuzz` (10^6 cases).
  */
 import fc from 'fast-check';
-import { batchToRecords } from '../../gateway/batch-records.js';
+import { batchToRecords, frameToRecords } from '../../gateway/batch-records.js';
 import { PartitionScheme } from '../../backend/kinesis/partition-keys.js';
 import { decodeRecord } from '../../backend/kinesis/record-format.js';
-import { batchLayout, decodePluginMessage, encode, movesProblem, Op, ProtocolError, type Batch, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../../protocol/index.js';
+import { batchLayout, decodePluginMessage, encode, movesProblem, Op, ProtocolError, readBatchFrame, type Batch, type DeltaEvent, type DiscreteEvent, type WireEvent } from '../../protocol/index.js';
 import { encodeBatch } from '../../plugin/batch-encoder.js';
 import { scanMap } from '../../protocol/msgpack-scan.js';
 
 const mp = (v: unknown): Buffer => encode(v as object);
 const SLOW_CASE_MS = 1000;
 const scheme = new PartitionScheme(4);
+const one = new PartitionScheme(1);
 
-const str = fc.string({ minLength: 1, maxLength: 12 });
-const num = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -1, 2 ** 32, 1795867200123));
+const short = fc.string({ minLength: 1, maxLength: 12 });
+/** Strings of discrete events: short, any Unicode, and around the 256-character limit. */
+const str = fc.oneof(short, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }), fc.string({ minLength: 250, maxLength: 260 }));
+const num = fc.oneof(
+  { arbitrary: fc.integer(), weight: 4 },
+  { arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }), weight: 4 },
+  { arbitrary: fc.constantFrom(0, -1, 2 ** 32, 1795867200123), weight: 4 },
+  { arbitrary: fc.constantFrom(Infinity, -Infinity, NaN), weight: 1 },
+);
 const at = fc.tuple(num, num, num);
 
 const discrete: fc.Arbitrary<DiscreteEvent> = fc.oneof(
   fc.record({ k: fc.constant('join' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, i: fc.nat() }),
   fc.record({ k: fc.constant('leave' as const), e: fc.nat(), n: fc.nat(), t: num, p: str }),
-  fc.record({ k: fc.constant('enter' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, hunt: fc.constantFrom('spring', 'h-1'), tr: str, region: str, at }),
+  fc.record({ k: fc.constant('enter' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, hunt: fc.constantFrom('spring', 'h-1'), tr: str, region: str, at, sus: fc.constant(1 as const) }, { requiredKeys: ['k', 'e', 'n', 't', 'p', 'hunt', 'tr', 'region', 'at'] }),
+  fc.record({ k: fc.constant('start' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, hunt: fc.constant('spring'), hash: str, rules: fc.constant({ id: 'spring', name: 'S', treasures: [] } as never) }),
   fc.record({ k: fc.constant('stop' as const), e: fc.nat(), n: fc.nat(), t: num, p: str, hunt: fc.constantFrom('spring', 'h_2') }),
-  fc.record({ k: fc.constant('rules' as const), e: fc.nat(), n: fc.nat(), t: num, hunt: fc.constant('spring'), hash: str, rules: fc.constant({ id: 'spring', name: 'S', treasures: [] } as never) }),
+  fc.record(
+    { k: fc.constant('rules' as const), e: fc.nat(), n: fc.nat(), t: num, hunt: fc.constant('spring'), hash: str, rules: fc.oneof(fc.constant({ id: 'spring', name: 'S', treasures: [] }), fc.object({ maxDepth: 3 })) as fc.Arbitrary<never>, reload: fc.constant(1 as const) },
+    { requiredKeys: ['k', 'e', 'n', 't', 'hunt', 'hash', 'rules'] },
+  ),
 );
 const delta: fc.Arbitrary<DeltaEvent> = fc
-  .record({ t: fc.integer({ min: 0, max: 2 ** 45 }), i: fc.nat({ max: 10_000 }), region: fc.option(str, { nil: undefined }), x: fc.option(fc.integer({ min: -1e6, max: 1e6 }), { nil: undefined }), z: fc.option(fc.integer({ min: -1e6, max: 1e6 }), { nil: undefined }) })
+  .record({ t: fc.integer({ min: 0, max: 2 ** 45 }), i: fc.nat({ max: 10_000 }), region: fc.option(short, { nil: undefined }), x: fc.option(fc.integer({ min: -1e6, max: 1e6 }), { nil: undefined }), z: fc.option(fc.integer({ min: -1e6, max: 1e6 }), { nil: undefined }) })
   .map(({ t, i, region, x, z }) => {
     const d: DeltaEvent = { k: 'delta', t, i };
     if (region !== undefined) d.region = region;
@@ -44,7 +58,7 @@ const delta: fc.Arbitrary<DeltaEvent> = fc
   });
 
 /** A valid batch frame as the plugin makes it. */
-const validFrame = fc
+export const validFrame = fc
   .tuple(fc.nat({ max: 1e9 }).map((n) => n + 1), num, fc.array(discrete, { maxLength: 12 }), fc.array(delta, { maxLength: 30 }))
   .map(([seq, wm, ev, ds]) => encodeBatch(seq, Number.isFinite(wm) ? wm : 0, [...ev, ...ds] as WireEvent[]));
 
@@ -126,6 +140,7 @@ function timed(frame: Buffer): number {
     if (!(err instanceof ProtocolError)) throw new Error(`decode threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
   }
   if (msg?.op === Op.Batch) checkRecords(frame, msg);
+  checkFastReader(frame, msg?.op === Op.Batch ? msg : undefined);
   if (Object.getOwnPropertyNames(Object.prototype).sort().join(',') !== protoNames) throw new Error('Object.prototype changed');
   if (({} as Record<string, unknown>).polluted !== undefined) throw new Error('Object.prototype polluted');
   return performance.now() - started;
@@ -164,6 +179,35 @@ function checkRecords(frame: Buffer, msg: Batch): void {
   }
   if (movesWritten !== (msg.mv ? 1 : 0)) throw new Error(`moves block written ${movesWritten} times`);
   for (const [hex, left] of validated) if (left !== 0) throw new Error(`validated event ${hex} was not written`);
+}
+
+/** The fast reader agrees with the decoder on a frame it accepts: same batch, same records. */
+function checkFastReader(frame: Buffer, msg: Batch | undefined): void {
+  let fast;
+  try {
+    fast = readBatchFrame(frame);
+  } catch (err) {
+    throw new Error(`the fast reader threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+  }
+  if (!fast) return;
+  if (!msg) throw new Error('the fast reader accepted a frame the decoder refuses');
+  const layout = batchLayout(msg.ev)!;
+  if (fast.seq !== msg.seq || !Object.is(fast.wm, msg.wm) || fast.count !== msg.ev.length) throw new Error(`fast reader: seq ${fast.seq} wm ${fast.wm} count ${fast.count}, decoder: ${msg.seq} ${msg.wm} ${msg.ev.length}`);
+  if (fast.layout.frame !== frame || fast.layout.at.join() !== layout.at.join() || String(fast.layout.moves) !== String(layout.moves)) throw new Error('fast reader: another layout than the decoder\'s');
+  if (Boolean(fast.mv) !== Boolean(msg.mv) || (fast.mv && !Buffer.from(fast.mv).equals(Buffer.from(msg.mv!)))) throw new Error('fast reader: another moves block');
+  if (JSON.stringify(fast.events()) !== JSON.stringify(msg.ev)) throw new Error('fast reader: its events decode to others than the decoder\'s');
+  const id = { server: 'srv-f', epoch: 1, seq: msg.seq, wm: msg.wm };
+  const hex = (f: () => { data: Buffer }[]) => {
+    try {
+      return f().map((r) => r.data.toString('hex')).join();
+    } catch (err) {
+      if (err instanceof ProtocolError) return err.message;
+      throw err;
+    }
+  };
+  for (const sch of [scheme, one]) {
+    if (hex(() => frameToRecords(id, fast, { scheme: sch })) !== hex(() => batchToRecords(id, msg.ev, { scheme: sch, frame }))) throw new Error(`fast reader: other records (${sch.buckets} buckets)`);
+  }
 }
 
 /** Runs `numRuns` cases; returns cases per second. */

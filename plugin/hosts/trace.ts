@@ -70,10 +70,31 @@ export type NumberedLine = TraceLine & { lineNo: number };
 const CHUNK_BYTES = 1 << 20;
 
 /**
- * Streams a trace file, validated and checked for time order, in arrays of lines (one array
- * per chunk read). Blank lines are skipped (they still count in line numbers).
+ * A part of a trace file by byte offsets: the lines that start at an offset in [from, to).
+ * Ranges that meet (one's `to` the next one's `from`) split a file's lines between them,
+ * whatever the offsets, so readers can each take a range of one file.
  */
-export async function* readTraceChunks(file: string): AsyncGenerator<NumberedLine[]> {
+export interface TraceRange {
+  from: number;
+  to: number;
+}
+
+/** What a reader has seen so far, kept up to date line by line (also when it throws). */
+export interface TraceProgress {
+  /** lines read, blank ones included: the number of the last line read */
+  lineNo: number;
+  /** the first non-blank line accepted, with its number */
+  first?: { t: number; lineNo: number };
+  /** the time of the last line accepted */
+  lastT: number;
+}
+
+/**
+ * Streams a trace file, validated and checked for time order, in arrays of lines (one array
+ * per chunk read). Blank lines are skipped (they still count in line numbers). With `range`,
+ * only the lines starting in it, numbered and ordered as if they were a file of their own.
+ */
+export async function* readTraceChunks(file: string, range?: TraceRange, progress?: TraceProgress): AsyncGenerator<NumberedLine[]> {
   let fh;
   try {
     fh = await open(file, 'r');
@@ -81,21 +102,24 @@ export async function* readTraceChunks(file: string): AsyncGenerator<NumberedLin
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TraceError(file, 0, 'file not found');
     throw err;
   }
-  let lineNo = 0;
-  let lastT = -Infinity;
+  const seen: TraceProgress = progress ?? { lineNo: 0, lastT: -Infinity };
+  seen.lineNo = 0;
+  seen.lastT = -Infinity;
+  delete seen.first;
   let rest: Buffer = Buffer.alloc(0);
   const buf = Buffer.allocUnsafe(CHUNK_BYTES);
   const scanner = new MoveLineScanner();
   const accept = (s: NumberedLine, out: NumberedLine[]) => {
-    if (s.t < lastT) throw new TraceError(file, lineNo, `"t" ${s.t} is earlier than the previous line's ${lastT}: a trace must be in time order`);
-    lastT = s.t;
-    s.lineNo = lineNo;
+    if (s.t < seen.lastT) throw new TraceError(file, seen.lineNo, `"t" ${s.t} is earlier than the previous line's ${seen.lastT}: a trace must be in time order`);
+    seen.lastT = s.t;
+    s.lineNo = seen.lineNo;
+    seen.first ??= { t: s.t, lineNo: s.lineNo };
     out.push(s);
   };
   const take = (text: string, out: NumberedLine[]) => {
-    lineNo++;
+    seen.lineNo++;
     if (text.length === 0 || (text.charCodeAt(0) <= 0x20 && !text.trim())) return;
-    accept(parseTraceLine(text, file, lineNo) as NumberedLine, out);
+    accept(parseTraceLine(text, file, seen.lineNo) as NumberedLine, out);
   };
   /** Splits text that ends where a line ends on \n, \r\n and lone \r (as readline does). */
   const textLines = (text: string, out: NumberedLine[]) => {
@@ -112,7 +136,7 @@ export async function* readTraceChunks(file: string): AsyncGenerator<NumberedLin
       let nl: number;
       if (fast) {
         nl = scanner.lineEnd;
-        lineNo++;
+        seen.lineNo++;
         accept(fast as NumberedLine, out);
       } else {
         nl = chunk.indexOf(10, start);
@@ -128,23 +152,54 @@ export async function* readTraceChunks(file: string): AsyncGenerator<NumberedLin
     if (cr >= 0 && cr < end) textLines(chunk.toString('utf8', 0, end), out);
     else byteLines(chunk, end, out);
   };
+  const to = range?.to ?? Infinity;
+  // A range starting inside a line begins after that line: read from the byte before
+  // `from`, and skip through the first \n (which is that byte when a line starts at `from`).
+  let skipping = range !== undefined && range.from > 0;
+  let pos = skipping ? range!.from - 1 : 0;
+  /** the file offset of rest[0], which is always where a line starts */
+  let restAt = pos;
   try {
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK_BYTES, null);
+      const { bytesRead } = await fh.read(buf, 0, CHUNK_BYTES, pos);
       if (bytesRead === 0) break;
-      const chunk = rest.length > 0 ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      pos += bytesRead;
+      let chunk = rest.length > 0 ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      let at = restAt;
+      if (skipping) {
+        const nl = chunk.indexOf(10);
+        if (nl < 0) {
+          restAt = pos;
+          continue;
+        }
+        skipping = false;
+        chunk = chunk.subarray(nl + 1);
+        at += nl + 1;
+      }
+      if (at >= to) return;
+      const out: NumberedLine[] = [];
+      if (at + chunk.length >= to) {
+        // The range's last line is the one holding byte to - 1: cut at its \n.
+        const end = chunk.indexOf(10, to - 1 - at);
+        if (end >= 0) {
+          lines(chunk, end, out);
+          if (out.length > 0) yield out;
+          return;
+        }
+      }
       // Cut at the last \n: a \n byte is never inside a multi-byte UTF-8 character.
       const cut = chunk.lastIndexOf(10);
       if (cut < 0) {
         rest = Buffer.from(chunk);
+        restAt = at;
         continue;
       }
-      const out: NumberedLine[] = [];
       lines(chunk, cut, out);
       rest = Buffer.from(chunk.subarray(cut + 1));
+      restAt = at + cut + 1;
       if (out.length > 0) yield out;
     }
-    if (rest.length > 0) {
+    if (rest.length > 0 && !skipping) {
       const out: NumberedLine[] = [];
       lines(rest, rest.length, out);
       if (out.length > 0) yield out;

@@ -54,21 +54,26 @@ export class TraceBlockBuilder {
   }
 
   add(line: TraceLine): void {
+    if (line.type === 'move') return this.addMove(line.t, line.server, line.player, line.region, line.at[0], line.at[1], line.at[2]);
     const k = this.n;
     if (k === this.t.length) this.grow();
     this.t[k] = line.t;
-    if (line.type === 'move') {
-      const j = k * 3;
-      this.ids[j] = this.id(line.server);
-      this.ids[j + 1] = this.id(line.player);
-      this.ids[j + 2] = this.id(line.region);
-      this.at[j] = line.at[0];
-      this.at[j + 1] = line.at[1];
-      this.at[j + 2] = line.at[2];
-    } else {
-      this.other[k] = 1;
-      this.others.push(line);
-    }
+    this.other[k] = 1;
+    this.others.push(line);
+    this.n = k + 1;
+  }
+
+  addMove(t: number, server: string, player: string, region: string, x: number, y: number, z: number): void {
+    const k = this.n;
+    if (k === this.t.length) this.grow();
+    this.t[k] = t;
+    const j = k * 3;
+    this.ids[j] = this.id(server);
+    this.ids[j + 1] = this.id(player);
+    this.ids[j + 2] = this.id(region);
+    this.at[j] = x;
+    this.at[j + 1] = y;
+    this.at[j + 2] = z;
     this.n = k + 1;
   }
 

@@ -16,7 +16,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { TraceError } from '../../protocol/index.js';
-import { readTraceChunks, type TraceLine, type TraceProgress, type TraceRange, type TraceSummary } from './trace.js';
+import { readTraceChunks, readTraceInto, type TraceLine, type TraceProgress, type TraceRange, type TraceSink, type TraceSummary } from './trace.js';
 import { blockLines, TraceBlockBuilder, type TraceBlock } from './trace-blocks.js';
 
 /** A segment's size: small enough that two readers end close together, large enough that handing one out costs nothing. */
@@ -54,15 +54,21 @@ export async function readSegment(file: string, range: TraceRange, keep: boolean
   const builder = keep ? new TraceBlockBuilder(8192) : undefined;
   let count = 0;
   let error: SegmentResult['error'];
+  let server = '';
+  const sink: TraceSink = {
+    scanned: (m) => {
+      count++;
+      if (m.server !== server) servers.add((server = m.server));
+      builder?.addMove(m.t, m.server, m.player, m.region, m.x, m.y, m.z);
+    },
+    parsed: (line) => {
+      count++;
+      if (line.server !== server) servers.add((server = line.server));
+      builder?.add(line);
+    },
+  };
   try {
-    for await (const chunk of readTraceChunks(file, range, progress)) {
-      count += chunk.length;
-      let server = '';
-      for (const line of chunk) {
-        if (line.server !== server) servers.add((server = line.server));
-        builder?.add(line);
-      }
-    }
+    for await (const _ of readTraceInto(file, sink, range, progress));
   } catch (err) {
     if (!(err instanceof TraceError)) throw err;
     error = { lineNo: err.line, problem: err.problem };

@@ -89,12 +89,38 @@ export interface TraceProgress {
   lastT: number;
 }
 
+/** Receives a reader's lines, in file order. */
+export interface TraceSink {
+  /** A move line the fast path read: its fields are the scanner's (`t`, `server`, ...) until the next line. */
+  scanned(line: MoveLineScanner, lineNo: number): void;
+  /** Any other line, parsed and validated. */
+  parsed(line: NumberedLine): void;
+}
+
 /**
  * Streams a trace file, validated and checked for time order, in arrays of lines (one array
  * per chunk read). Blank lines are skipped (they still count in line numbers). With `range`,
  * only the lines starting in it, numbered and ordered as if they were a file of their own.
  */
 export async function* readTraceChunks(file: string, range?: TraceRange, progress?: TraceProgress): AsyncGenerator<NumberedLine[]> {
+  let out: NumberedLine[] = [];
+  const sink: TraceSink = {
+    scanned: (line, lineNo) => out.push(line.line(lineNo) as NumberedLine),
+    parsed: (line) => out.push(line),
+  };
+  for await (const _ of readTraceInto(file, sink, range, progress)) {
+    if (out.length === 0) continue;
+    const chunk = out;
+    out = [];
+    yield chunk;
+  }
+}
+
+/**
+ * The reader itself: hands each line to `sink` (a move line of the fast path without making
+ * an object of it), and yields after each chunk read.
+ */
+export async function* readTraceInto(file: string, sink: TraceSink, range?: TraceRange, progress?: TraceProgress): AsyncGenerator<void> {
   let fh;
   try {
     fh = await open(file, 'r');
@@ -109,48 +135,49 @@ export async function* readTraceChunks(file: string, range?: TraceRange, progres
   let rest: Buffer = Buffer.alloc(0);
   const buf = Buffer.allocUnsafe(CHUNK_BYTES);
   const scanner = new MoveLineScanner();
-  const accept = (s: NumberedLine, out: NumberedLine[]) => {
-    if (s.t < seen.lastT) throw new TraceError(file, seen.lineNo, `"t" ${s.t} is earlier than the previous line's ${seen.lastT}: a trace must be in time order`);
-    seen.lastT = s.t;
-    s.lineNo = seen.lineNo;
-    seen.first ??= { t: s.t, lineNo: s.lineNo };
-    out.push(s);
+  const inOrder = (t: number) => {
+    if (t < seen.lastT) throw new TraceError(file, seen.lineNo, `"t" ${t} is earlier than the previous line's ${seen.lastT}: a trace must be in time order`);
+    seen.lastT = t;
+    seen.first ??= { t, lineNo: seen.lineNo };
   };
-  const take = (text: string, out: NumberedLine[]) => {
+  const take = (text: string) => {
     seen.lineNo++;
     if (text.length === 0 || (text.charCodeAt(0) <= 0x20 && !text.trim())) return;
-    accept(parseTraceLine(text, file, seen.lineNo) as NumberedLine, out);
+    const line = parseTraceLine(text, file, seen.lineNo) as NumberedLine;
+    inOrder(line.t);
+    line.lineNo = seen.lineNo;
+    sink.parsed(line);
   };
   /** Splits text that ends where a line ends on \n, \r\n and lone \r (as readline does). */
-  const textLines = (text: string, out: NumberedLine[]) => {
+  const textLines = (text: string) => {
     // A final \r is the first half of the \r\n we cut at, or a lone \r ending the file.
     if (text.endsWith('\r')) text = text.slice(0, -1);
-    for (const line of text.split(/\r\n|\r|\n/)) take(line, out);
+    for (const line of text.split(/\r\n|\r|\n/)) take(line);
   };
   /** Lines of chunk[0, end) where every line ends in \n (or at `end`) and there is no \r. */
-  const byteLines = (chunk: Buffer, end: number, out: NumberedLine[]) => {
+  const byteLines = (chunk: Buffer, end: number) => {
     let start = 0;
     while (start <= end) {
       // The scanner finds the line's end itself; only other lines need a search for it.
-      const fast = start < end ? scanner.scan(chunk, start, end) : undefined;
       let nl: number;
-      if (fast) {
+      if (start < end && scanner.read(chunk, start, end)) {
         nl = scanner.lineEnd;
         seen.lineNo++;
-        accept(fast as NumberedLine, out);
+        inOrder(scanner.t);
+        sink.scanned(scanner, seen.lineNo);
       } else {
         nl = chunk.indexOf(10, start);
         if (nl < 0 || nl > end) nl = end;
-        take(chunk.toString('utf8', start, nl), out);
+        take(chunk.toString('utf8', start, nl));
       }
       start = nl + 1;
     }
   };
-  const lines = (chunk: Buffer, end: number, out: NumberedLine[]) => {
+  const lines = (chunk: Buffer, end: number) => {
     // A \r anywhere (CRLF files, lone \r breaks): the general splitting, on text.
     const cr = chunk.indexOf(13);
-    if (cr >= 0 && cr < end) textLines(chunk.toString('utf8', 0, end), out);
-    else byteLines(chunk, end, out);
+    if (cr >= 0 && cr < end) textLines(chunk.toString('utf8', 0, end));
+    else byteLines(chunk, end);
   };
   const to = range?.to ?? Infinity;
   // A range starting inside a line begins after that line: read from the byte before
@@ -177,13 +204,12 @@ export async function* readTraceChunks(file: string, range?: TraceRange, progres
         at += nl + 1;
       }
       if (at >= to) return;
-      const out: NumberedLine[] = [];
       if (at + chunk.length >= to) {
         // The range's last line is the one holding byte to - 1: cut at its \n.
         const end = chunk.indexOf(10, to - 1 - at);
         if (end >= 0) {
-          lines(chunk, end, out);
-          if (out.length > 0) yield out;
+          lines(chunk, end);
+          yield;
           return;
         }
       }
@@ -194,15 +220,14 @@ export async function* readTraceChunks(file: string, range?: TraceRange, progres
         restAt = at;
         continue;
       }
-      lines(chunk, cut, out);
+      lines(chunk, cut);
       rest = Buffer.from(chunk.subarray(cut + 1));
       restAt = at + cut + 1;
-      if (out.length > 0) yield out;
+      yield;
     }
     if (rest.length > 0 && !skipping) {
-      const out: NumberedLine[] = [];
-      lines(rest, rest.length, out);
-      if (out.length > 0) yield out;
+      lines(rest, rest.length);
+      yield;
     }
   } finally {
     await fh.close();

@@ -69,7 +69,7 @@ export async function replayCommand(args: string[]): Promise<number> {
     // the lines it read, so the replay need not parse the file again.
     const trace = await validateTrace(traceFile, { helpers: thread ? [thread] : [] });
     const run = async (rules: typeof hunts): Promise<ReplayResult> => {
-      const url = gateway ?? (await thread!.startStack(config));
+      const url = gateway ?? (await thread!.startStack(config)).gatewayUrl;
       try {
         return await replay({
           hunts: rules,

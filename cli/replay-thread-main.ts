@@ -16,6 +16,12 @@ export type ThreadRequest =
   | { id: number; op: 'start-stack'; config: EnvConfig }
   | { id: number; op: 'stop-stack' };
 
+/** The back end a thread started: where its gateway listens, and the Redis key prefix of the run. */
+export interface ThreadBackEnd {
+  gatewayUrl: string;
+  redisPrefix: string;
+}
+
 export interface ThreadReply {
   id: number;
   value?: unknown;
@@ -39,7 +45,7 @@ async function handle(m: ThreadRequest): Promise<{ value?: unknown; transfer?: A
       if (stack) throw new Error('the back end already runs');
       const { startStack } = await stackModule;
       stack = await startStack({ config: m.config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
-      return { value: stack.gateway!.url };
+      return { value: { gatewayUrl: stack.gateway!.url, redisPrefix: stack.keys.prefix } satisfies ThreadBackEnd };
     }
     case 'stop-stack': {
       const s = stack;

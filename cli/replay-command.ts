@@ -13,13 +13,17 @@ import { loadRulesFile } from '../plugin/rules-file.js';
 import { logger } from '../common/log.js';
 import { loadEnvConfig } from '../backend/config.js';
 import { parse, UsageError } from './main.js';
-import { summarizeTrace } from '../plugin/hosts/trace.js';
+import { stat } from 'node:fs/promises';
+import { validateTrace } from '../plugin/hosts/trace-segments.js';
 import { diffPrizes, renderDiff, type PrizeDiff } from './prize-diff.js';
 import { replay, type ReplayResult } from './replay.js';
 import { gatewayUrls } from '../plugin/link.js';
-import { startStack } from './stack.js';
+import { ReplayThread } from './replay-thread.js';
 
 const log = logger('replay');
+
+/** With --gateway, the second thread helps validate a trace this large (its start costs about a second of CPU). */
+const THREAD_TRACE_BYTES = 32 << 20;
 
 export async function replayCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -54,28 +58,39 @@ export async function replayCommand(args: string[]): Promise<number> {
   };
   const flushIntervalMs = num('flush-interval', values['flush-interval']);
   const batchMaxEvents = num('batch-events', values['batch-events']);
-  // Validate the whole trace before starting anything: a bad line fails fast.
-  const summary = await summarizeTrace(values.trace);
-  const run = async (rules: typeof hunts): Promise<ReplayResult> => {
-    const stack = gateway ? undefined : await startStack({ config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
-    try {
-      return await replay({
-        hunts: rules,
-        traceFile: values.trace!,
-        summary,
-        gatewayUrl: gateway ?? stack!.gateway!.url,
-        token: config.token,
-        graceMs: config.graceMs,
-        ...(flushIntervalMs ? { flushIntervalMs } : {}),
-        ...(batchMaxEvents ? { batchMaxEvents } : {}),
-        onProgress: (p) => log.debug(p, 'window closed'),
-      });
-    } finally {
-      await stack?.stop();
-    }
-  };
-  const before = oldHunts ? await run(oldHunts) : undefined;
-  const result = await run(hunts);
+  const traceFile = values.trace;
+  // The second thread runs the embedded back end; it also helps validate a trace large enough to be worth it.
+  const big = await stat(traceFile).then((s) => s.size >= THREAD_TRACE_BYTES, () => false);
+  const thread = gateway === undefined || big ? ReplayThread.start() : undefined;
+  let before: ReplayResult | undefined;
+  let result: ReplayResult;
+  try {
+    // Validate the whole trace before the back end starts: a bad line fails fast. The pass keeps
+    // the lines it read, so the replay need not parse the file again.
+    const trace = await validateTrace(traceFile, { helpers: thread ? [thread] : [] });
+    const run = async (rules: typeof hunts): Promise<ReplayResult> => {
+      const url = gateway ?? (await thread!.startStack(config)).gatewayUrl;
+      try {
+        return await replay({
+          hunts: rules,
+          traceFile,
+          trace,
+          gatewayUrl: url,
+          token: config.token,
+          graceMs: config.graceMs,
+          ...(flushIntervalMs ? { flushIntervalMs } : {}),
+          ...(batchMaxEvents ? { batchMaxEvents } : {}),
+          onProgress: (p) => log.debug(p, 'window closed'),
+        });
+      } finally {
+        if (gateway === undefined) await thread!.stopStack();
+      }
+    };
+    before = oldHunts ? await run(oldHunts) : undefined;
+    result = await run(hunts);
+  } finally {
+    await thread?.close();
+  }
   const diff: PrizeDiff | undefined = before ? diffPrizes(before.prizes, result.prizes) : undefined;
   if (values.json) {
     process.stdout.write(JSON.stringify({ prizes: result.prizes, stats: result.stats, ...(diff ? { diff } : {}) }) + '\n');

@@ -17,6 +17,7 @@ import { CairnPlugin, type LinkTuning, type PrizeView } from '../plugin/cairn-pl
 import { ReplayHost } from '../plugin/hosts/replay-host.js';
 import { gatewayUrls } from '../plugin/link.js';
 import { readTraceChunks, summarizeTrace, type TraceSummary } from '../plugin/hosts/trace.js';
+import { validatedLines, type ValidatedTrace } from '../plugin/hosts/trace-segments.js';
 
 const log = logger('replay');
 
@@ -28,6 +29,11 @@ export interface ReplayOptions {
   traceFile: string;
   /** the trace's summary when the caller already validated it */
   summary?: TraceSummary;
+  /**
+   * The trace as the validating pass kept it (plugin/hosts/trace-segments.ts): its summary,
+   * and its lines, which the replay then takes instead of reading `traceFile` again.
+   */
+  trace?: ValidatedTrace;
   /**
    * The gateway, or several (a list or comma-separated): server k of the trace starts on
    * gateway k mod n and moves on through the others in turn when its gateway is down.
@@ -76,7 +82,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Pr
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
-  const summary = opts.summary ?? (await summarizeTrace(opts.traceFile));
+  const summary = opts.trace?.summary ?? opts.summary ?? (await summarizeTrace(opts.traceFile));
   const flushMs = opts.flushIntervalMs ?? 250;
   const windowTimeout = opts.windowTimeoutMs ?? 60_000;
   const hunts = opts.hunts.map((h) => ({ id: h.id, len: windowMs(h) }));
@@ -136,7 +142,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     let server = '';
     let host: ReplayHost | undefined;
     let plugin: CairnPlugin | undefined;
-    for await (const chunk of readTraceChunks(opts.traceFile)) {
+    for await (const chunk of opts.trace ? validatedLines(opts.trace) : readTraceChunks(opts.traceFile)) {
       for (const line of chunk) {
         while (line.t > barrier + opts.graceMs) {
           await closeBarrier(barrier);

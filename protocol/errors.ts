@@ -88,9 +88,15 @@ export class RulesError extends CairnError {
 }
 
 export class TraceError extends CairnError {
-  constructor(file: string, line: number, message: string) {
-    super(ErrorCode.TraceInvalid, `${file}:${line}: ${message}`);
+  /** the line that is wrong (0: the file as a whole) */
+  readonly line: number;
+  /** what is wrong with it, without the file and line */
+  readonly problem: string;
+  constructor(file: string, line: number, problem: string) {
+    super(ErrorCode.TraceInvalid, `${file}:${line}: ${problem}`);
     this.name = 'TraceError';
+    this.line = line;
+    this.problem = problem;
   }
 }
 

@@ -43,6 +43,14 @@ export class MoveLineScanner {
 
   /** Where the last line scanned ends (its \n, or the limit). */
   lineEnd = 0;
+  /** The fields of the last line `read` accepted. */
+  t = 0;
+  server = '';
+  player = '';
+  region = '';
+  x = 0;
+  y = 0;
+  z = 0;
 
   /**
    * The move line starting at `start` and ending at a \n or at `limit`, parsed and valid;
@@ -50,29 +58,53 @@ export class MoveLineScanner {
    * need not look for the line break itself.
    */
   scan(buf: Uint8Array, start: number, limit: number): TraceLine | undefined {
+    return this.read(buf, start, limit) ? this.line() : undefined;
+  }
+
+  /** The last line read, as an object (with its number when given). */
+  line(): TraceLine;
+  line(lineNo: number): TraceLine & { lineNo: number };
+  line(lineNo?: number): TraceLine {
+    const l: TraceLine = { t: this.t, server: this.server, type: 'move', player: this.player, region: this.region, at: [this.x, this.y, this.z] };
+    if (lineNo !== undefined) (l as TraceLine & { lineNo: number }).lineNo = lineNo;
+    return l;
+  }
+
+  /**
+   * As `scan`, without making an object: true when the line is a valid move line, its fields
+   * then in `t`, `server`, `player`, `region`, `x`, `y`, `z` until the next call.
+   */
+  read(buf: Uint8Array, start: number, limit: number): boolean {
     this.buf = buf;
     this.pos = start;
     this.end = limit;
-    if (!this.lit(P_T)) return undefined;
+    if (!this.lit(P_T)) return false;
     const t = this.num();
-    if (t === undefined || !Number.isSafeInteger(t) || t < 0) return undefined;
-    if (!this.lit(P_SERVER)) return undefined;
+    if (t === undefined || !Number.isSafeInteger(t) || t < 0) return false;
+    if (!this.lit(P_SERVER)) return false;
     const server = this.str(true);
-    if (server === undefined || !this.lit(P_TYPE_MOVE_PLAYER)) return undefined;
+    if (server === undefined || !this.lit(P_TYPE_MOVE_PLAYER)) return false;
     const player = this.str(true);
-    if (player === undefined || !this.lit(P_REGION)) return undefined;
+    if (player === undefined || !this.lit(P_REGION)) return false;
     const region = this.str(false);
-    if (region === undefined || !this.lit(P_AT)) return undefined;
+    if (region === undefined || !this.lit(P_AT)) return false;
     const x = this.num();
-    if (x === undefined || !this.byte(0x2c)) return undefined;
+    if (x === undefined || !this.byte(0x2c)) return false;
     const y = this.num();
-    if (y === undefined || !this.byte(0x2c)) return undefined;
+    if (y === undefined || !this.byte(0x2c)) return false;
     const z = this.num();
-    if (z === undefined || !this.byte(0x5d) || !this.byte(0x7d) || (this.pos !== limit && buf[this.pos] !== 0x0a)) return undefined;
+    if (z === undefined || !this.byte(0x5d) || !this.byte(0x7d) || (this.pos !== limit && buf[this.pos] !== 0x0a)) return false;
     // 1e400 is valid JSON but Infinity: the validation refuses it, so the general path must report it.
-    if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(z)) return undefined;
+    if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(z)) return false;
     this.lineEnd = this.pos;
-    return { t, server, type: 'move', player, region, at: [x, y, z] };
+    this.t = t;
+    this.server = server;
+    this.player = player;
+    this.region = region;
+    this.x = x;
+    this.y = y;
+    this.z = z;
+    return true;
   }
 
   private lit(bytes: Uint8Array): boolean {

@@ -70,10 +70,57 @@ export type NumberedLine = TraceLine & { lineNo: number };
 const CHUNK_BYTES = 1 << 20;
 
 /**
- * Streams a trace file, validated and checked for time order, in arrays of lines (one array
- * per chunk read). Blank lines are skipped (they still count in line numbers).
+ * A part of a trace file by byte offsets: the lines that start at an offset in [from, to).
+ * Ranges that meet (one's `to` the next one's `from`) split a file's lines between them,
+ * whatever the offsets, so readers can each take a range of one file.
  */
-export async function* readTraceChunks(file: string): AsyncGenerator<NumberedLine[]> {
+export interface TraceRange {
+  from: number;
+  to: number;
+}
+
+/** What a reader has seen so far, kept up to date line by line (also when it throws). */
+export interface TraceProgress {
+  /** lines read, blank ones included: the number of the last line read */
+  lineNo: number;
+  /** the first non-blank line accepted, with its number */
+  first?: { t: number; lineNo: number };
+  /** the time of the last line accepted */
+  lastT: number;
+}
+
+/** Receives a reader's lines, in file order. */
+export interface TraceSink {
+  /** A move line the fast path read: its fields are the scanner's (`t`, `server`, ...) until the next line. */
+  scanned(line: MoveLineScanner, lineNo: number): void;
+  /** Any other line, parsed and validated. */
+  parsed(line: NumberedLine): void;
+}
+
+/**
+ * Streams a trace file, validated and checked for time order, in arrays of lines (one array
+ * per chunk read). Blank lines are skipped (they still count in line numbers). With `range`,
+ * only the lines starting in it, numbered and ordered as if they were a file of their own.
+ */
+export async function* readTraceChunks(file: string, range?: TraceRange, progress?: TraceProgress): AsyncGenerator<NumberedLine[]> {
+  let out: NumberedLine[] = [];
+  const sink: TraceSink = {
+    scanned: (line, lineNo) => out.push(line.line(lineNo) as NumberedLine),
+    parsed: (line) => out.push(line),
+  };
+  for await (const _ of readTraceInto(file, sink, range, progress)) {
+    if (out.length === 0) continue;
+    const chunk = out;
+    out = [];
+    yield chunk;
+  }
+}
+
+/**
+ * The reader itself: hands each line to `sink` (a move line of the fast path without making
+ * an object of it), and yields after each chunk read.
+ */
+export async function* readTraceInto(file: string, sink: TraceSink, range?: TraceRange, progress?: TraceProgress): AsyncGenerator<void> {
   let fh;
   try {
     fh = await open(file, 'r');
@@ -81,73 +128,106 @@ export async function* readTraceChunks(file: string): AsyncGenerator<NumberedLin
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TraceError(file, 0, 'file not found');
     throw err;
   }
-  let lineNo = 0;
-  let lastT = -Infinity;
+  const seen: TraceProgress = progress ?? { lineNo: 0, lastT: -Infinity };
+  seen.lineNo = 0;
+  seen.lastT = -Infinity;
+  delete seen.first;
   let rest: Buffer = Buffer.alloc(0);
   const buf = Buffer.allocUnsafe(CHUNK_BYTES);
   const scanner = new MoveLineScanner();
-  const accept = (s: NumberedLine, out: NumberedLine[]) => {
-    if (s.t < lastT) throw new TraceError(file, lineNo, `"t" ${s.t} is earlier than the previous line's ${lastT}: a trace must be in time order`);
-    lastT = s.t;
-    s.lineNo = lineNo;
-    out.push(s);
+  const inOrder = (t: number) => {
+    if (t < seen.lastT) throw new TraceError(file, seen.lineNo, `"t" ${t} is earlier than the previous line's ${seen.lastT}: a trace must be in time order`);
+    seen.lastT = t;
+    seen.first ??= { t, lineNo: seen.lineNo };
   };
-  const take = (text: string, out: NumberedLine[]) => {
-    lineNo++;
+  const take = (text: string) => {
+    seen.lineNo++;
     if (text.length === 0 || (text.charCodeAt(0) <= 0x20 && !text.trim())) return;
-    accept(parseTraceLine(text, file, lineNo) as NumberedLine, out);
+    const line = parseTraceLine(text, file, seen.lineNo) as NumberedLine;
+    inOrder(line.t);
+    line.lineNo = seen.lineNo;
+    sink.parsed(line);
   };
   /** Splits text that ends where a line ends on \n, \r\n and lone \r (as readline does). */
-  const textLines = (text: string, out: NumberedLine[]) => {
+  const textLines = (text: string) => {
     // A final \r is the first half of the \r\n we cut at, or a lone \r ending the file.
     if (text.endsWith('\r')) text = text.slice(0, -1);
-    for (const line of text.split(/\r\n|\r|\n/)) take(line, out);
+    for (const line of text.split(/\r\n|\r|\n/)) take(line);
   };
   /** Lines of chunk[0, end) where every line ends in \n (or at `end`) and there is no \r. */
-  const byteLines = (chunk: Buffer, end: number, out: NumberedLine[]) => {
+  const byteLines = (chunk: Buffer, end: number) => {
     let start = 0;
     while (start <= end) {
       // The scanner finds the line's end itself; only other lines need a search for it.
-      const fast = start < end ? scanner.scan(chunk, start, end) : undefined;
       let nl: number;
-      if (fast) {
+      if (start < end && scanner.read(chunk, start, end)) {
         nl = scanner.lineEnd;
-        lineNo++;
-        accept(fast as NumberedLine, out);
+        seen.lineNo++;
+        inOrder(scanner.t);
+        sink.scanned(scanner, seen.lineNo);
       } else {
         nl = chunk.indexOf(10, start);
         if (nl < 0 || nl > end) nl = end;
-        take(chunk.toString('utf8', start, nl), out);
+        take(chunk.toString('utf8', start, nl));
       }
       start = nl + 1;
     }
   };
-  const lines = (chunk: Buffer, end: number, out: NumberedLine[]) => {
+  const lines = (chunk: Buffer, end: number) => {
     // A \r anywhere (CRLF files, lone \r breaks): the general splitting, on text.
     const cr = chunk.indexOf(13);
-    if (cr >= 0 && cr < end) textLines(chunk.toString('utf8', 0, end), out);
-    else byteLines(chunk, end, out);
+    if (cr >= 0 && cr < end) textLines(chunk.toString('utf8', 0, end));
+    else byteLines(chunk, end);
   };
+  const to = range?.to ?? Infinity;
+  // A range starting inside a line begins after that line: read from the byte before
+  // `from`, and skip through the first \n (which is that byte when a line starts at `from`).
+  let skipping = range !== undefined && range.from > 0;
+  let pos = skipping ? range!.from - 1 : 0;
+  /** the file offset of rest[0], which is always where a line starts */
+  let restAt = pos;
   try {
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK_BYTES, null);
+      const { bytesRead } = await fh.read(buf, 0, CHUNK_BYTES, pos);
       if (bytesRead === 0) break;
-      const chunk = rest.length > 0 ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      pos += bytesRead;
+      let chunk = rest.length > 0 ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      let at = restAt;
+      if (skipping) {
+        const nl = chunk.indexOf(10);
+        if (nl < 0) {
+          restAt = pos;
+          continue;
+        }
+        skipping = false;
+        chunk = chunk.subarray(nl + 1);
+        at += nl + 1;
+      }
+      if (at >= to) return;
+      if (at + chunk.length >= to) {
+        // The range's last line is the one holding byte to - 1: cut at its \n.
+        const end = chunk.indexOf(10, to - 1 - at);
+        if (end >= 0) {
+          lines(chunk, end);
+          yield;
+          return;
+        }
+      }
       // Cut at the last \n: a \n byte is never inside a multi-byte UTF-8 character.
       const cut = chunk.lastIndexOf(10);
       if (cut < 0) {
         rest = Buffer.from(chunk);
+        restAt = at;
         continue;
       }
-      const out: NumberedLine[] = [];
-      lines(chunk, cut, out);
+      lines(chunk, cut);
       rest = Buffer.from(chunk.subarray(cut + 1));
-      if (out.length > 0) yield out;
+      restAt = at + cut + 1;
+      yield;
     }
-    if (rest.length > 0) {
-      const out: NumberedLine[] = [];
-      lines(rest, rest.length, out);
-      if (out.length > 0) yield out;
+    if (rest.length > 0 && !skipping) {
+      lines(rest, rest.length);
+      yield;
     }
   } finally {
     await fh.close();

@@ -2,7 +2,7 @@
  * Where a window-close measurement runs: one Redis (the one at CAIRN_REDIS_URL, or one
  * started for the run), or a Redis Cluster of 3 masters and 3 replicas started for the run.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { connectRedis, connectRedisCluster, DEFAULT_REDIS_URL } from '../backend/redis/connect.js';
 import { resolveRedis } from '../backend/redis/embedded-server.js';
 import { startTestCluster } from '../test/support/redis-cluster.js';
@@ -20,19 +20,22 @@ export interface Target {
   stop(): Promise<void>;
 }
 
+/** Removes the keys under `prefix` from one node (one at a time: a node holds many slots). */
+async function cleanNode(node: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [nextCursor, found] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = nextCursor;
+    if (found.length) await Promise.all(found.map((k) => node.unlink(k)));
+  } while (cursor !== '0');
+}
+
 export async function singleRedis(): Promise<Target> {
   const r = await resolveRedis(process.env.CAIRN_REDIS_URL ?? DEFAULT_REDIS_URL, true);
   const redis = await connectRedis(r.url);
   return {
     label: 'one Redis', redis, workerUrl: r.url,
-    async clean(prefix) {
-      let cursor = '0';
-      do {
-        const [nextCursor, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = nextCursor;
-        if (found.length) await redis.del(...found);
-      } while (cursor !== '0');
-    },
+    clean: (prefix) => cleanNode(redis, prefix),
     async stop() {
       redis.disconnect();
       await r.stop();
@@ -45,8 +48,9 @@ export async function redisCluster(): Promise<Target> {
   const redis = await connectRedisCluster(cluster.seeds);
   return {
     label: 'Redis Cluster (3 masters, 3 replicas)', redis, workerUrl: `${CLUSTER_URL}${cluster.seeds}`,
-    // A new prefix per measurement; the cluster goes with its keys.
-    async clean() {},
+    async clean(prefix) {
+      await Promise.all((redis as unknown as Cluster).nodes('master').map((node) => cleanNode(node, prefix)));
+    },
     async stop() {
       redis.disconnect();
       await cluster.stop();

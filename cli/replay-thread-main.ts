@@ -44,7 +44,10 @@ async function handle(m: ThreadRequest): Promise<{ value?: unknown; transfer?: A
     case 'start-stack': {
       if (stack) throw new Error('the back end already runs');
       const { startStack } = await stackModule;
-      stack = await startStack({ config: m.config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20 });
+      // Windows close within a poll of the last watermark (pollMs), while the readers, woken by
+      // each put of the gateway beside them, rarely poll an idle stream: polling two shards
+      // every 20 ms cost a third of a core.
+      stack = await startStack({ config: m.config, embedded: true, gateway: true, workers: 1, isolate: true, port: 0, pollMs: 20, idleReadMs: 250 });
       return { value: { gatewayUrl: stack.gateway!.url, redisPrefix: stack.keys.prefix } satisfies ThreadBackEnd };
     }
     case 'stop-stack': {

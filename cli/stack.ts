@@ -15,6 +15,7 @@ import { resolveRedis } from '../backend/redis/embedded-server.js';
 import { ensureStream, resolveKinesis } from '../backend/kinesis/client.js';
 import { RedisKeys } from '../backend/redis/keys.js';
 import { startGateway, type Gateway } from '../gateway/server.js';
+import { kinesisSink, type PutRecordsSink } from '../gateway/kinesis-writer/sink.js';
 import { startWorker, type Worker } from '../worker/worker.js';
 import { eventTap } from '../gateway/live-page/event-tap.js';
 import { startLivePage, type LivePage } from '../gateway/live-page/server.js';
@@ -32,6 +33,11 @@ export interface StackOptions {
   /** gateway port; 0 = any free port */
   port?: number;
   pollMs?: number;
+  /**
+   * The workers' pause after an empty read (worker option idleReadMs). With a gateway in
+   * the stack, its puts wake the workers' readers at once, so this can be long. @default pollMs
+   */
+  idleReadMs?: number;
   registry?: Registry;
   /** live hunt page port (0 = any free port); overrides CAIRN_PAGE_PORT; needs the gateway */
   pagePort?: number;
@@ -88,16 +94,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     let gateway: Gateway | undefined;
     let page: LivePage | undefined;
     const pagePort = opts.gateway ? (opts.pagePort ?? config.pagePort) : undefined;
+    const workers: Worker[] = [];
     if (opts.gateway) {
       const tap = pagePort !== undefined ? { tap: eventTap(redis, keys, registry) } : {};
-      gateway = await startGateway({ port: opts.port ?? config.gatewayPort, token: config.token, redis, keys, kinesis: k.client, stream, registry, recordTargetBytes: config.recordBytes, putLingerMs: config.putLingerMs, ...tap });
+      // The workers of this stack read what its gateway put as soon as it is in the stream.
+      const sink = opts.workers > 0 ? { sink: waking(kinesisSink(k.client), workers) } : {};
+      gateway = await startGateway({ port: opts.port ?? config.gatewayPort, token: config.token, redis, keys, kinesis: k.client, stream, registry, recordTargetBytes: config.recordBytes, putLingerMs: config.putLingerMs, ...tap, ...sink });
       stops.push(() => gateway!.close());
     }
     if (pagePort !== undefined) {
       page = await startLivePage({ port: pagePort, redis, keys, registry, adminToken: config.pageAdminToken });
       stops.push(() => page!.close());
     }
-    const workers: Worker[] = [];
     for (let i = 0; i < opts.workers; i++) {
       const w = await startWorker({
         redis,
@@ -107,6 +115,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         graceMs: config.graceMs,
         silentServerMs: config.silentServerMs,
         ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+        ...(opts.idleReadMs !== undefined ? { idleReadMs: opts.idleReadMs } : {}),
         registry: i === 0 ? registry : new Registry(),
       });
       workers.push(w);
@@ -117,6 +126,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stopAll();
     throw err;
   }
+}
+
+/** PutRecords through `sink`, waking `workers` after each call that put records. */
+function waking(sink: PutRecordsSink, workers: readonly Worker[]): PutRecordsSink {
+  return {
+    putRecords: async (input) => {
+      const res = await sink.putRecords(input);
+      if ((res.FailedRecordCount ?? 0) < input.Records.length) for (const w of workers) w.wake();
+      return res;
+    },
+  };
 }
 
 /**

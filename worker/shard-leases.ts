@@ -58,6 +58,11 @@ export class ShardLeases {
     return [...this.held.keys()].sort();
   }
 
+  /** Wakes every reader from its idle pause (ShardReader.wake). */
+  wake(): void {
+    for (const h of this.held.values()) h.reader.wake();
+  }
+
   async start(): Promise<void> {
     await this.tick();
     this.schedule();

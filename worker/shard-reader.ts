@@ -34,6 +34,7 @@ export interface ReaderContext {
   stream: string;
   metrics: WorkerMetrics;
   log: Logger;
+  /** pause after an empty GetRecords (a wake ends it early) */
   pollMs: number;
   /** called after records were ingested, so windows can close without waiting for a tick */
   onIngested(): void;
@@ -59,6 +60,10 @@ export async function readCheckpoint(redis: Redis, keys: RedisKeys, shard: strin
 export class ShardReader {
   private readonly abort = new AbortController();
   readonly done: Promise<ReaderEnd>;
+  /** set by wake(); the next idle pause is skipped */
+  private woken = false;
+  /** ends the idle pause under way, if any */
+  private endPause: (() => void) | undefined;
 
   constructor(
     private readonly ctx: ReaderContext,
@@ -77,12 +82,38 @@ export class ShardReader {
     return await this.done;
   }
 
+  /**
+   * New records may be in the shard (a gateway in this process just put some): read now
+   * rather than at the end of the pause after an empty read.
+   */
+  wake(): void {
+    this.woken = true;
+    this.endPause?.();
+  }
+
   private get stopped(): boolean {
     return this.abort.signal.aborted;
   }
 
   private async pause(ms: number): Promise<void> {
     await sleep(ms, undefined, { signal: this.abort.signal }).catch(() => {});
+  }
+
+  /** The pause after an empty read: ends early on wake(), and is skipped when one came since the read began. */
+  private async idle(ms: number): Promise<void> {
+    if (this.woken || this.stopped) return;
+    const { signal } = this.abort;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.endPause = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.endPause = done;
+    });
   }
 
   private async iterator(after: string | undefined): Promise<string | undefined> {
@@ -135,6 +166,8 @@ export class ShardReader {
           // No iterator for a closed shard means it has nothing more to read.
           return (await this.checkpoint(last, true)) ? 'shard-end' : 'lost';
         }
+        // A wake from here on may be for records this read does not see yet.
+        this.woken = false;
         const res = await this.ctx.kinesis.send(new GetRecordsCommand({ ShardIterator: iter, Limit: GET_RECORDS_LIMIT }), { abortSignal: this.abort.signal });
         backoff = 0;
         const records = res.Records ?? [];
@@ -172,7 +205,7 @@ export class ShardReader {
               continue;
             }
           }
-          await this.pause(this.ctx.pollMs);
+          await this.idle(this.ctx.pollMs);
         }
       } catch (err) {
         if (this.stopped) break;

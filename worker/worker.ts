@@ -42,8 +42,13 @@ export interface WorkerOptions {
   stream: string;
   /** Owner name on shard leases; unique per worker. @default `${hostname}-${pid}-${random}` */
   workerId?: string;
-  /** Pause between empty GetRecords calls, and between window-close passes. @default 200 */
+  /** Pause between window-close passes, and between empty GetRecords calls unless idleReadMs is set. @default 200 */
   pollMs?: number;
+  /**
+   * Pause between empty GetRecords calls. Longer than pollMs only where something calls
+   * wake() when records are put (cli/stack.ts wires its gateway to its workers). @default pollMs
+   */
+  idleReadMs?: number;
   /** Event time a window waits after every server's watermark passed its end. @default 0 */
   graceMs?: number;
   /** Shard lease TTL; renewed every third of it. @default 10000 */
@@ -75,6 +80,11 @@ export interface Worker {
   /** The metrics registry (the one passed in, or the worker's own). */
   readonly registry: Registry;
   /**
+   * Records were just put into the stream (by a gateway in this process): the readers read
+   * now instead of at the end of their pause after an empty read (`idleReadMs`).
+   */
+  wake(): void;
+  /**
    * Stops reading, waits for work in progress, gives the leases back. Returns within
    * stopTimeoutMs whatever is down, logging what it could not release. Does not close
    * redis or kinesis: the caller does, which ends whatever was abandoned.
@@ -86,6 +96,7 @@ const WorkerOptionsSchema = Type.Object(
   {
     workerId: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$', description: 'use 1-128 of A-Z a-z 0-9 _ . : -' }),
     pollMs: Type.Integer({ default: 200, minimum: 1, maximum: 60_000 }),
+    idleReadMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
     graceMs: Type.Integer({ default: 0, minimum: 0, maximum: 86_400_000 }),
     leaseMs: Type.Integer({ default: 10_000, minimum: 300, maximum: 600_000 }),
     silentServerMs: Type.Integer({ default: 300_000, minimum: 0, maximum: 86_400_000 }),
@@ -101,7 +112,7 @@ function resolveOptions(o: WorkerOptions): Readonly<Static<typeof WorkerOptionsS
     if (!o[name]) throw new CairnError(ErrorCode.ConfigInvalid, `worker option ${name} is required`);
   }
   const given: Record<string, unknown> = { workerId: o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` };
-  for (const name of ['pollMs', 'graceMs', 'leaseMs', 'silentServerMs', 'stopTimeoutMs'] as const) if (o[name] !== undefined) given[name] = o[name];
+  for (const name of ['pollMs', 'idleReadMs', 'graceMs', 'leaseMs', 'silentServerMs', 'stopTimeoutMs'] as const) if (o[name] !== undefined) given[name] = o[name];
   return Object.freeze(checkOptions(given));
 }
 
@@ -135,7 +146,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   };
 
   const leases = new ShardLeases({
-    redis, keys, scripts, kinesis, stream, metrics, log, pollMs: o.pollMs, workerId: o.workerId, leaseMs: o.leaseMs, onIngested: kick,
+    redis, keys, scripts, kinesis, stream, metrics, log, pollMs: o.idleReadMs ?? o.pollMs, workerId: o.workerId, leaseMs: o.leaseMs, onIngested: kick,
   });
   log.info({ stream, pollMs: o.pollMs, graceMs: o.graceMs, leaseMs: o.leaseMs, silentServerMs: o.silentServerMs }, 'worker starting');
   try {
@@ -151,6 +162,9 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     registry: metrics.registry,
     stats: () => ({ ...metrics.stats, shardsHeld: leases.count }),
     shards: () => leases.heldShards(),
+    wake: () => {
+      if (!stopped) leases.wake();
+    },
     stop() {
       stopping ??= (async () => {
         stopped = true;

@@ -28,10 +28,11 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
-async function run(hunts: HuntRules[], opts: { flushIntervalMs?: number; batchMaxEvents?: number; workers?: number } = {}) {
-  const stack = await testStack({ workers: opts.workers ?? 1 });
+async function run(hunts: HuntRules[], opts: { flushIntervalMs?: number; batchMaxEvents?: number; workers?: number; idleReadMs?: number; windowTimeoutMs?: number } = {}) {
+  const { workers, idleReadMs, ...replayOpts } = opts;
+  const stack = await testStack({ workers: workers ?? 1, ...(idleReadMs !== undefined ? { idleReadMs } : {}) });
   cleanup = stack.cleanup;
-  return replay({ hunts, traceFile: TRACE, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', graceMs: 0, ...opts });
+  return replay({ hunts, traceFile: TRACE, gatewayUrl: stack.gateway!.url, token: 'cairn-dev-token', graceMs: 0, ...replayOpts });
 }
 
 describe('replay of the sample fixture', () => {
@@ -50,6 +51,12 @@ describe('replay of the sample fixture', () => {
 
   it('gives the same prizes with one window for the whole trace and two workers', async () => {
     const { prizes } = await run([{ ...RULES, window: '10m' }], { flushIntervalMs: 50, workers: 2 });
+    expect(prizeKeys(prizes)).toEqual(EXPECTED);
+  });
+
+  it("reads what the stack's gateway puts at once: workers polling an idle stream once a minute close every window in time", async () => {
+    // Without the gateway waking the readers, the first window would wait a minute for a read.
+    const { prizes } = await run([RULES], { idleReadMs: 60_000, windowTimeoutMs: 20_000 });
     expect(prizeKeys(prizes)).toEqual(EXPECTED);
   });
 

@@ -8,7 +8,7 @@ import { deletePrefix, TEST_REDIS_URL } from './redis.js';
  * the stack runs on it; CAIRN_REDIS_URL then points at a dead port, so a stack that fell
  * back to the single-node Redis would fail instead of passing on the wrong Redis.
  */
-export async function testStack(opts: { workers?: number; graceMs?: number; shards?: number; pagePort?: number; redisCluster?: string } = {}): Promise<Stack & { cleanup(): Promise<void> }> {
+export async function testStack(opts: { workers?: number; graceMs?: number; shards?: number; pagePort?: number; redisCluster?: string; idleReadMs?: number } = {}): Promise<Stack & { cleanup(): Promise<void> }> {
   const config = loadEnvConfig({
     CAIRN_REDIS_URL: opts.redisCluster === undefined ? TEST_REDIS_URL : 'redis://127.0.0.1:9',
     ...(opts.redisCluster === undefined ? {} : { CAIRN_REDIS_CLUSTER: opts.redisCluster }),
@@ -16,7 +16,7 @@ export async function testStack(opts: { workers?: number; graceMs?: number; shar
     CAIRN_WINDOW_GRACE_MS: String(opts.graceMs ?? 0),
     CAIRN_KINESIS_SHARDS: String(opts.shards ?? 2),
   });
-  const stack = await startStack({ config, embedded: true, gateway: true, workers: opts.workers ?? 1, isolate: true, port: 0, pollMs: 20, ...(opts.pagePort !== undefined ? { pagePort: opts.pagePort } : {}) });
+  const stack = await startStack({ config, embedded: true, gateway: true, workers: opts.workers ?? 1, isolate: true, port: 0, pollMs: 20, ...(opts.pagePort !== undefined ? { pagePort: opts.pagePort } : {}), ...(opts.idleReadMs !== undefined ? { idleReadMs: opts.idleReadMs } : {}) });
   return Object.assign(stack, {
     async cleanup() {
       const prefix = stack.keys.prefix;

@@ -16,7 +16,7 @@
  *            Redis about 2 us to write: measured, HSET of 230 k fields took 0.5 s).
  *   merge    STRINGs: the end of the last committed window (merge) and the finds it made
  *            (merge-list, find-list.ts), one value however many players, written by the commit
- *            and spread over the buckets by the merge step that follows. The bucket
+ *            and spread over the buckets by the merge step that follows it. The bucket
  *            writes (65 k fields, and the serialization of every player in them: over a
  *            second for a window of 230 k finds) are off the window's close: its prizes
  *            are decided and on their way first. Until the merge is done, readers take

@@ -4,7 +4,8 @@
  * the player buckets (hunt/hunt-store.ts), then the list deleted. Done after the fan-out,
  * so a window's prizes are decided and on the servers' streams without waiting for the
  * bucket writes (for a window of 230 k finds: 65 k buckets serialized and written, over a
- * second).
+ * second), and a moment later still (window-closer.ts MERGE_DELAY_MS) unless the next
+ * window is due, so it does not compete with the delivery of those prizes.
  *
  * In chunks of buckets, one script call each (lua/merge-players-3.lua), so Redis is never
  * blocked long: prize deliveries read the same Redis meanwhile. Each call writes only
@@ -21,9 +22,9 @@ import { findsByBucket, mergedBuckets, parseFindList, type FindList } from '../h
 import type { WorkerScripts } from './scripts.js';
 
 /**
- * Buckets per script call. The merge runs right after a window's fan-out, while the
- * gateways deliver its prizes from the same Redis: a call of 4,096 buckets blocked Redis
- * for 11-27 ms (window-close benchmark, slow log), one of 1,024 for a quarter of that.
+ * Buckets per script call. The merge may run while the gateways deliver prizes from the
+ * same Redis: a call of 4,096 buckets blocked Redis for 11-27 ms (window-close benchmark,
+ * slow log), one of 1,024 for a quarter of that.
  */
 export const MERGE_CHUNK_BUCKETS = 1024;
 
@@ -82,7 +83,7 @@ export async function mergeWindowFinds(redis: Redis, keys: RedisKeys, scripts: W
 
 /** The merge list waiting, if any, and the end of its window. */
 async function readList(redis: Redis, keys: RedisKeys, hunt: string): Promise<{ end: number; list: FindList } | undefined> {
-  const res = await redis.multi().get(keys.merge(hunt)).get(keys.mergeList(hunt)).exec();
+  const res = await redis.multi().hget(keys.merge(hunt), 'end').get(keys.mergeList(hunt)).exec();
   const endRaw = (res?.[0]?.[1] ?? null) as string | null;
   const json = (res?.[1]?.[1] ?? null) as string | null;
   if (endRaw === null && json === null) return undefined;

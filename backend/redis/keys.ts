@@ -57,7 +57,7 @@ export class RedisKeys {
   state(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:state`; }
   /** HASH bucket (FNV-1a of the player id mod 65536, base 36) -> JSON finds of the bucket's players (hunt/hunt-store.ts) */
   players(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:players`; }
-  /** STRING end of the committed window whose finds wait to be merged into `players` (worker/window-merge.ts); absent when none wait */
+  /** HASH {end, at}: the committed window whose finds wait to be merged into `players`, and the Redis time of its commit (worker/window-merge.ts); absent when none wait */
   merge(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:merge`; }
   /** STRING that window's finds, the merge list (hunt/find-list.ts) */
   mergeList(hunt: string) { return `${this.prefix}:hunt:{${hunt}}:merge-list`; }

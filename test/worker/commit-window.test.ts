@@ -200,6 +200,27 @@ describe('commit-window.lua', () => {
     expect(back!.players[`mate-${mate}`]).toEqual(before.players[`mate-${mate}`]);
   });
 
+  it("a window's merge waits for the delivery of its prizes, unless the next window is due: a backlog closes in one pass; the last window's finds are merged later", async () => {
+    const a = new EventMaker('srv-a');
+    await redis.del(keys.servers());
+    await redis.hset(keys.servers(), { 'srv-a': 1 });
+    // Two windows of 10 s with a find each, the watermark past the second only.
+    await ingestRecord(redis, keys, scripts, rec('srv-a', 1, T0 + 25_000, [a.rulesEv(T0), a.start(T0), a.enter(T0 + 1000, 'x'), a.enter(T0 + 12_000, 'y')]));
+    const merges: number[] = [];
+    const ctx = { redis, keys, scripts, metrics: new WorkerMetrics(), log: logger('test'), graceMs: 0, silentServerMs: 0, hooks: { afterMerge: (m: { end: number }) => void merges.push(m.end) } };
+    await new WindowCloser({ ...ctx, mergeDelayMs: 3_600_000 }).run();
+    // The first window's finds were merged before the second's commit; the second's wait.
+    expect(await redis.get(keys.closed(SMALL))).toBe(String(T0 + 20_000));
+    expect(merges).toEqual([T0 + 10_000]);
+    expect(await redis.hget(keys.merge(SMALL), 'end')).toBe(String(T0 + 20_000));
+    expect(Object.keys((await readHuntState(redis, keys, SMALL))!.players).sort()).toEqual(['x', 'y']);
+    // A pass once the delay is over merges them.
+    await new WindowCloser({ ...ctx, mergeDelayMs: 0 }).run();
+    expect(merges).toEqual([T0 + 10_000, T0 + 20_000]);
+    expect(await redis.exists(keys.merge(SMALL), keys.mergeList(SMALL))).toBe(0);
+    expect(Object.keys(await redis.hgetall(keys.players(SMALL))).length).toBeGreaterThan(0);
+  });
+
   it('two closers racing over the same windows: one commits each window, the other reloads and carries on; prizes equal expected.json, once', async () => {
     const fx = fixtureEvents(fixtureRules('15s'));
     await redis.del(keys.servers());
@@ -209,7 +230,7 @@ describe('commit-window.lua', () => {
     }
     const m1 = new WorkerMetrics();
     const m2 = new WorkerMetrics();
-    const ctx = { redis, keys, scripts, log: logger('test'), graceMs: 0, silentServerMs: 0 };
+    const ctx = { redis, keys, scripts, log: logger('test'), graceMs: 0, silentServerMs: 0, mergeDelayMs: 0 };
     await Promise.all([new WindowCloser({ ...ctx, metrics: m1 }).run(), new WindowCloser({ ...ctx, metrics: m2 }).run()]);
     const decided = await readDecidedPrizes(redis, keys, 'oracle-hunt');
     expect(decided.map(({ hunt, reason, player, server, item, count }) => ({ hunt, reason, player, server, item, count }))).toEqual(expectedPrizes());
@@ -321,7 +342,7 @@ describe('merging a window\'s finds into the player buckets (window-merge.ts, me
     const before = await redis.hget(keys.players(H), bucket);
     expect(await scripts.mergePlayers(redis, keys, H, T0 + 10_000, [[bucket, '{"stale":["srv-a",1]}']], true)).toBe(false);
     expect(await redis.hget(keys.players(H), bucket)).toBe(before);
-    expect(await redis.get(keys.merge(H))).toBe(String(T0 + 20_000));
+    expect(await redis.hget(keys.merge(H), 'end')).toBe(String(T0 + 20_000));
   });
 });
 

@@ -145,7 +145,7 @@ describe('a write resent after a real connection drop', () => {
     // Window commit, through the closer: the resent commit is recognised as its own; then
     // its merge into the player buckets, resent too (the resend finds the list gone).
     const metrics = new WorkerMetrics();
-    const closer = new WindowCloser({ redis, keys, scripts, metrics, log: logger('test'), graceMs: 0, silentServerMs: 0 });
+    const closer = new WindowCloser({ redis, keys, scripts, metrics, log: logger('test'), graceMs: 0, silentServerMs: 0, mergeDelayMs: 0 });
     p.dropReplyTo(scripts.lua.commitWindow.sha, () => p.dropReplyTo(scripts.lua.mergePlayers.sha));
     await closer.run();
     expect(p.dropped).toBe(4);

@@ -41,7 +41,8 @@
     KEYS[3]  prizes     HASH reason -> JSON prize, each field set once ever
     KEYS[4]  pending    ZSET pending events, scored by event time
     KEYS[5]  late       SET ids of late events
-    KEYS[6]  merge      STRING end of the committed window whose merge list waits
+    KEYS[6]  merge      HASH {end: end of the committed window whose merge list waits,
+                        at: Redis time of the commit, ms}
     KEYS[7]  fanOut     ZSET window end -> JSON [start, end, then per prize set by the
                         commit: reason, server, player, item, count]
     KEYS[8]  mergeList  STRING the merge list of that window
@@ -63,6 +64,8 @@
             -4 the staged merge list is not there (its SET failed or came after: retry)
     newPrizes  prizes set by this call (a prize already set is not fanned out again)
 ]]
+--- @include "includes/redis-time-ms"
+
 local nprizes = tonumber(ARGV[6])
 local stagedAt = 7 + 6 * nprizes
 local staged = ARGV[stagedAt] == '1'
@@ -104,7 +107,7 @@ end
 if staged then
   redis.call('RENAME', KEYS[9], KEYS[8])
   redis.call('PERSIST', KEYS[8])
-  redis.call('SET', KEYS[6], wend)
+  redis.call('HSET', KEYS[6], 'end', wend, 'at', redisTimeMs())
 end
 local a = stagedAt + 1
 inChunks('SADD', KEYS[5], a + 1, tonumber(ARGV[a]), 1)

@@ -13,7 +13,7 @@
   anywhere in between leaves nothing the next merge of the same list cannot redo.
 
   Input (the hunt's hash tag):
-    KEYS[1] merge      STRING end of the window whose merge list waits
+    KEYS[1] merge      HASH {end: end of the window whose merge list waits, at}
     KEYS[2] mergeList  STRING that merge list
     KEYS[3] players    HASH bucket -> JSON finds of the bucket's players
 
@@ -23,7 +23,7 @@
 
   Output: 1 written; 0 the list is gone or is another window's (nothing written)
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'end') ~= ARGV[1] then return 0 end
 
 -- unpack() is bounded by the Lua C stack (LUAI_MAXCSTACK 8000): write in chunks.
 local CHUNK = 500

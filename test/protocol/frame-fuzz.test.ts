@@ -28,8 +28,11 @@ describe('frames from an attacker', () => {
         expect(fast).toBeDefined();
         expect(fast!.count).toBe(msg.ev.length);
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
+    // About two thirds of the generated frames carry a string past 256 characters (refused
+    // by both): ~325 of 1,000 are accepted (651 of 2,000 measured), far above this bound, so
+    // a random run cannot fall under it (with 300 runs and the same bound it did).
     expect(accepted).toBeGreaterThan(100);
   });
 

@@ -20,7 +20,7 @@ import { decodeScanned, batchLayout, type BatchLayout } from './codec.js';
 import type { DiscreteEvent } from './events.js';
 import { MAX_FRAME_BYTES } from './limits.js';
 import { Op, type Batch } from './messages.js';
-import { movesValid } from './moves.js';
+import { movesValid } from './moves-check.js';
 import { isUtf8 } from 'node:buffer';
 import { MsgpackScanError, skipValue } from './msgpack-scan.js';
 

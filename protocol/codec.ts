@@ -9,7 +9,7 @@ import { HUNT_ID_RE, MAX_CAP_CHARS, MAX_FRAME_BYTES, MAX_HELLO_CAPS, MAX_PRIZES_
 import { binBounds, MsgpackScanError, scanMap, scanMsgpack, type MapLayout } from './msgpack-scan.js';
 import { Op, type Batch, type GatewayMessage, type Message, type PluginMessage } from './messages.js';
 import type { DiscreteEvent, WireEvent } from './events.js';
-import { movesProblem } from './moves.js';
+import { movesProblem } from './moves-check.js';
 
 const options = {
   structuredClone: false,

@@ -8,4 +8,5 @@ export * from './prize.js';
 export * from './hash.js';
 export * from './queries.js';
 export * from './moves.js';
+export * from './moves-check.js';
 export * from './batch-frame.js';

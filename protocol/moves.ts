@@ -11,10 +11,8 @@
  * state, is about 2 bytes per coordinate on a map of scattered players (the benchmark
  * coalescing-vs-colyseus prints both).
  *
- * Pure: no I/O. Validation (the gateway's case) walks the block without building deltas.
- *
- * About 390 lines: the block's encoder, decoder and the gateway's fast check stay
- * together, like the KPL format, so the format is read in one place.
+ * Pure: no I/O. The gateway's fast check, and the message naming what is wrong with a
+ * block, are in moves-check.ts.
  */
 import { isUtf8 } from 'node:buffer';
 import type { DeltaEvent, WireEvent } from './events.js';
@@ -32,8 +30,10 @@ export const MAX_QUANTA = 2 ** 50;
 export const MAX_REGION_BYTES = 256;
 
 export const MoveField = { Region: 1, X: 2, Y: 4, Z: 8, Time: 16 } as const;
-const KNOWN_FIELDS = 0x1f;
-const HEADER_BYTES = 1 + 8; // format, quantum
+/** Field-mask bits a block may use. */
+export const KNOWN_FIELDS = 0x1f;
+/** Bytes before the first varint: format, quantum. */
+export const HEADER_BYTES = 1 + 8;
 
 /** A moves block that does not follow the format; the message names what and at which byte. */
 export class MovesFormatError extends Error {
@@ -284,122 +284,9 @@ function walk(bytes: Uint8Array, deltas: DeltaEvent[] | undefined): DecodedMoves
   return { quantum, t0, deltas: deltas ?? [] };
 }
 
-// ---------------------------------------------------------------------------------------
-// Fast check: the gateway validates every block it receives, so acceptance runs in one
-// tight loop (one-byte varints inline, no closures, no allocation). It accepts exactly
-// what walk() accepts (test/protocol/moves.test.ts compares the two on mutated blocks);
-// on any doubt it answers false and walk() names the problem.
-
-/** Cursor of multi-byte varints in the fast check (module-level: the check is synchronous and never re-entered). */
-let fp = 0;
-
-/** Canonical unsigned LEB128 at `fp` (at most 8 bytes, a safe integer), advancing fp; -1 when walk() would refuse it. */
-function fastVarint(b: Uint8Array, len: number): number {
-  let p = fp;
-  if (p >= len) return -1;
-  let byte = b[p++]!;
-  if (byte < 0x80) {
-    fp = p;
-    return byte;
-  }
-  let v = byte & 0x7f;
-  let scale = 0x80;
-  for (let n = 1; n < 8; n++) {
-    if (p >= len) return -1;
-    byte = b[p++]!;
-    v += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      if (byte === 0 || v > Number.MAX_SAFE_INTEGER) return -1;
-      fp = p;
-      return v;
-    }
-    scale *= 0x80;
-  }
-  return -1;
-}
-
-/** True when the block follows the format (walk() accepts it); movesProblem says what is wrong otherwise. */
-export function movesValid(b: Uint8Array): boolean {
-  const len = b.length;
-  if (len < HEADER_BYTES || b[0] !== MOVES_FORMAT) return false;
-  const quantum = new DataView(b.buffer, b.byteOffset + 1, 8).getFloat64(0);
-  if (!(quantum > 0) || !(quantum <= MAX_QUANTUM)) return false;
-  fp = HEADER_BYTES;
-  const t0 = fastVarint(b, len);
-  if (t0 < 0) return false;
-  const count = fastVarint(b, len);
-  if (count < 0 || count > (len - fp) / 2) return false;
-  // Each varint below: one byte inline (most are), longer ones through fastVarint.
-  let p = fp;
-  let v = 0;
-  let i = 0;
-  let px = 0;
-  let py = 0;
-  let pz = 0;
-  for (let k = 0; k < count; k++) {
-    if (p < len && (v = b[p]!) < 0x80) p++;
-    else if (((fp = p), (v = fastVarint(b, len))) < 0) return false;
-    else p = fp;
-    i += v;
-    if (i > Number.MAX_SAFE_INTEGER || p >= len) return false;
-    const mask = b[p++]!;
-    if (mask & ~KNOWN_FIELDS) return false;
-    if (mask & MoveField.Time) {
-      if (p < len && (v = b[p]!) < 0x80) p++;
-      else if (((fp = p), (v = fastVarint(b, len))) < 0) return false;
-      else p = fp;
-      if (v === 0 || t0 + v > Number.MAX_SAFE_INTEGER) return false;
-    }
-    if (mask & MoveField.Region) {
-      if (p < len && (v = b[p]!) < 0x80) p++;
-      else if (((fp = p), (v = fastVarint(b, len))) < 0) return false;
-      else p = fp;
-      if (v < 1 || v > MAX_REGION_BYTES || p + v > len) return false;
-      const end = p + v;
-      for (let q = p; q < end; q++) {
-        if (b[q]! >= 0x80) {
-          if (!isUtf8(b.subarray(q, end))) return false;
-          break;
-        }
-      }
-      p = end;
-    }
-    // x, y, z: zigzag (even v is v / 2, odd v is -(v + 1) / 2) from the previous entry's
-    if (mask & MoveField.X) {
-      if (p < len && (v = b[p]!) < 0x80) p++;
-      else if (((fp = p), (v = fastVarint(b, len))) < 0) return false;
-      else p = fp;
-      px += v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-      if (!(Math.abs(px) <= MAX_QUANTA)) return false;
-    }
-    if (mask & MoveField.Y) {
-      if (p < len && (v = b[p]!) < 0x80) p++;
-      else if (((fp = p), (v = fastVarint(b, len))) < 0) return false;
-      else p = fp;
-      py += v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-      if (!(Math.abs(py) <= MAX_QUANTA)) return false;
-    }
-    if (mask & MoveField.Z) {
-      if (p < len && (v = b[p]!) < 0x80) p++;
-      else if (((fp = p), (v = fastVarint(b, len))) < 0) return false;
-      else p = fp;
-      pz += v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-      if (!(Math.abs(pz) <= MAX_QUANTA)) return false;
-    }
-  }
-  return p === len;
-}
-
-/** What is wrong with a moves block, or undefined when it follows the format. */
-export function movesProblem(bytes: Uint8Array): string | undefined {
-  if (movesValid(bytes)) return undefined;
-  try {
-    walk(bytes, undefined);
-    return undefined;
-  } catch (err) {
-    if (err instanceof MovesFormatError) return err.message;
-    throw err;
-  }
+/** Throws MovesFormatError naming what is wrong when the block does not follow the format; builds no deltas. */
+export function assertMovesFormat(bytes: Uint8Array): void {
+  walk(bytes, undefined);
 }
 
 /** Decodes a moves block (for consumers of the Kinesis stream); throws MovesFormatError when it does not follow the format. */

@@ -14,15 +14,18 @@
  * Servers and treasure ids are numbered in the table's own lists.
  */
 import { fnv1a } from '../protocol/index.js';
+import { StringIndex } from '../common/string-index.js';
 import type { PlayerFinds } from './hunt-fold.js';
 
 export class PlayerTable {
   /** player ids, by slot (up to `size`; the array grows ahead of it) */
   ids: string[] = [];
+  private readonly serverIds = new StringIndex();
+  private readonly treasureIds = new StringIndex();
   /** server ids, by index */
-  readonly servers: string[] = [];
+  readonly servers = this.serverIds.values;
   /** treasure ids, by index */
-  readonly treasures: string[] = [];
+  readonly treasures = this.treasureIds.values;
 
   // per player slot
   lt = new Float64Array(0);
@@ -46,8 +49,6 @@ export class PlayerTable {
   private players = 0;
   private slots = new Int32Array(0);
   private mask = 0;
-  private readonly serverIdx = new Map<string, number>();
-  private readonly treasureIdx = new Map<string, number>();
 
   /** `players`, `finds`: expected sizes (the arrays grow past them). */
   constructor(players = 16, finds = players) {
@@ -61,15 +62,11 @@ export class PlayerTable {
   }
 
   server(id: string): number {
-    let i = this.serverIdx.get(id);
-    if (i === undefined) this.serverIdx.set(id, (i = this.servers.push(id) - 1));
-    return i;
+    return this.serverIds.of(id);
   }
 
   treasure(id: string): number {
-    let i = this.treasureIdx.get(id);
-    if (i === undefined) this.treasureIdx.set(id, (i = this.treasures.push(id) - 1));
-    return i;
+    return this.treasureIds.of(id);
   }
 
   /** The slot of a player, or -1. */

@@ -14,6 +14,7 @@
  * 2^53 / (2 x servers x events) ms), it sorts with the comparator instead: the same order.
  */
 import type { HuntEvent } from '../protocol/index.js';
+import { StringIndex } from '../common/string-index.js';
 
 /** A (treasure id, region) an entry names. */
 export interface EntryTreasure {
@@ -32,13 +33,13 @@ export class WindowEvents {
   tr = new Int32Array(0);
   /** 1: the entry broke the hunt's maxSpeed */
   sus = new Uint8Array(0);
+  private readonly serverIds = new StringIndex();
   /** server ids, by index */
-  readonly servers: string[] = [];
+  readonly servers = this.serverIds.values;
   /** (treasure, region) pairs, by index */
   readonly treasures: EntryTreasure[] = [];
   /** start, stop and rules events */
   readonly commands: HuntEvent[] = [];
-  private readonly serverIdx = new Map<string, number>();
   private readonly treasureIdx = new Map<string, Map<string, number>>();
   private count = 0;
   /** an entry's time is not a whole number of ms (order() then sorts with the comparator) */
@@ -76,13 +77,7 @@ export class WindowEvents {
 
   /** The index of a server id, added on first use. */
   server(id: string): number {
-    let i = this.serverIdx.get(id);
-    if (i === undefined) {
-      i = this.servers.length;
-      this.servers.push(id);
-      this.serverIdx.set(id, i);
-    }
-    return i;
+    return this.serverIds.of(id);
   }
 
   /** The index of a (treasure, region) pair, added on first use. */
@@ -160,7 +155,7 @@ export class WindowEvents {
     for (let i = 0; i < N; i++) keys[i] = (((t[i]! - min) * 2 + 1) * S + rank[srv[i]!]!) * idxMul + i;
     for (let c = 0; c < this.commands.length; c++) {
       const ev = this.commands[c]!;
-      keys[N + c] = ((ev.t - min) * 2 * S + rank[this.serverIdx.get(ev.server)!]!) * idxMul + N + c;
+      keys[N + c] = ((ev.t - min) * 2 * S + rank[this.serverIds.get(ev.server)!]!) * idxMul + N + c;
     }
     keys.sort();
     // The indexes, and runs equal in (time, kind, server) ordered by player, epoch, counter.

@@ -10,6 +10,7 @@
  * rare and are kept as they are.
  */
 import type { TraceLine } from './trace.js';
+import { StringIndex } from '../../common/string-index.js';
 
 export interface TraceBlock {
   /** lines held */
@@ -42,8 +43,7 @@ export class TraceBlockBuilder {
   private other: Uint8Array;
   private ids: Uint32Array;
   private at: Float64Array;
-  private readonly strings: string[] = [];
-  private readonly index = new Map<string, number>();
+  private readonly strings = new StringIndex();
   private readonly others: TraceLine[] = [];
 
   constructor(capacity = 1024) {
@@ -68,9 +68,9 @@ export class TraceBlockBuilder {
     if (k === this.t.length) this.grow();
     this.t[k] = t;
     const j = k * 3;
-    this.ids[j] = this.id(server);
-    this.ids[j + 1] = this.id(player);
-    this.ids[j + 2] = this.id(region);
+    this.ids[j] = this.strings.of(server);
+    this.ids[j + 1] = this.strings.of(player);
+    this.ids[j + 2] = this.strings.of(region);
     this.at[j] = x;
     this.at[j + 1] = y;
     this.at[j + 2] = z;
@@ -80,18 +80,9 @@ export class TraceBlockBuilder {
   /** The block of the lines added, in arrays of its exact size. */
   finish(): TraceBlock {
     const n = this.n;
-    return { n, t: this.t.slice(0, n), other: this.other.slice(0, n), ids: this.ids.slice(0, n * 3), at: this.at.slice(0, n * 3), strings: this.strings, others: this.others };
+    return { n, t: this.t.slice(0, n), other: this.other.slice(0, n), ids: this.ids.slice(0, n * 3), at: this.at.slice(0, n * 3), strings: this.strings.values, others: this.others };
   }
 
-  private id(s: string): number {
-    let i = this.index.get(s);
-    if (i === undefined) {
-      i = this.strings.length;
-      this.strings.push(s);
-      this.index.set(s, i);
-    }
-    return i;
-  }
 
   private grow(): void {
     const cap = this.t.length * 2;

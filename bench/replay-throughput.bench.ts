@@ -3,9 +3,9 @@
  * command runs (cli/replay-command.ts): the validating first pass over the trace, shared
  * by the main thread and the replay's second thread and kept as compact blocks, then the
  * replay itself from those blocks (one plugin per server on the main thread, each over its
- * own WebSocket; the gateway, kinesalite, a worker, Redis and prize delivery on the second
- * thread; the plugins' ledgers). The second thread and its back end are started before the
- * clock starts, as the back end always was here.
+ * own WebSocket, and kinesalite beside them; the gateway, a worker, Redis and prize delivery
+ * on the second thread; the plugins' ledgers). The second thread and its back end are
+ * started before the clock starts, as the back end always was here.
  *
  * Baseline printed next to it: reading and validating the trace alone, one line at a time
  * on one thread (readTrace), measured in the same run. Goal: the replay at >= 0.50x that rate.

@@ -5,9 +5,13 @@
  *
  * - while the trace is validated, it reads segments of it, as the main thread does
  *   (plugin/hosts/trace-segments.ts);
- * - during the replay, it runs the embedded back end (cli/stack.ts: Redis, kinesalite, the
- *   gateway and a worker), which the plugins reach over their WebSockets as they would any
- *   gateway.
+ * - during the replay, it runs the embedded back end (cli/stack.ts: Redis, the gateway and a
+ *   worker), which the plugins reach over their WebSockets as they would any gateway.
+ *
+ * The embedded kinesalite runs on the main thread (unless CAIRN_KINESIS_ENDPOINT names a
+ * Kinesis): the second thread is the one that limits a replay, and the main thread waits
+ * for it at every window close. Moved, its ~20% of the second thread's CPU (HTTP, JSON,
+ * base64, its leveldb) runs in the main thread's idle time; the SDK calls stay where they are.
  *
  * The code that runs in the thread is cli/replay-thread-main.ts. The thread loads TypeScript
  * through tsx as the main thread does (a worker thread does not inherit the main thread's
@@ -20,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EnvConfig } from '../backend/config.js';
+import { startKinesalite } from '../backend/kinesis/client.js';
 import { CairnError, type ErrorCode } from '../protocol/index.js';
 import type { TraceRange } from '../plugin/hosts/trace.js';
 import type { SegmentReader, SegmentResult } from '../plugin/hosts/trace-segments.js';
@@ -49,6 +54,8 @@ export class ReplayThread implements SegmentReader {
   private failure: Error | undefined;
   /** whether a back end runs (or is starting) in the thread */
   private stackUp = false;
+  /** the kinesalite this thread's back ends use, started on the first one's start */
+  private kinesalite: Promise<{ endpoint: string; stop(): Promise<void> }> | undefined;
 
   private constructor() {
     const entry = new URL('./replay-thread-main.ts', import.meta.url).href;
@@ -95,10 +102,19 @@ export class ReplayThread implements SegmentReader {
     return this.call({ op: 'segment', file, range, keep }) as Promise<SegmentResult>;
   }
 
-  /** Starts the embedded back end in the thread (as `startStack` with a gateway and one worker, its own key prefix). */
+  /**
+   * Starts the embedded back end in the thread (as `startStack` with a gateway and one worker,
+   * its own key prefix), its kinesalite on this thread when no Kinesis is configured (each
+   * back end then gets a stream of its own in it, as on a shared Kinesis).
+   */
   async startStack(config: Readonly<EnvConfig>): Promise<ThreadBackEnd> {
+    let kinesisEndpoint = config.kinesisEndpoint;
+    if (kinesisEndpoint === undefined) {
+      this.kinesalite ??= startKinesalite();
+      kinesisEndpoint = (await this.kinesalite).endpoint;
+    }
     this.stackUp = true;
-    return (await this.call({ op: 'start-stack', config: { ...config } })) as ThreadBackEnd;
+    return (await this.call({ op: 'start-stack', config: { ...config, kinesisEndpoint } })) as ThreadBackEnd;
   }
 
   async stopStack(): Promise<void> {
@@ -106,10 +122,11 @@ export class ReplayThread implements SegmentReader {
     await this.call({ op: 'stop-stack' });
   }
 
-  /** Stops the back end if it runs, and ends the thread (at once when it has nothing to stop, even while it loads). */
+  /** Stops the back end if it runs, ends the thread (at once when it has nothing to stop, even while it loads), then stops the kinesalite. */
   async close(): Promise<void> {
     if (this.stackUp && !this.failure) await this.stopStack().catch(() => {});
     await this.worker.terminate();
+    await (await this.kinesalite?.catch(() => undefined))?.stop();
   }
 
   private call(req: Request): Promise<unknown> {

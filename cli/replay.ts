@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { windowMs, type HuntRules } from '../protocol/index.js';
+import { MAX_BATCH_EVENTS } from '../protocol/limits.js';
 import { logger } from '../common/log.js';
 import { raceTimeout, TIMED_OUT } from '../common/async.js';
 import { CairnPlugin, type LinkTuning, type PrizeView } from '../plugin/cairn-plugin.js';
@@ -20,6 +21,15 @@ import { readTraceChunks, summarizeTrace, type TraceSummary } from '../plugin/ho
 import { validatedLines, type ValidatedTrace } from '../plugin/hosts/trace-segments.js';
 
 const log = logger('replay');
+
+/**
+ * A replayed plugin's batches hold up to MAX_BATCH_EVENTS, not the live default of 500: a
+ * replay flushes a server's whole flush interval at once (500 players give ~505 events), which
+ * at 500 made two batches of every flush, one of them a few events. Every batch costs the back
+ * end the same (a frame, a user record, three ingest scripts, an ack) whatever it holds; the
+ * prizes do not depend on the batching (docs/guarantees.md). `--batch-events` still sets it.
+ */
+export const REPLAY_BATCH_MAX_EVENTS = MAX_BATCH_EVENTS;
 
 /** A prize as the replay reports it: what the plugin that grants it recorded (DESIGN.md "Replay"). */
 export type ReplayPrize = PrizeView;
@@ -104,7 +114,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         token: opts.token,
         autoFlush: false,
         flushIntervalMs: flushMs,
-        ...(opts.batchMaxEvents !== undefined ? { batchMaxEvents: opts.batchMaxEvents } : {}),
+        batchMaxEvents: opts.batchMaxEvents ?? REPLAY_BATCH_MAX_EVENTS,
         ...(opts.link ? { link: opts.link } : {}),
       });
       plugins.set(server, plugin);

@@ -34,7 +34,7 @@ export function transferables(b: TraceBlock): ArrayBuffer[] {
 
 /** Bytes a block holds outside the JavaScript heap. */
 export function blockBytes(b: TraceBlock): number {
-  return b.t.byteLength + b.other.byteLength + b.ids.byteLength + b.at.byteLength;
+  return b.t.buffer.byteLength + b.other.buffer.byteLength + b.ids.buffer.byteLength + b.at.buffer.byteLength;
 }
 
 export class TraceBlockBuilder {
@@ -77,10 +77,16 @@ export class TraceBlockBuilder {
     this.n = k + 1;
   }
 
-  /** The block of the lines added, in arrays of its exact size. */
+  /**
+   * The block of the lines added. Arrays at least 3/4 full are handed over as they are (a
+   * view of their first lines; copying them cost as much as filling them), the others are
+   * copied to their exact size.
+   */
   finish(): TraceBlock {
     const n = this.n;
-    return { n, t: this.t.slice(0, n), other: this.other.slice(0, n), ids: this.ids.slice(0, n * 3), at: this.at.slice(0, n * 3), strings: this.strings.values, others: this.others };
+    const fit = n * 4 >= this.t.length * 3;
+    const cut = <A extends Float64Array | Uint8Array | Uint32Array>(a: A, len: number): A => (fit ? (a.subarray(0, len) as A) : (a.slice(0, len) as A));
+    return { n, t: cut(this.t, n), other: cut(this.other, n), ids: cut(this.ids, n * 3), at: cut(this.at, n * 3), strings: this.strings.values, others: this.others };
   }
 
 

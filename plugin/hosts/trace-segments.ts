@@ -21,6 +21,8 @@ import { blockLines, TraceBlockBuilder, type TraceBlock } from './trace-blocks.j
 
 /** A segment's size: small enough that two readers end close together, large enough that handing one out costs nothing. */
 export const SEGMENT_BYTES = 4 << 20;
+/** A little under a recorded move line's length (110-130 bytes), to size a segment's block. */
+const BYTES_PER_LINE = 100;
 /** Trace text whose lines the validating pass keeps for the replay. */
 export const CACHE_TEXT_BYTES = 256 << 20;
 
@@ -51,7 +53,10 @@ export interface SegmentReader {
 export async function readSegment(file: string, range: TraceRange, keep: boolean): Promise<SegmentResult> {
   const progress: TraceProgress = { lineNo: 0, lastT: -Infinity };
   const servers = new Set<string>();
-  const builder = keep ? new TraceBlockBuilder(8192) : undefined;
+  // Sized for the segment's lines at about BYTES_PER_LINE each, so that it seldom grows:
+  // doubling from a small start allocated, zeroed and copied 2.5x the final arrays.
+  const capacity = Number.isFinite(range.to) ? Math.ceil((range.to - range.from) / BYTES_PER_LINE) + 64 : 8192;
+  const builder = keep ? new TraceBlockBuilder(capacity) : undefined;
   let count = 0;
   let error: SegmentResult['error'];
   let server = '';

@@ -5,6 +5,7 @@
 import type { KinesisClient, PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { ShardRange } from '../../backend/kinesis/partition-keys.js';
+import { putRecordsOver } from './put-records-http.js';
 
 export interface PutRecordsSink {
   putRecords(input: { StreamName: string; Records: PutEntry[] }): Promise<PutRecordsResult>;
@@ -23,11 +24,15 @@ export interface PutRecordsResult {
   Records?: { ErrorCode?: string | undefined; ErrorMessage?: string | undefined; SequenceNumber?: string | undefined; ShardId?: string | undefined }[] | undefined;
 }
 
-/** PutRecords through the real SDK client. */
-export function kinesisSink(client: KinesisClient): PutRecordsSink {
-  return {
-    putRecords: async (input) => (await client.send(new PutRecordsCommand(input as PutRecordsCommandInput))) as PutRecordsResult,
-  };
+/**
+ * PutRecords to the SDK client's stream endpoint, as one signed request built here
+ * (put-records-http.ts: the SDK's per-call machinery cost twice the CPU); `viaSdk` sends
+ * it through client.send instead.
+ */
+export function kinesisSink(client: KinesisClient, viaSdk = false): PutRecordsSink {
+  if (viaSdk) return { putRecords: async (input) => (await client.send(new PutRecordsCommand(input as PutRecordsCommandInput))) as PutRecordsResult };
+  const put = putRecordsOver(client);
+  return { putRecords: (input) => put(input.StreamName, input.Records) };
 }
 
 /**

@@ -50,10 +50,11 @@ let keyTop = 0;
 
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__proto__"
 
-function u16(b: Uint8Array, p: number): number {
+/** The big-endian uint16 and uint32 at `p` (msgpack's lengths and integers). */
+export function u16(b: Uint8Array, p: number): number {
   return (b[p]! << 8) | b[p + 1]!;
 }
-function u32(b: Uint8Array, p: number): number {
+export function u32(b: Uint8Array, p: number): number {
   return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
 }
 

@@ -29,8 +29,8 @@ export class KinesisServiceError extends Error {
   }
 }
 
-export const PUT_RECORDS_TARGET = 'Kinesis_20131202.PutRecords';
-export const AWS_JSON_1_1 = 'application/x-amz-json-1.1';
+const PUT_RECORDS_TARGET = 'Kinesis_20131202.PutRecords';
+const AWS_JSON_1_1 = 'application/x-amz-json-1.1';
 
 /** The JSON body of a PutRecords call, as the SDK writes it (Data in base64). */
 export function putRecordsBody(stream: string, records: readonly PutEntry[]): string {

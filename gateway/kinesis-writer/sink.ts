@@ -1,9 +1,10 @@
 /**
- * What the writer needs of Kinesis: PutRecords. The real SDK client, a fault-injecting
- * wrapper in tests or a counting null sink in benchmarks all fit behind PutRecordsSink.
+ * What the writer needs of Kinesis: PutRecords. The real one (put-records-http.ts), a
+ * fault-injecting wrapper in tests or a counting null sink in benchmarks all fit behind
+ * PutRecordsSink.
  */
-import type { KinesisClient, PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
-import { ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { ListShardsCommand } from '@aws-sdk/client-kinesis';
 import type { ShardRange } from '../../backend/kinesis/partition-keys.js';
 import { putRecordsOver } from './put-records-http.js';
 
@@ -26,11 +27,9 @@ export interface PutRecordsResult {
 
 /**
  * PutRecords to the SDK client's stream endpoint, as one signed request built here
- * (put-records-http.ts: the SDK's per-call machinery cost twice the CPU); `viaSdk` sends
- * it through client.send instead.
+ * (put-records-http.ts: the SDK's per-call machinery cost twice the CPU).
  */
-export function kinesisSink(client: KinesisClient, viaSdk = false): PutRecordsSink {
-  if (viaSdk) return { putRecords: async (input) => (await client.send(new PutRecordsCommand(input as PutRecordsCommandInput))) as PutRecordsResult };
+export function kinesisSink(client: KinesisClient): PutRecordsSink {
   const put = putRecordsOver(client);
   return { putRecords: (input) => put(input.StreamName, input.Records) };
 }

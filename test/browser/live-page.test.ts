@@ -94,6 +94,11 @@ describe('live hunt page in Chromium', () => {
     const admin = await browser.context.newPage();
     const adminUrls: string[] = [];
     admin.on('request', (r) => adminUrls.push(r.url()));
+    // admin.js arrives after the feed's first snapshot (as on a loaded machine): the map must still be drawn.
+    await admin.route('**/assets/admin.js', async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
     await admin.goto(`${origin}/hunts/${RULES.id}/admin`);
     await admin.fill('input[name=token]', TOKEN);
     await admin.click('button[type=submit]');

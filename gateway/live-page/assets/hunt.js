@@ -20,7 +20,14 @@
   const fill = (tbody, rows) => tbody.replaceChildren(...rows);
 
   const listeners = [];
-  window.cairnLive = { onSnapshot: (f) => listeners.push(f), fmt, time, el, row, fill, updates: 0 };
+  // The feed sends a snapshot only when it changed: a listener added after the first one
+  // came (admin.js, when it loads later than the feed's first message) gets it at once.
+  let lastSnapshot;
+  const onSnapshot = (f) => {
+    listeners.push(f);
+    if (lastSnapshot) f(lastSnapshot);
+  };
+  window.cairnLive = { onSnapshot, fmt, time, el, row, fill, updates: 0 };
 
   const hunt = decodeURIComponent(location.pathname.split('/')[2] || '');
   $('hunt-id').textContent = hunt;
@@ -99,6 +106,7 @@
       const msg = JSON.parse(m.data);
       addRates(msg.rates);
       if (!msg.snapshot) return;
+      lastSnapshot = msg.snapshot;
       render(msg.snapshot);
       for (const f of listeners) f(msg.snapshot);
       window.cairnLive.updates++;
